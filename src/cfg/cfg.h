@@ -1,0 +1,149 @@
+/* The configuration: one immutable, reference-counted generation per load.
+ *
+ * A running call holds a reference to the generation it started with, so a
+ * reload never changes a call under its feet. Parsing (inih) fills a new
+ * generation from the key table; any error refuses the whole file. */
+#ifndef PB_CFG_CFG_H
+#define PB_CFG_CFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/addr.h"
+
+#define CFG_MAX_LIST 32
+
+enum cfg_latch_mode {
+	CFG_LATCH_OFF = 0,    /* always send to the SDP address */
+	CFG_LATCH_ON_CHANGE,  /* follow the source of inbound RTP */
+};
+
+enum cfg_span_driver { CFG_DRIVER_SIM = 0, CFG_DRIVER_DAHDI };
+enum cfg_span_type { CFG_SPAN_E1 = 0, CFG_SPAN_T1 };
+enum cfg_law { CFG_LAW_ALAW = 0, CFG_LAW_ULAW };
+enum cfg_route_dir { CFG_ROUTE_OUTBOUND = 0, CFG_ROUTE_INBOUND };
+
+/* A list of strings, e.g. "100, 101" or "sim1 sim2". */
+struct cfg_strlist {
+	char *v[CFG_MAX_LIST];
+	size_t n;
+};
+
+struct cfg_general {
+	int log_level;          /* enum log_level */
+	int drain_time;         /* seconds */
+	char *ctl_socket;       /* unix socket path of the control interface */
+};
+
+struct cfg_sip {
+	struct addr listen_udp[8];
+	size_t n_listen_udp;
+	struct addr listen_tcp[8];
+	size_t n_listen_tcp;
+	struct cidr trusted[CFG_MAX_LIST];
+	size_t n_trusted;
+	char *user_agent;
+};
+
+struct cfg_rtp {
+	char *address;          /* bind address, also written in SDP c= */
+	unsigned int port_min, port_max;
+	enum cfg_latch_mode latch_mode;
+	struct cfg_strlist codecs;   /* "pcmu", "pcma": our preference order */
+};
+
+/* Simulated far-end telephones of a sim span, chosen by called number. */
+struct cfg_sim_phones {
+	struct cfg_strlist echo;        /* answer, echo audio back */
+	struct cfg_strlist tone;        /* answer, play tone_hz */
+	struct cfg_strlist busy;        /* DISCONNECT cause 17 */
+	struct cfg_strlist noanswer;    /* ALERTING forever */
+	struct cfg_strlist ringanswer;  /* ALERTING ring_seconds, then answer + echo */
+	struct cfg_strlist early;       /* ALERTING with in-band tone (early media), then answer + echo */
+	struct cfg_strlist congestion;  /* cause 34 */
+	/* any other number: cause 1, unallocated number */
+	unsigned int tone_hz;
+	unsigned int ring_seconds;
+};
+
+struct cfg_span {
+	char *name;
+	int line;                       /* where the section starts */
+	enum cfg_span_driver driver;
+	enum cfg_span_type type;
+	enum cfg_law law;
+	char *switchtype;               /* libpri switch type name */
+	struct cfg_sim_phones sim;
+};
+
+struct cfg_route {
+	char *name;
+	int line;
+	enum cfg_route_dir direction;
+	struct cfg_strlist match;       /* number prefixes, "*" for any */
+	struct cfg_strlist spans;       /* outbound: spans to try in order */
+	unsigned int strip;             /* outbound: leading digits removed */
+	char *prepend;                  /* outbound: prefix added */
+	char *target;                   /* inbound: SIP URI, "{number}" is the called number */
+};
+
+struct cfg_user {
+	char *name;
+	int line;
+	char *password;
+	struct cfg_strlist numbers;
+};
+
+struct cfg {
+	int refs;
+	char *path;
+	struct cfg_general general;
+	struct cfg_sip sip;
+	struct cfg_rtp rtp;
+	struct cfg_span *spans;
+	size_t n_spans;
+	struct cfg_route *routes;
+	size_t n_routes;
+	struct cfg_user *users;
+	size_t n_users;
+};
+
+/* Errors of one load, each formatted "FILE:LINE: [section] key: message". */
+struct cfg_errors {
+	char **msgs;
+	size_t n;
+};
+void cfg_errors_release(struct cfg_errors *errs);
+
+/* Load and validate a file. Returns a generation with one reference, or
+ * NULL with every error in errs (which the caller releases). */
+struct cfg *cfg_load(const char *path, struct cfg_errors *errs);
+/* Same from a string; `name` is used as FILE in messages. For tests. */
+struct cfg *cfg_load_string(const char *name, const char *text, struct cfg_errors *errs);
+
+struct cfg *cfg_ref(struct cfg *c);
+void cfg_unref(struct cfg *c);
+
+const struct cfg_span *cfg_span_find(const struct cfg *c, const char *name);
+const struct cfg_user *cfg_user_find(const struct cfg *c, const char *name);
+
+/* The key table, for `-t`, documentation checks and `config show`. */
+enum cfg_type { CFG_T_STRING, CFG_T_INT, CFG_T_BOOL, CFG_T_ENUM, CFG_T_LIST, CFG_T_ADDRLIST, CFG_T_CIDRLIST };
+struct cfg_key {
+	const char *section;    /* "general", "sip", "rtp", "span", "route", "user" */
+	const char *name;
+	enum cfg_type type;
+	const char *def;        /* default as written in the file, or NULL */
+	long min, max;          /* for CFG_T_INT */
+	const char *values;     /* for CFG_T_ENUM: "a|b|c" */
+	bool reloadable;
+	const char *help;
+};
+extern const struct cfg_key cfg_keys[];
+extern const size_t cfg_n_keys;
+
+/* Print the effective configuration in file syntax. */
+void cfg_dump(const struct cfg *c, FILE *out);
+
+#endif

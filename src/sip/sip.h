@@ -1,0 +1,85 @@
+/* The SIP user agent: UDP and TCP transports on libevent, libosip2 parsing
+ * and transactions (its timers driven from one libevent timer), INVITE
+ * dialogs. The call layer sees a dialog as a `sip_leg`.
+ *
+ * Policy that belongs to SIP is done here, before the call layer sees a
+ * request: malformed messages get 400 (or are dropped), an INVITE from an
+ * address outside [sip] trusted is challenged with digest authentication
+ * against the [user] entries (or refused with 403 when there are none). */
+#ifndef PB_SIP_SIP_H
+#define PB_SIP_SIP_H
+
+#include <stddef.h>
+
+#include "cfg/cfg.h"
+#include "core/addr.h"
+
+struct event_base;
+struct sip_leg;
+
+/* A new INVITE dialog from the network, handed to the call layer. The call
+ * layer attaches (sip_leg_attach) and answers with sip_leg_respond, or
+ * rejects at once with sip_leg_hangup. All strings live as long as the leg. */
+struct sip_invite {
+	struct sip_leg *leg;
+	const char *call_id;
+	const char *called;         /* user part of the Request-URI */
+	const char *calling;        /* user part of From */
+	const char *calling_name;   /* display name of From, or NULL */
+	const char *auth_user;      /* [user] name when authenticated, or NULL */
+	int trusted;                /* source in [sip] trusted */
+	struct addr source;         /* where the request came from */
+	const char *sdp;            /* body, or NULL */
+	size_t sdp_len;
+};
+typedef void (*sip_invite_cb)(void *arg, const struct sip_invite *inv);
+
+struct sip_leg_cbs {
+	/* UAC: a provisional response (180, 183); sdp when it carries one. */
+	void (*progress)(void *owner, int status, const char *sdp, size_t sdp_len);
+	/* UAC: 2xx; the stack has sent the ACK. */
+	void (*answered)(void *owner, const char *sdp, size_t sdp_len);
+	/* UAS: the ACK for our 2xx arrived. */
+	void (*confirmed)(void *owner);
+	/* The dialog ended from the network side or failed: BYE or CANCEL
+	 * received (status 0), a final error response to our INVITE (its
+	 * status), or a transaction timeout (408). q850 is the cause of a
+	 * Reason header, or 0. After this the leg belongs to the stack; the
+	 * owner must drop its pointer. */
+	void (*ended)(void *owner, int status, int q850);
+};
+
+int sip_init(struct event_base *base, const struct cfg *cfg, sip_invite_cb cb, void *arg);
+/* Apply a new config generation (trusted list, users, user agent; the
+ * listeners are kept as they are when unchanged, rebound when changed). */
+int sip_apply(const struct cfg *cfg);
+/* While not accepting (draining), new INVITEs get 503 and OPTIONS 503. */
+void sip_set_accepting(int accepting);
+void sip_shutdown(void);
+/* Number of legs alive in the stack (for drain and tests). */
+size_t sip_leg_count(void);
+
+void sip_leg_attach(struct sip_leg *leg, const struct sip_leg_cbs *cbs, void *owner);
+const char *sip_leg_call_id(const struct sip_leg *leg);
+/* The address of the SIP signalling peer (source of the INVITE, or the
+ * address we sent ours to). */
+const struct addr *sip_leg_peer(const struct sip_leg *leg);
+
+/* UAS: send a response to the INVITE: 1xx (with sdp for 183), 2xx (with
+ * sdp; retransmitted until ACK), or an error; an error ends the leg.
+ * q850, when non-zero, goes into a Reason header. */
+int sip_leg_respond(struct sip_leg *leg, int status, const char *sdp, int q850);
+
+/* UAC: send an INVITE to `uri` (e.g. "sip:201@127.0.0.1:5070") with
+ * From user `calling`. 0 or an errno code. */
+int sip_leg_invite(const char *uri, const char *calling, const char *calling_name,
+                   const char *sdp, const struct sip_leg_cbs *cbs, void *owner,
+                   struct sip_leg **out);
+
+/* End the dialog from our side, whatever its state: UAS before answer -> a
+ * final `status` response; UAC before answer -> CANCEL; established ->
+ * BYE. q850 goes into a Reason header. No callback is called after this;
+ * the stack frees the leg when its transactions are done. */
+void sip_leg_hangup(struct sip_leg *leg, int status, int q850);
+
+#endif

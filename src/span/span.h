@@ -1,0 +1,103 @@
+/* PSTN spans and the channel-driver interface.
+ *
+ * This is the only header the call layer includes from span/. A span is a
+ * set of B-channels with a D-channel (libpri, CPE side in the daemon); its
+ * physical layer is a driver chosen by name (`sim` now, `dahdi` later). A
+ * `span_call` is one call on one B-channel; it is owned by the span and
+ * lives until both sides have released it (see span_call_release).
+ *
+ * Audio: every 20 ms (the span's clock tick) the span hands each connected
+ * call one 160-byte frame received from the B-channel, in the span's law,
+ * through span_call_cbs.audio, and sends the last frame written with
+ * span_call_write (silence when none was written this tick).
+ */
+#ifndef PB_SPAN_SPAN_H
+#define PB_SPAN_SPAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg/cfg.h"
+
+struct event_base;
+struct span;
+struct span_call;
+
+#define SPAN_FRAME_BYTES 160   /* 20 ms of G.711 at 8 kHz */
+
+/* Events from a span call to its owner (the call layer). Each is called
+ * from the event loop; the owner may call span_call_* from inside them,
+ * but must not free the span_call (call span_call_release instead). */
+struct span_call_cbs {
+	/* Outbound call: PROCEEDING arrived. */
+	void (*proceeding)(void *owner);
+	/* ALERTING (or PROGRESS) arrived; inband != 0 when the progress
+	 * indicator says in-band information is available (early media). */
+	void (*alerting)(void *owner, int inband);
+	void (*progress)(void *owner, int inband);
+	/* CONNECT (outbound) or CONNECT ACKNOWLEDGE (inbound) */
+	void (*answered)(void *owner);
+	/* The far end disconnected, or the call failed: Q.850 cause. After
+	 * this the span_call is released by the span; the owner drops its
+	 * pointer and must not use it again. */
+	void (*hangup)(void *owner, int cause);
+	/* One frame of B-channel audio, len == SPAN_FRAME_BYTES, span law. */
+	void (*audio)(void *owner, const uint8_t *frame, size_t len);
+};
+
+/* An inbound call (PSTN to Internet) was offered on a span. The handler
+ * either takes it (span_call_attach, then span_call_proceeding/alerting/
+ * answer or span_call_hangup) or rejects it with span_call_hangup. */
+struct span_incoming {
+	struct span *span;
+	struct span_call *sc;
+	const char *called;
+	const char *calling;
+};
+typedef void (*span_incoming_cb)(void *arg, const struct span_incoming *in);
+
+/* Bring up all spans of a config generation; on reload, apply a new one:
+ * unchanged spans keep running, reloadable keys are applied in place,
+ * spans whose non-reloadable keys changed or that are gone drain (no new
+ * calls; freed when their last call ends), new spans start. */
+int span_registry_init(struct event_base *base, span_incoming_cb cb, void *arg);
+int span_registry_apply(const struct cfg *cfg);
+void span_registry_shutdown(void);   /* stop all spans, free them */
+struct span *span_find(const char *name);   /* NULL if not found or draining */
+size_t span_active_calls(void);
+
+const char *span_name(const struct span *s);
+enum cfg_law span_law(const struct span *s);
+int span_is_up(const struct span *s);   /* D-channel up, accepting calls */
+
+/* Place an outbound call (SETUP) on a free B-channel. 0 or an errno code;
+ * *cause is set to a Q.850 cause when no call could be placed (34 when
+ * all channels are busy, 38 when the span is down). */
+int span_call_new(struct span *s, const char *called, const char *calling,
+                  const struct span_call_cbs *cbs, void *owner,
+                  struct span_call **out, int *cause);
+/* Inbound: attach the owner's callbacks to an offered call. */
+void span_call_attach(struct span_call *sc, const struct span_call_cbs *cbs, void *owner);
+void span_call_proceeding(struct span_call *sc);
+void span_call_alerting(struct span_call *sc);
+void span_call_answer(struct span_call *sc);
+/* Hang up with a Q.850 cause (DISCONNECT/RELEASE as the state requires).
+ * The owner's callbacks are not called any more for this call; the span
+ * frees it when the D-channel exchange is complete. */
+void span_call_hangup(struct span_call *sc, int cause);
+/* Queue one frame (SPAN_FRAME_BYTES, span law) for the next tick. */
+void span_call_write(struct span_call *sc, const uint8_t *frame, size_t len);
+int span_call_channel(const struct span_call *sc);   /* B-channel number */
+struct span *span_call_span(const struct span_call *sc);
+
+/* Sim span control (tests, demos): the far end places a call to the
+ * daemon on span `name`. Its simulated telephone answers an answered call
+ * with a tone of tone_hz (or echoes when tone_hz is 0) and hangs up after
+ * hold_seconds (0 = never). 0 or an errno code. */
+int span_sim_originate(const char *name, const char *called, const char *calling,
+                       unsigned int tone_hz, unsigned int hold_seconds);
+/* Sim: the far end hangs up every call on span `name` whose called or
+ * calling number is `number` (cause 16). Returns the count. */
+int span_sim_hangup(const char *name, const char *number);
+
+#endif
