@@ -37,6 +37,9 @@ struct rtp_latch {
 	unsigned int relatches;
 };
 void rtp_latch_init(struct rtp_latch *l, enum cfg_latch_mode mode, const struct addr *sdp);
+/* The peer signalled a new address (re-INVITE); what was learned stays.
+ * sdp may be NULL. */
+void rtp_latch_set_sdp(struct rtp_latch *l, const struct addr *sdp);
 /* A packet arrived from src. Returns true when the learned address changed
  * (the caller logs it). */
 bool rtp_latch_on_packet(struct rtp_latch *l, const struct addr *src);
