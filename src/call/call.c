@@ -1,0 +1,653 @@
+/* The bridge: one call couples a span_call (PSTN) with a sip_leg and an
+ * rtp_leg (Internet). Each side reports to the call through callbacks; the
+ * call decides what the other side is told. A call is freed, from the loop,
+ * once neither side holds it any more. */
+#include "call/call.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <spandsp.h>
+
+#include "call/cause.h"
+#include "core/log.h"
+#include "route/route.h"
+#include "rtp/rtp.h"
+#include "sdp/sdp.h"
+#include "sip/sip.h"
+#include "span/span.h"
+
+#define CALL_NUM_MAX 64
+/* Internet-to-PSTN audio waits in a FIFO (in span law) until the span's
+ * clock takes it: playout starts at two frames, at most ten are held. */
+#define FIFO_BYTES (10 * SPAN_FRAME_BYTES)
+#define FIFO_PRIME (2 * SPAN_FRAME_BYTES)
+
+enum call_dir { CALL_FROM_SIP = 0, CALL_FROM_PSTN };
+
+struct call {
+	char id[12];
+	enum call_state state;
+	enum call_dir dir;
+	struct cfg *cfg;                /* owned reference: the generation this call started with */
+	struct sip_leg *sip;            /* owned by the SIP stack; NULL once it ended or we hung it up */
+	struct span_call *sc;           /* owned by the span; NULL once it ended or we hung it up */
+	struct rtp_leg *rtp;            /* owned */
+	char called[CALL_NUM_MAX];
+	char calling[CALL_NUM_MAX];
+	char span[32];
+	int chan;
+	char sip_callid[128];
+	enum cfg_law law;               /* the span's law */
+	int pt;                         /* negotiated codec, -1 until known */
+	char sdp[1024];                 /* our description (offer or answer) */
+	bool answered;                  /* the call reached CALL_UP */
+
+	uint8_t fifo[FIFO_BYTES];
+	size_t fifo_head, fifo_len;
+	bool fifo_primed;
+
+	struct event *ev_free;          /* owned: deferred free */
+	TAILQ_ENTRY(call) entry;
+};
+
+static TAILQ_HEAD(, call) calls = TAILQ_HEAD_INITIALIZER(calls);
+static struct event_base *call_base;
+static struct cfg *call_cfg;            /* owned reference: the generation for new calls */
+static int call_accepting_flag = 1;
+static size_t call_n;
+static unsigned long long call_sdp_sess;
+
+static const char *const state_names[] = {
+	"routing", "proceeding", "ringing", "early", "up", "releasing",
+};
+
+const char *
+call_state_name(enum call_state s)
+{
+	if ((unsigned)s >= sizeof(state_names) / sizeof(state_names[0]))
+		return "?";
+	return state_names[s];
+}
+
+static void
+call_set_state(struct call *c, enum call_state s)
+{
+	if (c->state == s)
+		return;
+	log_call(LOG_LEVEL_INFO, c->id, "state %s -> %s", call_state_name(c->state),
+	    call_state_name(s));
+	c->state = s;
+	if (s == CALL_UP)
+		c->answered = true;
+}
+
+static void
+call_on_free(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+
+	log_call(LOG_LEVEL_INFO, c->id, "freed");
+	TAILQ_REMOVE(&calls, c, entry);
+	call_n--;
+	if (c->rtp)
+		rtp_leg_free(c->rtp);
+	event_free(c->ev_free);
+	cfg_unref(c->cfg);
+	free(c);
+}
+
+/* Hang up whatever side still holds the call, then free it from the loop. */
+static void
+call_release(struct call *c, int q850, int sip_status)
+{
+	if (q850 <= 0)
+		q850 = 16;
+	if (sip_status < 400)
+		sip_status = cause_to_sip(q850);
+	call_set_state(c, CALL_RELEASING);
+	if (c->sc) {
+		struct span_call *sc = c->sc;
+		c->sc = NULL;
+		span_call_hangup(sc, q850);
+	}
+	if (c->sip) {
+		struct sip_leg *leg = c->sip;
+		c->sip = NULL;
+		sip_leg_hangup(leg, sip_status, q850);
+	}
+	event_active(c->ev_free, 0, 0);
+}
+
+static struct call *
+call_new(enum call_dir dir)
+{
+	struct call *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->ev_free = event_new(call_base, -1, 0, call_on_free, c);
+	if (!c->ev_free) {
+		free(c);
+		return NULL;
+	}
+	snprintf(c->id, sizeof(c->id), "%08x", arc4random());
+	c->dir = dir;
+	c->pt = -1;
+	c->cfg = cfg_ref(call_cfg);
+	TAILQ_INSERT_TAIL(&calls, c, entry);
+	call_n++;
+	return c;
+}
+
+/* ---- media ---- */
+
+static enum cfg_law
+pt_law(int pt)
+{
+	return pt == SDP_PT_PCMU ? CFG_LAW_ULAW : CFG_LAW_ALAW;
+}
+
+static void
+law_convert(uint8_t *buf, size_t len, enum cfg_law from, enum cfg_law to)
+{
+	if (from == to)
+		return;
+	for (size_t i = 0; i < len; i++)
+		buf[i] = from == CFG_LAW_ALAW ? alaw_to_ulaw(buf[i]) : ulaw_to_alaw(buf[i]);
+}
+
+static void
+fifo_push(struct call *c, const uint8_t *p, size_t len)
+{
+	if (len > FIFO_BYTES) {
+		p += len - FIFO_BYTES;
+		len = FIFO_BYTES;
+	}
+	if (c->fifo_len + len > FIFO_BYTES) {
+		/* Overflow: the oldest audio goes. */
+		size_t drop = c->fifo_len + len - FIFO_BYTES;
+		c->fifo_head = (c->fifo_head + drop) % FIFO_BYTES;
+		c->fifo_len -= drop;
+	}
+	for (size_t i = 0; i < len; i++)
+		c->fifo[(c->fifo_head + c->fifo_len + i) % FIFO_BYTES] = p[i];
+	c->fifo_len += len;
+}
+
+/* One frame for the span's tick: buffered audio, or silence. */
+static void
+fifo_pop_frame(struct call *c, uint8_t *frame)
+{
+	if (!c->fifo_primed && c->fifo_len >= FIFO_PRIME)
+		c->fifo_primed = true;
+	if (!c->fifo_primed || c->fifo_len < SPAN_FRAME_BYTES) {
+		c->fifo_primed = false;
+		memset(frame, c->law == CFG_LAW_ALAW ? 0xD5 : 0xFF, SPAN_FRAME_BYTES);
+		return;
+	}
+	for (size_t i = 0; i < SPAN_FRAME_BYTES; i++)
+		frame[i] = c->fifo[(c->fifo_head + i) % FIFO_BYTES];
+	c->fifo_head = (c->fifo_head + SPAN_FRAME_BYTES) % FIFO_BYTES;
+	c->fifo_len -= SPAN_FRAME_BYTES;
+}
+
+static void
+call_on_rtp_media(void *owner, const struct rtp_hdr *h)
+{
+	struct call *c = owner;
+	uint8_t buf[FIFO_BYTES];
+	size_t len = h->payload_len;
+
+	if (h->pt != SDP_PT_PCMU && h->pt != SDP_PT_PCMA)
+		return; /* telephone-event and comfort noise are later work */
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	memcpy(buf, h->payload, len);
+	law_convert(buf, len, pt_law(h->pt), c->law);
+	fifo_push(c, buf, len);
+}
+
+static const struct rtp_leg_cbs call_rtp_cbs = {
+	.media = call_on_rtp_media,
+};
+
+/* The span's clock: one frame from the PSTN goes out as RTP, one frame of
+ * Internet audio goes to the PSTN. */
+static void
+call_on_span_audio(void *owner, const uint8_t *frame, size_t len)
+{
+	struct call *c = owner;
+	uint8_t buf[SPAN_FRAME_BYTES];
+
+	if (!c->sc || len != SPAN_FRAME_BYTES)
+		return;
+	if (c->pt >= 0) {
+		memcpy(buf, frame, len);
+		law_convert(buf, len, c->law, pt_law(c->pt));
+		rtp_leg_send(c->rtp, buf, len);
+	}
+	fifo_pop_frame(c, buf);
+	span_call_write(c->sc, buf, sizeof(buf));
+}
+
+static int
+call_rtp_open(struct call *c)
+{
+	c->rtp = rtp_leg_new(call_base, &c->cfg->rtp, c->id, &call_rtp_cbs, c);
+	return c->rtp ? 0 : EADDRINUSE;
+}
+
+static void
+call_build_sdp(struct call *c, const struct sdp_choice *answer_to)
+{
+	struct sdp_local l;
+
+	if (answer_to)
+		sdp_local_answer(&l, answer_to);
+	else
+		sdp_local_offer(&l, &c->cfg->rtp.codecs);
+	l.ip = c->cfg->rtp.address;
+	l.port = rtp_leg_port(c->rtp);
+	l.sess_id = ++call_sdp_sess + ((unsigned long long)arc4random() << 20);
+	l.sess_version = 1;
+	if (sdp_write(&l, c->sdp, sizeof(c->sdp)) < 0)
+		c->sdp[0] = '\0';
+}
+
+/* ---- SIP to PSTN ---- */
+
+static void
+sip_side_on_alerting(void *owner, int inband)
+{
+	struct call *c = owner;
+
+	if (!c->sip || c->state >= CALL_UP)
+		return;
+	if (inband) {
+		if (c->state != CALL_EARLY)
+			sip_leg_respond(c->sip, 183, c->sdp, 0);
+		call_set_state(c, CALL_EARLY);
+	} else if (c->state < CALL_RINGING) {
+		sip_leg_respond(c->sip, 180, NULL, 0);
+		call_set_state(c, CALL_RINGING);
+	}
+}
+
+static void
+sip_side_on_progress(void *owner, int inband)
+{
+	struct call *c = owner;
+
+	if (inband)
+		sip_side_on_alerting(owner, inband);
+	else if (c->state < CALL_PROCEEDING)
+		call_set_state(c, CALL_PROCEEDING);
+}
+
+static void
+sip_side_on_proceeding(void *owner)
+{
+	struct call *c = owner;
+
+	if (c->state < CALL_PROCEEDING)
+		call_set_state(c, CALL_PROCEEDING);
+}
+
+static void
+sip_side_on_answered(void *owner)
+{
+	struct call *c = owner;
+
+	if (!c->sip)
+		return;
+	if (sip_leg_respond(c->sip, 200, c->sdp, 0) != 0) {
+		call_release(c, 41, 500);
+		return;
+	}
+	call_set_state(c, CALL_UP);
+}
+
+static void
+call_on_span_hangup(void *owner, int cause)
+{
+	struct call *c = owner;
+
+	log_call(LOG_LEVEL_INFO, c->id, "pstn hangup cause %d (%s)", cause, cause_name(cause));
+	c->sc = NULL;
+	call_release(c, cause, c->answered ? 0 : cause_to_sip(cause));
+}
+
+static const struct span_call_cbs sip_side_span_cbs = {
+	.proceeding = sip_side_on_proceeding,
+	.alerting = sip_side_on_alerting,
+	.progress = sip_side_on_progress,
+	.answered = sip_side_on_answered,
+	.hangup = call_on_span_hangup,
+	.audio = call_on_span_audio,
+};
+
+static void
+call_on_sip_ended(void *owner, int status, int q850)
+{
+	struct call *c = owner;
+	int cause = q850 ? q850 : (status ? cause_from_sip(status) : 16);
+
+	log_call(LOG_LEVEL_INFO, c->id, "sip side ended (status %d, cause %d)", status, cause);
+	c->sip = NULL;
+	call_release(c, cause, 0);
+}
+
+static void
+sip_side_on_confirmed(void *owner)
+{
+	struct call *c = owner;
+
+	log_call(LOG_LEVEL_DEBUG, c->id, "ACK received");
+}
+
+static const struct sip_leg_cbs sip_side_sip_cbs = {
+	.confirmed = sip_side_on_confirmed,
+	.ended = call_on_sip_ended,
+};
+
+void
+call_on_sip_invite(void *arg, const struct sip_invite *inv)
+{
+	const struct cfg_route *r;
+	struct sdp_media offer;
+	struct sdp_choice choice;
+	struct call *c;
+	char number[CALL_NUM_MAX];
+	int cause = 3, err;
+
+	if (!call_accepting_flag) {
+		sip_leg_hangup(inv->leg, 503, 0);
+		return;
+	}
+	if (!inv->trusted && !inv->auth_user) {
+		/* The SIP stack challenges; this is the last line of defence. */
+		char src[ADDR_STRLEN];
+
+		log_warnx("sip: call from untrusted unauthenticated %s refused (call-id %s)",
+		    addr_str(&inv->source, src, sizeof(src)), inv->call_id);
+		sip_leg_hangup(inv->leg, 403, 0);
+		return;
+	}
+	c = call_new(CALL_FROM_SIP);
+	if (!c) {
+		sip_leg_hangup(inv->leg, 503, 47);
+		return;
+	}
+	c->sip = inv->leg;
+	sip_leg_attach(c->sip, &sip_side_sip_cbs, c);
+	snprintf(c->sip_callid, sizeof(c->sip_callid), "%s", inv->call_id ? inv->call_id : "-");
+	snprintf(c->called, sizeof(c->called), "%s", inv->called ? inv->called : "");
+	snprintf(c->calling, sizeof(c->calling), "%s", inv->calling ? inv->calling : "");
+	{
+		char src[ADDR_STRLEN];
+		log_call(LOG_LEVEL_INFO, c->id, "sip INVITE %s -> %s from %s%s%s (call-id %s)",
+		    c->calling, c->called, addr_str(&inv->source, src, sizeof(src)),
+		    inv->auth_user ? " user " : "", inv->auth_user ? inv->auth_user : "",
+		    c->sip_callid);
+	}
+
+	if (!inv->sdp || sdp_parse(inv->sdp, inv->sdp_len, &offer) != 0) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "no usable SDP offer: 488");
+		call_release(c, 65, 488);
+		return;
+	}
+	if (sdp_negotiate(&offer, &c->cfg->rtp.codecs, &choice) != 0) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "no common codec: 488");
+		call_release(c, 65, 488);
+		return;
+	}
+	r = route_find(c->cfg, CFG_ROUTE_OUTBOUND, c->called);
+	if (!r || route_number(r, c->called, number, sizeof(number)) != 0) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "no route for %s: 404", c->called);
+		call_release(c, 3, 404);
+		return;
+	}
+	if ((err = call_rtp_open(c)) != 0) {
+		log_call(LOG_LEVEL_ERROR, c->id, "no RTP port free");
+		call_release(c, 47, 503);
+		return;
+	}
+	c->pt = choice.pt;
+	rtp_leg_set_remote(c->rtp, &offer.addr, choice.pt);
+	call_build_sdp(c, &choice);
+
+	for (size_t i = 0; i < r->spans.n; i++) {
+		struct span *s = span_find(r->spans.v[i]);
+		int why = 38;
+
+		if (!s)
+			continue;
+		c->law = span_law(s);
+		if (span_call_new(s, number, c->calling, &sip_side_span_cbs, c, &c->sc, &why) == 0) {
+			snprintf(c->span, sizeof(c->span), "%s", span_name(s));
+			c->chan = span_call_channel(c->sc);
+			log_call(LOG_LEVEL_INFO, c->id, "route %s: SETUP %s on span %s channel %d",
+			    r->name, number, c->span, c->chan);
+			call_set_state(c, CALL_PROCEEDING);
+			return;
+		}
+		cause = why;
+		log_call(LOG_LEVEL_NOTICE, c->id, "span %s refused: cause %d", r->spans.v[i], why);
+	}
+	if (cause == 3)
+		cause = 38; /* no span of the route exists or is up */
+	call_release(c, cause, cause_to_sip(cause));
+}
+
+/* ---- PSTN to SIP ---- */
+
+static void
+pstn_side_on_sip_progress(void *owner, int status, const char *sdp, size_t sdp_len)
+{
+	struct call *c = owner;
+
+	if (!c->sc || c->state >= CALL_RINGING)
+		return;
+	span_call_alerting(c->sc);
+	call_set_state(c, CALL_RINGING);
+}
+
+static int
+pstn_side_take_answer(struct call *c, const char *sdp, size_t sdp_len)
+{
+	struct sdp_media ans;
+
+	if (!sdp || sdp_parse(sdp, sdp_len, &ans) != 0)
+		return EINVAL;
+	for (size_t i = 0; i < ans.n_pt; i++) {
+		if (ans.pt[i] != SDP_PT_PCMU && ans.pt[i] != SDP_PT_PCMA)
+			continue;
+		for (size_t j = 0; j < c->cfg->rtp.codecs.n; j++) {
+			if (sdp_codec_pt(c->cfg->rtp.codecs.v[j]) == ans.pt[i]) {
+				c->pt = ans.pt[i];
+				rtp_leg_set_remote(c->rtp, &ans.addr, c->pt);
+				return 0;
+			}
+		}
+	}
+	return ENOENT;
+}
+
+static void
+pstn_side_on_sip_answered(void *owner, const char *sdp, size_t sdp_len)
+{
+	struct call *c = owner;
+
+	if (!c->sc)
+		return;
+	if (pstn_side_take_answer(c, sdp, sdp_len) != 0) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "answer without a usable SDP: hanging up");
+		call_release(c, 65, 488);
+		return;
+	}
+	span_call_answer(c->sc);
+	call_set_state(c, CALL_UP);
+}
+
+static const struct sip_leg_cbs pstn_side_sip_cbs = {
+	.progress = pstn_side_on_sip_progress,
+	.answered = pstn_side_on_sip_answered,
+	.ended = call_on_sip_ended,
+};
+
+static void
+pstn_side_on_answered(void *owner)
+{
+	/* CONNECT ACKNOWLEDGE: nothing to do, media already flows. */
+}
+
+static const struct span_call_cbs pstn_side_span_cbs = {
+	.answered = pstn_side_on_answered,
+	.hangup = call_on_span_hangup,
+	.audio = call_on_span_audio,
+};
+
+void
+call_on_span_incoming(void *arg, const struct span_incoming *in)
+{
+	const struct cfg_route *r;
+	struct call *c;
+	char uri[512];
+
+	if (!call_accepting_flag) {
+		span_call_hangup(in->sc, 42);
+		return;
+	}
+	c = call_new(CALL_FROM_PSTN);
+	if (!c) {
+		span_call_hangup(in->sc, 47);
+		return;
+	}
+	c->sc = in->sc;
+	span_call_attach(c->sc, &pstn_side_span_cbs, c);
+	c->law = span_law(in->span);
+	c->chan = span_call_channel(in->sc);
+	snprintf(c->span, sizeof(c->span), "%s", span_name(in->span));
+	snprintf(c->called, sizeof(c->called), "%s", in->called ? in->called : "");
+	snprintf(c->calling, sizeof(c->calling), "%s", in->calling ? in->calling : "");
+	log_call(LOG_LEVEL_INFO, c->id, "pstn SETUP %s -> %s on span %s channel %d",
+	    c->calling, c->called, c->span, c->chan);
+
+	r = route_find(c->cfg, CFG_ROUTE_INBOUND, c->called);
+	if (!r || route_target(r, c->called, uri, sizeof(uri)) != 0) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "no inbound route for %s", c->called);
+		call_release(c, 1, 404);
+		return;
+	}
+	if (call_rtp_open(c) != 0) {
+		log_call(LOG_LEVEL_ERROR, c->id, "no RTP port free");
+		call_release(c, 47, 503);
+		return;
+	}
+	call_build_sdp(c, NULL);
+	if (sip_leg_invite(uri, c->calling, NULL, c->sdp, &pstn_side_sip_cbs, c, &c->sip) != 0) {
+		log_call(LOG_LEVEL_ERROR, c->id, "cannot send INVITE to %s", uri);
+		c->sip = NULL;
+		call_release(c, 41, 500);
+		return;
+	}
+	snprintf(c->sip_callid, sizeof(c->sip_callid), "%s", sip_leg_call_id(c->sip));
+	log_call(LOG_LEVEL_INFO, c->id, "route %s: INVITE %s (call-id %s)", r->name, uri,
+	    c->sip_callid);
+	span_call_proceeding(c->sc);
+	call_set_state(c, CALL_PROCEEDING);
+}
+
+/* ---- the module ---- */
+
+int
+call_init(struct event_base *base, struct cfg *cfg)
+{
+	call_base = base;
+	call_cfg = cfg_ref(cfg);
+	return 0;
+}
+
+void
+call_set_cfg(struct cfg *cfg)
+{
+	struct cfg *old = call_cfg;
+
+	call_cfg = cfg_ref(cfg);
+	cfg_unref(old);
+}
+
+void
+call_set_accepting(int accepting)
+{
+	call_accepting_flag = accepting;
+}
+
+int
+call_accepting(void)
+{
+	return call_accepting_flag;
+}
+
+void
+call_hangup_all(void)
+{
+	struct call *c;
+
+	TAILQ_FOREACH(c, &calls, entry)
+		if (c->state != CALL_RELEASING)
+			call_release(c, 16, 503);
+}
+
+size_t
+call_count(void)
+{
+	return call_n;
+}
+
+void
+call_shutdown(void)
+{
+	struct call *c;
+
+	call_hangup_all();
+	while ((c = TAILQ_FIRST(&calls)) != NULL)
+		call_on_free(-1, 0, c);
+	if (call_cfg)
+		cfg_unref(call_cfg);
+	call_cfg = NULL;
+}
+
+void
+call_list_write(struct evbuffer *out)
+{
+	struct call *c;
+
+	TAILQ_FOREACH(c, &calls, entry) {
+		char local[ADDR_STRLEN] = "-", remote[ADDR_STRLEN] = "-";
+		struct rtp_stats st = {0};
+
+		if (c->rtp) {
+			const struct addr *d = rtp_latch_dest(rtp_leg_latch(c->rtp));
+
+			snprintf(local, sizeof(local), "%s:%u", c->cfg->rtp.address,
+			    rtp_leg_port(c->rtp));
+			if (d)
+				addr_str(d, remote, sizeof(remote));
+			rtp_leg_stats(c->rtp, &st);
+		}
+		evbuffer_add_printf(out,
+		    "id=%s state=%s span=%s chan=%d sip=%s rtp_local=%s rtp_remote=%s rx=%lu tx=%lu"
+		    " called=%s calling=%s\n",
+		    c->id, call_state_name(c->state), c->span[0] ? c->span : "-", c->chan,
+		    c->sip_callid[0] ? c->sip_callid : "-", local, remote, st.rx_packets,
+		    st.tx_packets, c->called[0] ? c->called : "-", c->calling[0] ? c->calling : "-");
+	}
+}
