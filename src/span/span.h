@@ -65,6 +65,10 @@ int span_registry_apply(const struct cfg *cfg);
 void span_registry_shutdown(void);   /* stop all spans, free them */
 struct span *span_find(const char *name);   /* NULL if not found or draining */
 size_t span_active_calls(void);
+/* For the control interface: one line per span,
+ * "span NAME up|down|draining calls=N". */
+struct evbuffer;
+void span_status_write(struct evbuffer *out);
 
 const char *span_name(const struct span *s);
 enum cfg_law span_law(const struct span *s);
