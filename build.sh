@@ -72,17 +72,21 @@ cmd_build() {
 	--sanitizers) dir=build-san; conf_args=(--enable-sanitizers) ;;
 	*) die "build: unknown option $1" ;;
 	esac
+	# Explicit checks: this also runs where set -e does not apply.
 	if need_autoreconf; then
 		say "autoreconf -fi"
-		autoreconf -fi
+		autoreconf -fi || return 1
 	fi
-	mkdir -p "$dir"
+	mkdir -p "$dir" || return 1
 	if [ ! -f "$dir/Makefile" ]; then
 		say "configure ${conf_args[*]} in $dir/"
-		(cd "$dir" && ../configure -q "${conf_args[@]}")
+		if ! (cd "$dir" && ../configure -q "${conf_args[@]}"); then
+			rm -f "$dir/Makefile"
+			return 1
+		fi
 	fi
 	say "make -j$jobs in $dir/"
-	make -C "$dir" -j"$jobs"
+	make -C "$dir" -j"$jobs" || return 1
 }
 
 cmd_run() {
@@ -145,10 +149,12 @@ test_integration() {
 		stage_fail integration "tests/integration/run.sh missing"
 		return
 	fi
+	local run=(bash "$script")
+	[ -x "$script" ] && run=("$script")
 	if (cd build-san &&
 	    PSTNBRIDGED="$top/build-san/pstnbridged" \
 	    PSTNBRIDGECTL="$top/build-san/pstnbridgectl" \
-	    bash "$script"); then
+	    "${run[@]}"); then
 		stage_ok integration
 	else
 		stage_fail integration
