@@ -224,12 +224,18 @@ sdp_parse(const char *body, size_t len, struct sdp_media *out)
 		error = EINVAL;
 		goto out;
 	}
-	if ((text = malloc(len + 1)) == NULL) {
+	/* libosip2 reads past the end of a body whose last line is cut
+	 * short (ending in a lone CR, for one): end it with CRLF ourselves,
+	 * and leave spare NULs behind. */
+	if ((text = calloc(1, len + 8)) == NULL) {
 		error = ENOMEM;
 		goto out;
 	}
 	memcpy(text, body, len);
-	text[len] = '\0';
+	if (text[len - 1] == '\r')
+		text[len] = '\n';
+	else if (text[len - 1] != '\n')
+		memcpy(text + len, "\r\n", 2);
 
 	if (sdp_message_init(&msg) != 0) {
 		error = ENOMEM;

@@ -66,6 +66,13 @@ test_parse_lf_only_and_bounds(void)
 	CU_ASSERT_EQUAL(sdp_parse(copy, strlen(offer_basic), &m), 0);
 	free(copy);
 
+	/* the last line cut short (lone CR, or no line end at all): libosip2
+	 * alone reads past the end of such a body (ASan catches it) */
+	CU_ASSERT_EQUAL(sdp_parse(offer_basic, strlen(offer_basic) - 1, &m), 0);
+	CU_ASSERT_EQUAL(m.dir, SDP_SENDRECV);
+	CU_ASSERT_EQUAL(sdp_parse(offer_basic, strlen(offer_basic) - 2, &m), 0);
+	CU_ASSERT_EQUAL(m.dir, SDP_SENDRECV);
+
 	/* bodies over 64 KiB are refused */
 	size_t big = 70 * 1024, off;
 	char *b = malloc(big + 1);
