@@ -117,7 +117,8 @@ struct cfg_errors {
 void cfg_errors_release(struct cfg_errors *errs);
 
 /* Load and validate a file. Returns a generation with one reference, or
- * NULL with every error in errs (which the caller releases). */
+ * NULL with every error in errs (which the caller releases). errs may be
+ * NULL; otherwise it is (re)initialised, sorted by line number. */
 struct cfg *cfg_load(const char *path, struct cfg_errors *errs);
 /* Same from a string; `name` is used as FILE in messages. For tests. */
 struct cfg *cfg_load_string(const char *name, const char *text, struct cfg_errors *errs);
@@ -139,6 +140,7 @@ struct cfg_key {
 	const char *values;     /* for CFG_T_ENUM: "a|b|c" */
 	bool reloadable;
 	const char *help;
+	bool required;          /* the section is refused without it */
 };
 extern const struct cfg_key cfg_keys[];
 extern const size_t cfg_n_keys;
