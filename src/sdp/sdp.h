@@ -26,8 +26,12 @@ struct sdp_media {
 	int rtcp_mux;
 };
 
-/* Parse a remote SDP body. 0, or EINVAL (not SDP / malformed) or ENOENT
- * (no audio stream). */
+/* Parse a remote SDP body (at most 64 KiB, need not be NUL-terminated).
+ * The first m=audio RTP/AVP stream with a non-zero port is used; a dynamic
+ * PT whose rtpmap is PCMU/8000 or PCMA/8000 is listed as 0 or 8. c=0.0.0.0
+ * (old-style hold) turns sendrecv into sendonly and recvonly into inactive.
+ * 0, or EINVAL (not SDP / malformed) or ENOENT (no usable audio stream:
+ * none, port 0, or only RTP/SAVP and other profiles). */
 int sdp_parse(const char *body, size_t len, struct sdp_media *out);
 
 /* What we choose from an offer: one codec, and telephone-event if both
@@ -52,7 +56,10 @@ struct sdp_local {
 	int te_pt;              /* -1 for none */
 	enum sdp_dir dir;
 };
-/* Build an offer (every codec of `codecs`, telephone-event 101) into l. */
+/* Build an offer (every codec of `codecs`, telephone-event 101) into l.
+ * This and sdp_local_answer set only pt, n_pt, te_pt and dir: ip, port and
+ * the session id/version are the caller's. An empty codec list means
+ * "pcmu, pcma". */
 void sdp_local_offer(struct sdp_local *l, const struct cfg_strlist *codecs);
 /* Build an answer for a choice into l. */
 void sdp_local_answer(struct sdp_local *l, const struct sdp_choice *c);
