@@ -949,6 +949,15 @@ entry_find(const struct psec *s, const char *key)
 	return NULL;
 }
 
+/* Whether key is set in s to nothing but whitespace. */
+static bool
+entry_blank(const struct psec *s, const char *key)
+{
+	const struct pentry *e = entry_find(s, key);
+
+	return e != NULL && e->value[strspn(e->value, " \t")] == '\0';
+}
+
 /* The line to blame for key in s: its own line, else the section's. */
 static int
 entry_line(const struct psec *s, const char *key)
@@ -1011,17 +1020,19 @@ route_check(struct parser *p, const struct psec *s, struct cfg_route *r)
 {
 	if (r->direction == CFG_ROUTE_OUTBOUND && entry_find(s, "spans") == NULL)
 		perr_add(p, s->line, s->title, "spans", "missing required key (outbound route)");
+	else if (r->direction == CFG_ROUTE_OUTBOUND && entry_blank(s, "spans"))
+		perr_add(p, entry_line(s, "spans"), s->title, "spans", "needs at least one span");
 	if (r->direction == CFG_ROUTE_INBOUND && entry_find(s, "target") == NULL)
 		perr_add(p, s->line, s->title, "target", "missing required key (inbound route)");
-	if (entry_find(s, "match") != NULL && r->match.n == 0)
+	if (entry_blank(s, "match"))
 		perr_add(p, entry_line(s, "match"), s->title, "match",
 		    "needs at least one prefix (or *)");
 }
 
 static void
-user_check(struct parser *p, const struct psec *s, struct cfg_user *u)
+user_check(struct parser *p, const struct psec *s)
 {
-	if (entry_find(s, "number") != NULL && u->numbers.n == 0)
+	if (entry_blank(s, "number"))
 		perr_add(p, entry_line(s, "number"), s->title, "number", "needs at least one number");
 }
 
@@ -1037,7 +1048,7 @@ rtp_check(struct parser *p, const struct psec *s, struct cfg_rtp *r)
 	if (r->port_min >= r->port_max)
 		perr_add(p, entry_line(s, key), s->title, key,
 		    "port range %u..%u must hold at least 2 ports", r->port_min, r->port_max);
-	if (r->codecs.n == 0)
+	if (entry_blank(s, "codecs"))
 		perr_add(p, entry_line(s, "codecs"), s->title, "codecs", "needs at least one codec");
 }
 
@@ -1074,7 +1085,7 @@ section_build(struct parser *p, struct psec *s)
 		route_check(p, s, s->base);
 		break;
 	case SEC_USER:
-		user_check(p, s, s->base);
+		user_check(p, s);
 		break;
 	default:
 		break;
@@ -1407,9 +1418,16 @@ section_dump(enum sec_kind kind, const char *name, const void *base, FILE *out)
 	for (size_t i = 0; i < cfg_n_keys; i++) {
 		if (strcmp(cfg_keys[i].section, sec_names[kind]) != 0 || !key_applies(i, kind, base))
 			continue;
-		fprintf(out, "%s = ", cfg_keys[i].name);
-		value_print(i, base, out);
-		fputc('\n', out);
+		char *v = NULL;
+		size_t vl = 0;
+		FILE *m = open_memstream(&v, &vl);
+
+		if (m == NULL)
+			continue;
+		value_print(i, base, m);
+		fclose(m);
+		fprintf(out, "%s =%s%s\n", cfg_keys[i].name, vl ? " " : "", v ? v : "");
+		free(v);
 	}
 	fputc('\n', out);
 }

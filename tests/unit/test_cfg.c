@@ -283,6 +283,10 @@ test_err_missing_required(void)
 	    "t.conf:1: [route r] spans: missing required key (outbound route)");
 	expect_error("\n[route r]\ndirection = inbound\nmatch = 1\n",
 	    "t.conf:2: [route r] target: missing required key (inbound route)");
+	expect_error("[route r]\nmatch = 1\nspans =\n",
+	    "t.conf:3: [route r] spans: needs at least one span");
+	expect_error("[user bob]\npassword = x\nnumber = \n",
+	    "t.conf:3: [user bob] number: needs at least one number");
 	expect_error_n("[user bob]\n", "t.conf:1: [user bob] password: missing required key", 2);
 	expect_error_n("[user bob]\n", "t.conf:1: [user bob] number: missing required key", 2);
 }
