@@ -92,6 +92,8 @@ void span_call_hangup(struct span_call *sc, int cause);
 /* Queue one frame (SPAN_FRAME_BYTES, span law) for the next tick. */
 void span_call_write(struct span_call *sc, const uint8_t *frame, size_t len);
 int span_call_channel(const struct span_call *sc);   /* B-channel number */
+/* The owner's call id: the span's log lines about this call carry it. */
+void span_call_set_callid(struct span_call *sc, const char *callid);
 struct span *span_call_span(const struct span_call *sc);
 
 /* Sim span control (tests, demos): the far end places a call to the

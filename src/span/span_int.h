@@ -1,0 +1,183 @@
+/* Internals shared by the files of src/span/: the span and span_call
+ * objects, the driver table, the PRI glue and the sim driver's hooks.
+ * Nothing outside src/span/ (except its unit test) includes this. */
+#ifndef PB_SPAN_SPAN_INT_H
+#define PB_SPAN_SPAN_INT_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpri.h>
+
+#include "span/span.h"
+
+#define SPAN_MAX_CHANS    31
+#define SPAN_NUMBER_LEN   32
+#define SPAN_TICK_MS      20
+#define SPAN_SILENCE_ALAW 0xD5
+#define SPAN_SILENCE_ULAW 0xFF
+/* How long a clearing call may wait for libpri to finish before the
+ * channel is taken back anyway (T305 + 2 * T308 with some margin). */
+#define SPAN_RELEASE_GUARD_SEC 45
+
+/* State of one call on one B-channel, as this side sees it. */
+enum span_call_state {
+	SPAN_CALL_NULL = 0,     /* allocated, nothing exchanged yet */
+	SPAN_CALL_DIALING,      /* outbound: SETUP sent */
+	SPAN_CALL_OFFERED,      /* inbound: SETUP received, offered to the owner */
+	SPAN_CALL_PROCEEDING,   /* CALL PROCEEDING sent or received */
+	SPAN_CALL_ALERTING,     /* ALERTING sent or received */
+	SPAN_CALL_CONNECTING,   /* inbound: CONNECT sent, waiting for CONNECT ACK */
+	SPAN_CALL_CONNECTED,
+	SPAN_CALL_RELEASING,    /* clearing, waiting for the D-channel exchange */
+	SPAN_CALL_RELEASED,     /* done; freed by the reaper */
+};
+const char *span_call_state_name(enum span_call_state st);
+
+struct span_call {
+	struct span *span;              /* holds a reference */
+	int channel;                    /* B-channel number */
+	int pri_channel;                /* libpri's encoded channel */
+	q931_call *pcall;               /* libpri's call; NULL once libpri is done */
+	enum span_call_state state;
+	int outbound;
+	int inband;                     /* in-band information available */
+	int peer_disconnected;          /* DISCONNECT received, RELEASE sent */
+	const struct span_call_cbs *cbs;   /* NULL once the owner is gone */
+	void *owner;
+	char called[SPAN_NUMBER_LEN];
+	char calling[SPAN_NUMBER_LEN];
+	char logid[64];
+	uint8_t tx[SPAN_FRAME_BYTES];   /* last frame written by the owner */
+	int tx_ready;
+	struct event *ev_guard;         /* release guard (owned) */
+	TAILQ_ENTRY(span_call) dead_entry;
+};
+
+struct span_chan {
+	int num;                        /* B-channel number (E1: timeslot) */
+	struct span_call *call;         /* the call on it, NULL when free */
+};
+
+struct span;
+
+/* A physical layer. The driver creates the D-channel descriptor the
+ * daemon's libpri runs on, and paces the B-channel audio. */
+struct span_driver {
+	const char *name;
+	/* Start: set *dfd to the daemon side of the D-channel. */
+	int (*start)(struct span *s, int *dfd);
+	/* Called once the daemon's libpri instance exists. */
+	void (*started)(struct span *s);
+	void (*stop)(struct span *s);
+	/* Reloadable keys changed (span->phones already updated). */
+	void (*reload)(struct span *s);
+};
+
+struct span_pri;
+
+struct span {
+	char *name;
+	int refs;                       /* registry + one per call */
+	int draining;
+	int up;
+	enum cfg_span_driver driver;
+	enum cfg_span_type type;
+	enum cfg_law law;
+	char *switchtype;               /* as configured, may be NULL */
+	int pri_switch;                 /* PRI_SWITCH_* */
+	struct cfg_sim_phones phones;   /* deep copy (owned) */
+	struct span_chan chans[SPAN_MAX_CHANS];
+	size_t nchans;
+	int dchan;                      /* D-channel timeslot, for logs */
+	int dfd;                        /* D-channel descriptor (owned by driver) */
+	struct span_pri *pri;           /* daemon's CPE libpri (owned) */
+	const struct span_driver *drv;
+	void *drv_state;                /* owned by the driver */
+	struct event_base *base;
+	TAILQ_ENTRY(span) entry;
+};
+
+/* span.c */
+struct event_base *span_base(void);
+void span_ref(struct span *s);
+void span_unref(struct span *s);
+void span_set_up(struct span *s, int up);
+struct span_chan *span_chan_find(struct span *s, int channel);
+/* Lowest free B-channel, or NULL. */
+struct span_chan *span_chan_pick(struct span *s);
+struct span_call *span_call_alloc(struct span *s, struct span_chan *ch, int outbound);
+void span_call_set_state(struct span_call *sc, enum span_call_state st);
+/* The call is over: take it off its channel and free it from the loop. */
+void span_call_finish(struct span_call *sc);
+/* Tell the owner the call ended (once) and forget the owner. */
+void span_call_notify_hangup(struct span_call *sc, int cause);
+/* Audio for the drivers' tick. */
+int span_call_audio_flows(const struct span_call *sc);
+void span_call_take_tx(struct span_call *sc, uint8_t *frame);
+void span_call_deliver(struct span_call *sc, const uint8_t *frame);
+uint8_t span_silence(enum cfg_law law);
+void span_incoming(struct span *s, struct span_call *sc);
+int span_phones_copy(struct cfg_sim_phones *dst, const struct cfg_sim_phones *src);
+void span_phones_release(struct cfg_sim_phones *p);
+
+/* span_pri.c: one libpri instance over one D-channel descriptor, with its
+ * read event and its single timer. Used by the daemon's CPE side of every
+ * span and by the sim far end. */
+typedef void (*span_pri_event_cb)(void *arg, pri_event *e);
+struct span_pri *span_pri_new(struct event_base *base, const char *name, int fd,
+                              int nodetype, int switchtype, span_pri_event_cb cb, void *arg);
+void span_pri_free(struct span_pri *p);
+struct pri *span_pri_ctrl(struct span_pri *p);
+/* Re-arm the timer after calls into libpri made outside its callbacks. */
+void span_pri_rearm(struct span_pri *p);
+int span_pri_switch_parse(const char *name, enum cfg_span_type type);
+/* Daemon (CPE) side. */
+int span_pri_start(struct span *s);
+void span_pri_on_event(void *arg, pri_event *e);
+int span_pri_setup(struct span_call *sc);
+void span_pri_proceeding(struct span_call *sc);
+void span_pri_alerting(struct span_call *sc);
+void span_pri_answer(struct span_call *sc);
+void span_pri_hangup(struct span_call *sc, int cause);
+void span_pri_drop(struct span_call *sc);
+/* Pure: does pri_hangup() in this situation end libpri's call at once
+ * (RELEASE COMPLETE sent, or nothing left to exchange)? */
+int span_pri_hangup_final(enum span_call_state st, int peer_released,
+                          int peer_disconnected, int cause);
+
+/* span_sim.c */
+extern const struct span_driver span_sim_driver;
+/* Tests: send raw bytes as one D-channel frame from the far end. */
+int span_sim_inject(const char *name, const void *buf, size_t len);
+
+/* The sim phone kinds, for the far end's number lookup. */
+enum span_sim_phone {
+	SPAN_SIM_UNALLOCATED = 0,
+	SPAN_SIM_ECHO,
+	SPAN_SIM_TONE,
+	SPAN_SIM_BUSY,
+	SPAN_SIM_NOANSWER,
+	SPAN_SIM_RINGANSWER,
+	SPAN_SIM_EARLY,
+	SPAN_SIM_CONGESTION,
+};
+enum span_sim_phone span_sim_phone_lookup(const struct cfg_sim_phones *p, const char *called);
+
+/* A tone generator: up to two frequencies, optional on/off cadence,
+ * 8 kHz, G.711 out. Phase continuous across frames. */
+struct span_tone {
+	double phase[2];
+	double step[2];
+	int nfreq;
+	double amp;
+	unsigned int on_ms, off_ms;     /* 0, 0: continuous */
+	unsigned int pos_ms;            /* position within the cadence */
+};
+void span_tone_init(struct span_tone *t, unsigned int f1, unsigned int f2,
+                    unsigned int on_ms, unsigned int off_ms);
+void span_tone_frame(struct span_tone *t, enum cfg_law law, uint8_t *frame);
+
+#endif

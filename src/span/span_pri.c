@@ -1,0 +1,649 @@
+/* PRI glue, shared by every driver: one libpri instance over a D-channel
+ * descriptor, its read event and its one timer (libpri's schedule is
+ * driven from here and nowhere else); the daemon's CPE-side event
+ * handling and the call operations on top of it. */
+#include "span/span_int.h"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+
+#include "core/log.h"
+
+/* Frames read per readable callback, at most. */
+#define SPAN_PRI_READ_BURST 16
+/* Address (2) + control (1) + FCS (2): anything shorter is not HDLC. */
+#define SPAN_PRI_MIN_FRAME 5
+
+#define SPAN_PRI_CHAN(c) ((c) & 0xff)
+
+struct span_pri {
+	struct pri *pri;                /* never freed: libpri has no destructor */
+	int fd;                         /* not owned */
+	struct event *ev_read;          /* owned */
+	struct event *ev_timer;         /* owned */
+	span_pri_event_cb cb;
+	void *arg;
+	int last_read;                  /* >0 a frame was read, 0 nothing left */
+	char name[64];
+};
+
+static struct log_ratelimit span_pri_rl_err;
+static struct log_ratelimit span_pri_rl_io;
+static unsigned long span_pri_bad_frames;
+
+static const char *
+span_pri_name_of(struct pri *pri)
+{
+	struct span_pri *p = pri != NULL ? pri_get_userdata(pri) : NULL;
+
+	return p != NULL ? p->name : "-";
+}
+
+/* libpri prints lines with their newline, sometimes in pieces. */
+static void
+span_pri_trim(char *buf, size_t len, const char *s)
+{
+	size_t n;
+
+	snprintf(buf, len, "%s", s != NULL ? s : "");
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+}
+
+static void
+span_pri_on_message(struct pri *pri, char *s)
+{
+	char buf[512];
+
+	if (log_get_level() < LOG_LEVEL_DEBUG)
+		return;
+	span_pri_trim(buf, sizeof(buf), s);
+	if (buf[0] != '\0')
+		log_debug("pri %s: %s", span_pri_name_of(pri), buf);
+}
+
+static void
+span_pri_on_error(struct pri *pri, char *s)
+{
+	char buf[512];
+
+	span_pri_trim(buf, sizeof(buf), s);
+	if (buf[0] != '\0')
+		log_limited(&span_pri_rl_err, LOG_LEVEL_WARN, "pri %s: %s",
+		    span_pri_name_of(pri), buf);
+}
+
+static int
+span_pri_io_read(struct pri *pri, void *buf, int buflen)
+{
+	struct span_pri *p = pri_get_userdata(pri);
+	ssize_t n;
+
+	p->last_read = 0;
+	n = recv(p->fd, buf, (size_t)buflen, MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			log_limited(&span_pri_rl_io, LOG_LEVEL_WARN,
+			    "pri %s: D-channel read: %s", p->name, strerror(errno));
+		return 0;
+	}
+	p->last_read = 1;
+	if (n < SPAN_PRI_MIN_FRAME || n > buflen) {
+		span_pri_bad_frames++;
+		log_limited(&span_pri_rl_io, LOG_LEVEL_WARN,
+		    "pri %s: dropped D-channel frame of %zd bytes (%lu so far)",
+		    p->name, n, span_pri_bad_frames);
+		return 0;
+	}
+	return (int)n;
+}
+
+static int
+span_pri_io_write(struct pri *pri, void *buf, int buflen)
+{
+	struct span_pri *p = pri_get_userdata(pri);
+	ssize_t n;
+
+	n = send(p->fd, buf, (size_t)buflen, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0) {
+		log_limited(&span_pri_rl_io, LOG_LEVEL_WARN,
+		    "pri %s: D-channel write: %s", p->name, strerror(errno));
+		return 0;
+	}
+	return (int)n;
+}
+
+void
+span_pri_rearm(struct span_pri *p)
+{
+	struct timeval *next, now, tv;
+
+	if ((next = pri_schedule_next(p->pri)) == NULL) {
+		evtimer_del(p->ev_timer);
+		return;
+	}
+	/* libpri's schedule is in wall-clock time. */
+	gettimeofday(&now, NULL);
+	timersub(next, &now, &tv);
+	if (tv.tv_sec < 0)
+		timerclear(&tv);
+	evtimer_add(p->ev_timer, &tv);
+}
+
+static void
+span_pri_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct span_pri *p = arg;
+	pri_event *e;
+
+	for (int i = 0; i < SPAN_PRI_READ_BURST; i++) {
+		p->last_read = 0;
+		if ((e = pri_check_event(p->pri)) != NULL)
+			p->cb(p->arg, e);
+		if (p->last_read == 0)
+			break;
+	}
+	span_pri_rearm(p);
+}
+
+static void
+span_pri_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct span_pri *p = arg;
+	pri_event *e;
+
+	if ((e = pri_schedule_run(p->pri)) != NULL)
+		p->cb(p->arg, e);
+	span_pri_rearm(p);
+}
+
+struct span_pri *
+span_pri_new(struct event_base *base, const char *name, int fd, int nodetype,
+    int switchtype, span_pri_event_cb cb, void *arg)
+{
+	static int hooks;
+	struct span_pri *p;
+
+	if (!hooks) {
+		pri_set_message(span_pri_on_message);
+		pri_set_error(span_pri_on_error);
+		hooks = 1;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->fd = fd;
+	p->cb = cb;
+	p->arg = arg;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, span_pri_on_read, p);
+	p->ev_timer = evtimer_new(base, span_pri_on_timer, p);
+	if (p->ev_read == NULL || p->ev_timer == NULL)
+		goto fail;
+	p->pri = pri_new_cb(fd, nodetype, switchtype, span_pri_io_read, span_pri_io_write, p);
+	if (p->pri == NULL)
+		goto fail;
+	pri_set_debug(p->pri, PRI_DEBUG_Q931_ANOMALY);
+	if (event_add(p->ev_read, NULL) != 0)
+		goto fail;
+	span_pri_rearm(p);
+	return p;
+fail:
+	/* A created libpri instance cannot be freed; it is idle from here. */
+	if (p->ev_read != NULL)
+		event_free(p->ev_read);
+	if (p->ev_timer != NULL)
+		event_free(p->ev_timer);
+	free(p);
+	return NULL;
+}
+
+void
+span_pri_free(struct span_pri *p)
+{
+	if (p == NULL)
+		return;
+	event_free(p->ev_read);
+	event_free(p->ev_timer);
+	if (p->pri != NULL)
+		pri_set_userdata(p->pri, NULL);
+	free(p);
+}
+
+struct pri *
+span_pri_ctrl(struct span_pri *p)
+{
+	return p->pri;
+}
+
+int
+span_pri_switch_parse(const char *name, enum cfg_span_type type)
+{
+	static const struct {
+		const char *name;
+		int sw;
+	} names[] = {
+		{ "euroisdn", -1 },
+		{ "euroisdn_e1", PRI_SWITCH_EUROISDN_E1 },
+		{ "euroisdn_t1", PRI_SWITCH_EUROISDN_T1 },
+		{ "national", PRI_SWITCH_NI2 },
+		{ "ni2", PRI_SWITCH_NI2 },
+		{ "ni1", PRI_SWITCH_NI1 },
+		{ "dms100", PRI_SWITCH_DMS100 },
+		{ "4ess", PRI_SWITCH_ATT4ESS },
+		{ "5ess", PRI_SWITCH_LUCENT5E },
+		{ "qsig", PRI_SWITCH_QSIG },
+	};
+	int euro = type == CFG_SPAN_T1 ? PRI_SWITCH_EUROISDN_T1 : PRI_SWITCH_EUROISDN_E1;
+
+	if (name == NULL || *name == '\0')
+		return type == CFG_SPAN_T1 ? PRI_SWITCH_NI2 : PRI_SWITCH_EUROISDN_E1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(name, names[i].name) == 0)
+			return names[i].sw < 0 ? euro : names[i].sw;
+	return -1;
+}
+
+/* ---- The daemon's side (CPE) ---- */
+
+int
+span_pri_start(struct span *s)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s", s->name);
+	s->pri = span_pri_new(s->base, name, s->dfd, PRI_CPE, s->pri_switch,
+	    span_pri_on_event, s);
+	if (s->pri == NULL)
+		return ENOMEM;
+	/* CONNECT ACKNOWLEDGE is ours to send, and reported when received:
+	 * that is when an inbound call is answered. */
+	pri_connect_ack_enable(span_pri_ctrl(s->pri), 1);
+	span_pri_rearm(s->pri);
+	return 0;
+}
+
+static int
+span_pri_rc_cause(int cause)
+{
+	switch (cause) {
+	case PRI_CAUSE_UNALLOCATED:
+	case PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION:
+	case PRI_CAUSE_REQUESTED_CHAN_UNAVAIL:
+	case PRI_CAUSE_IDENTIFIED_CHANNEL_NOTEXIST:
+	case PRI_CAUSE_INVALID_CALL_REFERENCE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+span_pri_hangup_final(enum span_call_state st, int peer_released,
+    int peer_disconnected, int cause)
+{
+	if (peer_released)
+		return 1;
+	if (peer_disconnected)
+		return 0;
+	switch (st) {
+	case SPAN_CALL_DIALING:
+	case SPAN_CALL_OFFERED:
+	case SPAN_CALL_PROCEEDING:
+	case SPAN_CALL_ALERTING:
+	case SPAN_CALL_CONNECTING:
+		/* libpri answers these causes with RELEASE COMPLETE before
+		 * the call is active, and forgets the call at once. */
+		return span_pri_rc_cause(cause);
+	default:
+		return 0;
+	}
+}
+
+static struct span_call *
+span_pri_call_find(struct span *s, q931_call *c)
+{
+	if (c == NULL)
+		return NULL;
+	for (size_t i = 0; i < s->nchans; i++)
+		if (s->chans[i].call != NULL && s->chans[i].call->pcall == c)
+			return s->chans[i].call;
+	return NULL;
+}
+
+void
+span_pri_drop(struct span_call *sc)
+{
+	struct span *s = sc->span;
+
+	if (sc->pcall != NULL && s->pri != NULL)
+		pri_destroycall(span_pri_ctrl(s->pri), sc->pcall);
+	sc->pcall = NULL;
+}
+
+static void
+span_pri_on_guard(evutil_socket_t fd, short what, void *arg)
+{
+	struct span_call *sc = arg;
+
+	log_warnx("span=%s chan=%d clearing not completed in %d s, channel taken back",
+	    sc->span->name, sc->channel, SPAN_RELEASE_GUARD_SEC);
+	/* pri_destroycall checks that libpri still knows the call. */
+	span_pri_drop(sc);
+	span_call_finish(sc);
+}
+
+/* Start or continue clearing with pri_hangup(). */
+static void
+span_pri_clear(struct span_call *sc, int cause)
+{
+	struct span *s = sc->span;
+	struct pri *ctrl = span_pri_ctrl(s->pri);
+	struct timeval tv = { SPAN_RELEASE_GUARD_SEC, 0 };
+	int final;
+
+	if (sc->pcall == NULL) {
+		span_call_finish(sc);
+		return;
+	}
+	final = span_pri_hangup_final(sc->state, 0, sc->peer_disconnected, cause);
+	if (!final && sc->state == SPAN_CALL_OFFERED) {
+		/* libpri sends nothing for a SETUP it has not answered yet
+		 * unless the cause calls for RELEASE COMPLETE: proceed first
+		 * so that the DISCONNECT carries the cause. */
+		pri_proceeding(ctrl, sc->pcall, sc->pri_channel, 0);
+	}
+	pri_hangup(ctrl, sc->pcall, cause);
+	if (final) {
+		sc->pcall = NULL;
+		span_call_finish(sc);
+	} else {
+		span_call_set_state(sc, SPAN_CALL_RELEASING);
+		if (sc->ev_guard == NULL)
+			sc->ev_guard = evtimer_new(s->base, span_pri_on_guard, sc);
+		if (sc->ev_guard != NULL)
+			evtimer_add(sc->ev_guard, &tv);
+	}
+	span_pri_rearm(s->pri);
+}
+
+void
+span_pri_hangup(struct span_call *sc, int cause)
+{
+	span_pri_clear(sc, cause);
+}
+
+int
+span_pri_setup(struct span_call *sc)
+{
+	struct span *s = sc->span;
+	struct pri *ctrl = span_pri_ctrl(s->pri);
+	char called[SPAN_NUMBER_LEN], calling[SPAN_NUMBER_LEN];
+	struct pri_sr *sr = NULL;
+	q931_call *c;
+	int error = 0;
+
+	if ((c = pri_new_call(ctrl)) == NULL)
+		return ENOMEM;
+	if ((sr = pri_sr_new()) == NULL) {
+		pri_destroycall(ctrl, c);
+		error = ENOMEM;
+		goto out;
+	}
+	snprintf(called, sizeof(called), "%s", sc->called);
+	snprintf(calling, sizeof(calling), "%s", sc->calling);
+	pri_sr_set_channel(sr, sc->channel, 1, 0);
+	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH,
+	    s->law == CFG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
+	pri_sr_set_called(sr, called, PRI_UNKNOWN, 1);
+	if (calling[0] != '\0')
+		pri_sr_set_caller(sr, calling, NULL, PRI_UNKNOWN,
+		    PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
+	else
+		pri_sr_set_caller(sr, NULL, NULL, PRI_UNKNOWN, PRES_NUMBER_NOT_AVAILABLE);
+	if (pri_setup(ctrl, c, sr) != 0) {
+		log_warnx("span=%s chan=%d SETUP to %s failed", s->name, sc->channel, sc->called);
+		pri_destroycall(ctrl, c);
+		error = EIO;
+		goto out;
+	}
+	sc->pcall = c;
+out:
+	if (sr != NULL)
+		pri_sr_free(sr);
+	span_pri_rearm(s->pri);
+	return error;
+}
+
+void
+span_pri_proceeding(struct span_call *sc)
+{
+	if (sc->pcall == NULL)
+		return;
+	pri_proceeding(span_pri_ctrl(sc->span->pri), sc->pcall, sc->pri_channel, 0);
+	span_call_set_state(sc, SPAN_CALL_PROCEEDING);
+	span_pri_rearm(sc->span->pri);
+}
+
+void
+span_pri_alerting(struct span_call *sc)
+{
+	if (sc->pcall == NULL)
+		return;
+	pri_acknowledge(span_pri_ctrl(sc->span->pri), sc->pcall, sc->pri_channel, 0);
+	span_call_set_state(sc, SPAN_CALL_ALERTING);
+	span_pri_rearm(sc->span->pri);
+}
+
+void
+span_pri_answer(struct span_call *sc)
+{
+	if (sc->pcall == NULL)
+		return;
+	pri_answer(span_pri_ctrl(sc->span->pri), sc->pcall, sc->pri_channel, 0);
+	span_call_set_state(sc, SPAN_CALL_CONNECTING);
+	span_pri_rearm(sc->span->pri);
+}
+
+static void
+span_pri_on_ring(struct span *s, pri_event_ring *ring)
+{
+	struct pri *ctrl = span_pri_ctrl(s->pri);
+	struct span_chan *ch;
+	struct span_call *sc;
+	int chan = SPAN_PRI_CHAN(ring->channel);
+
+	if (ring->channel == -1 || chan == 0xff)
+		ch = span_chan_pick(s);
+	else
+		ch = span_chan_find(s, chan);
+	if (ch == NULL || ch->call != NULL) {
+		log_info("span=%s inbound call to %s on channel %d refused: channel not available",
+		    s->name, ring->callednum, chan);
+		pri_hangup(ctrl, ring->call, PRI_CAUSE_REQUESTED_CHAN_UNAVAIL);
+		return;
+	}
+	if (s->draining) {
+		log_info("span=%s inbound call to %s refused: span draining",
+		    s->name, ring->callednum);
+		pri_hangup(ctrl, ring->call, PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION);
+		return;
+	}
+	if ((sc = span_call_alloc(s, ch, 0)) == NULL) {
+		pri_hangup(ctrl, ring->call, PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION);
+		return;
+	}
+	sc->pcall = ring->call;
+	if (ring->channel != -1 && chan != 0xff)
+		sc->pri_channel = ring->channel;
+	snprintf(sc->called, sizeof(sc->called), "%s", ring->callednum);
+	snprintf(sc->calling, sizeof(sc->calling), "%s", ring->callingnum);
+	log_info("span=%s chan=%d inbound call from %s to %s", s->name, sc->channel,
+	    sc->calling[0] != '\0' ? sc->calling : "-", sc->called);
+	span_call_set_state(sc, SPAN_CALL_OFFERED);
+	span_incoming(s, sc);
+}
+
+static void
+span_pri_on_restart(struct span *s, int channel)
+{
+	int chan = SPAN_PRI_CHAN(channel);
+
+	log_notice("span=%s RESTART of channel %d", s->name, channel == -1 ? -1 : chan);
+	for (size_t i = 0; i < s->nchans; i++) {
+		struct span_call *sc = s->chans[i].call;
+
+		if (sc == NULL)
+			continue;
+		if (channel != -1 && chan != 0xff && sc->channel != chan)
+			continue;
+		span_call_notify_hangup(sc, PRI_CAUSE_NORMAL_TEMPORARY_FAILURE);
+		span_pri_drop(sc);
+		span_call_finish(sc);
+	}
+}
+
+static int
+span_pri_inband(int progressmask)
+{
+	return (progressmask & PRI_PROG_INBAND_AVAILABLE) != 0;
+}
+
+void
+span_pri_on_event(void *arg, pri_event *e)
+{
+	struct span *s = arg;
+	struct pri *ctrl = span_pri_ctrl(s->pri);
+	struct span_call *sc = NULL;
+	const struct span_call_cbs *cbs;
+	int inband, cause;
+
+	switch (e->e) {
+	case PRI_EVENT_DCHAN_UP:
+		span_set_up(s, 1);
+		break;
+	case PRI_EVENT_DCHAN_DOWN:
+		span_set_up(s, 0);
+		break;
+	case PRI_EVENT_RESTART:
+		span_pri_on_restart(s, e->restart.channel);
+		break;
+	case PRI_EVENT_RESTART_ACK:
+		log_info("span=%s RESTART ACKNOWLEDGE of channel %d", s->name,
+		    e->restartack.channel);
+		break;
+	case PRI_EVENT_CONFIG_ERR:
+		log_warnx("span=%s D-channel configuration error: %s", s->name, e->err.err);
+		break;
+	case PRI_EVENT_RING:
+		span_pri_on_ring(s, &e->ring);
+		break;
+	case PRI_EVENT_SETUP_ACK:
+		if ((sc = span_pri_call_find(s, e->setup_ack.call)) == NULL)
+			break;
+		log_info("span=%s chan=%d SETUP ACKNOWLEDGE", s->name, sc->channel);
+		break;
+	case PRI_EVENT_PROCEEDING:
+		if ((sc = span_pri_call_find(s, e->proceeding.call)) == NULL ||
+		    sc->state != SPAN_CALL_DIALING)
+			break;
+		sc->inband |= span_pri_inband(e->proceeding.progressmask);
+		span_call_set_state(sc, SPAN_CALL_PROCEEDING);
+		if ((cbs = sc->cbs) != NULL && cbs->proceeding != NULL)
+			cbs->proceeding(sc->owner);
+		break;
+	case PRI_EVENT_PROGRESS:
+		if ((sc = span_pri_call_find(s, e->proceeding.call)) == NULL || !sc->outbound)
+			break;
+		inband = span_pri_inband(e->proceeding.progressmask);
+		sc->inband |= inband;
+		if (sc->state == SPAN_CALL_DIALING)
+			span_call_set_state(sc, SPAN_CALL_PROCEEDING);
+		if ((cbs = sc->cbs) != NULL && cbs->progress != NULL)
+			cbs->progress(sc->owner, inband);
+		break;
+	case PRI_EVENT_RINGING:
+		if ((sc = span_pri_call_find(s, e->ringing.call)) == NULL || !sc->outbound)
+			break;
+		inband = span_pri_inband(e->ringing.progressmask);
+		sc->inband |= inband;
+		if (sc->state == SPAN_CALL_DIALING || sc->state == SPAN_CALL_PROCEEDING)
+			span_call_set_state(sc, SPAN_CALL_ALERTING);
+		if ((cbs = sc->cbs) != NULL && cbs->alerting != NULL)
+			cbs->alerting(sc->owner, inband);
+		break;
+	case PRI_EVENT_ANSWER:
+		if ((sc = span_pri_call_find(s, e->answer.call)) == NULL || !sc->outbound)
+			break;
+		pri_connect_ack(ctrl, sc->pcall, 0);
+		if (sc->state == SPAN_CALL_RELEASING)
+			break;
+		span_call_set_state(sc, SPAN_CALL_CONNECTED);
+		if ((cbs = sc->cbs) != NULL && cbs->answered != NULL)
+			cbs->answered(sc->owner);
+		break;
+	case PRI_EVENT_CONNECT_ACK:
+		if ((sc = span_pri_call_find(s, e->connect_ack.call)) == NULL ||
+		    sc->state != SPAN_CALL_CONNECTING)
+			break;
+		span_call_set_state(sc, SPAN_CALL_CONNECTED);
+		if ((cbs = sc->cbs) != NULL && cbs->answered != NULL)
+			cbs->answered(sc->owner);
+		break;
+	case PRI_EVENT_HANGUP_REQ:
+		/* DISCONNECT received: tell the owner, answer with RELEASE. */
+		cause = e->hangup.cause;
+		if ((sc = span_pri_call_find(s, e->hangup.call)) == NULL) {
+			pri_hangup(ctrl, e->hangup.call, cause);
+			break;
+		}
+		log_info("span=%s chan=%d DISCONNECT cause %d", s->name, sc->channel, cause);
+		sc->peer_disconnected = 1;
+		span_call_notify_hangup(sc, cause);
+		/* The owner may have hung up from its callback already. */
+		if (sc->state != SPAN_CALL_RELEASING && sc->state != SPAN_CALL_RELEASED)
+			span_pri_clear(sc, cause);
+		break;
+	case PRI_EVENT_HANGUP:
+		/* RELEASE or RELEASE COMPLETE received: libpri's call ends
+		 * with our pri_hangup(). */
+		cause = e->hangup.cause;
+		sc = span_pri_call_find(s, e->hangup.call);
+		pri_hangup(ctrl, e->hangup.call, cause);
+		if (sc == NULL)
+			break;
+		log_info("span=%s chan=%d released cause %d", s->name, sc->channel, cause);
+		sc->pcall = NULL;
+		span_call_notify_hangup(sc, cause);
+		span_call_finish(sc);
+		break;
+	case PRI_EVENT_HANGUP_ACK:
+		/* Our clearing completed; libpri has already let the call go. */
+		if ((sc = span_pri_call_find(s, e->hangup.call)) == NULL)
+			break;
+		sc->pcall = NULL;
+		span_call_notify_hangup(sc, e->hangup.cause);
+		span_call_finish(sc);
+		break;
+	default:
+		log_debug("span=%s D-channel event %s", s->name, pri_event2str(e->e));
+		break;
+	}
+}
+
+/* libpri has no destructor: a span removed by a reload leaves its libpri
+ * instance behind. Tell LeakSanitizer that these are expected. */
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+	return "leak:libpri.so\n";
+}

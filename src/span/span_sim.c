@@ -1,0 +1,692 @@
+/* The sim driver: a software T1/E1 span. The D-channel is a socketpair
+ * (one HDLC frame per datagram) between the daemon's CPE libpri and a
+ * far-end NETWORK-side libpri in this process; the far end's telephones
+ * are chosen by called number. B-channel audio is paced by one 20 ms timer
+ * per span, like a card's interrupt. */
+#include "span/span_int.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include <spandsp/telephony.h>
+#include <spandsp/bit_operations.h>
+#include <spandsp/g711.h>
+
+#include "core/log.h"
+
+#define SIM_TICKS_PER_SEC (1000 / SPAN_TICK_MS)
+#define SIM_CATCHUP_TICKS 5
+#define SIM_DEFAULT_TONE_HZ 1004
+
+enum sim_line_state {
+	SIM_LINE_IDLE = 0,
+	SIM_LINE_CALLING,       /* far end sent SETUP (originated call) */
+	SIM_LINE_RINGING,       /* far end sent ALERTING, not answered */
+	SIM_LINE_ANSWERED,
+	SIM_LINE_CLEARING,      /* waiting for the exchange to complete */
+};
+
+enum sim_play {
+	SIM_PLAY_SILENCE = 0,
+	SIM_PLAY_ECHO,
+	SIM_PLAY_TONE,
+};
+
+/* The far end of one B-channel. */
+struct sim_line {
+	int chan;
+	q931_call *call;                /* far end's libpri call */
+	int pri_channel;
+	enum sim_line_state state;
+	enum span_sim_phone phone;
+	int originated;
+	char called[SPAN_NUMBER_LEN];
+	char calling[SPAN_NUMBER_LEN];
+	unsigned int tone_hz;           /* originated: tone once answered, 0 = echo */
+	unsigned int ticks;             /* ticks in the current state */
+	unsigned int ring_ticks;        /* answer after (0: never) */
+	unsigned int hold_ticks;        /* hang up after answer (0: never) */
+	enum sim_play play;
+	struct span_tone tone;
+	uint8_t echo[SPAN_FRAME_BYTES];
+	int have_echo;
+};
+
+struct sim_far {
+	struct span *span;
+	int fd[2];                      /* [0] daemon (CPE), [1] far end; owned */
+	struct span_pri *pri;           /* far end, NETWORK side (owned) */
+	struct event *ev_tick;          /* owned */
+	struct timespec deadline;       /* next tick, CLOCK_MONOTONIC */
+	struct sim_line lines[SPAN_MAX_CHANS];
+	unsigned long late;
+};
+
+static const char *const sim_line_state_names[] = {
+	"idle", "calling", "ringing", "answered", "clearing",
+};
+
+/* ---- tones ---- */
+
+void
+span_tone_init(struct span_tone *t, unsigned int f1, unsigned int f2,
+    unsigned int on_ms, unsigned int off_ms)
+{
+	memset(t, 0, sizeof(*t));
+	t->step[0] = 2.0 * M_PI * f1 / 8000.0;
+	t->step[1] = 2.0 * M_PI * f2 / 8000.0;
+	t->nfreq = f2 != 0 ? 2 : 1;
+	/* About -10 dBm0 in all. */
+	t->amp = t->nfreq == 2 ? 4000.0 : 8000.0;
+	t->on_ms = on_ms;
+	t->off_ms = off_ms;
+}
+
+void
+span_tone_frame(struct span_tone *t, enum cfg_law law, uint8_t *frame)
+{
+	int on = 1;
+
+	if (t->on_ms + t->off_ms > 0) {
+		on = t->pos_ms < t->on_ms;
+		t->pos_ms = (t->pos_ms + SPAN_TICK_MS) % (t->on_ms + t->off_ms);
+	}
+	for (size_t i = 0; i < SPAN_FRAME_BYTES; i++) {
+		double v = 0.0;
+
+		for (int k = 0; k < t->nfreq; k++) {
+			if (on)
+				v += t->amp * sin(t->phase[k]);
+			t->phase[k] += t->step[k];
+			if (t->phase[k] >= 2.0 * M_PI)
+				t->phase[k] -= 2.0 * M_PI;
+		}
+		frame[i] = law == CFG_LAW_ULAW ? linear_to_ulaw((int)lrint(v)) :
+		    linear_to_alaw((int)lrint(v));
+	}
+}
+
+/* ---- phones ---- */
+
+static int
+sim_list_has(const struct cfg_strlist *l, const char *number)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i] != NULL && strcmp(l->v[i], number) == 0)
+			return 1;
+	return 0;
+}
+
+enum span_sim_phone
+span_sim_phone_lookup(const struct cfg_sim_phones *p, const char *called)
+{
+	if (called == NULL)
+		return SPAN_SIM_UNALLOCATED;
+	if (sim_list_has(&p->echo, called))
+		return SPAN_SIM_ECHO;
+	if (sim_list_has(&p->tone, called))
+		return SPAN_SIM_TONE;
+	if (sim_list_has(&p->busy, called))
+		return SPAN_SIM_BUSY;
+	if (sim_list_has(&p->noanswer, called))
+		return SPAN_SIM_NOANSWER;
+	if (sim_list_has(&p->ringanswer, called))
+		return SPAN_SIM_RINGANSWER;
+	if (sim_list_has(&p->early, called))
+		return SPAN_SIM_EARLY;
+	if (sim_list_has(&p->congestion, called))
+		return SPAN_SIM_CONGESTION;
+	return SPAN_SIM_UNALLOCATED;
+}
+
+/* ---- far end lines ---- */
+
+static struct pri *
+sim_ctrl(struct sim_far *far)
+{
+	return span_pri_ctrl(far->pri);
+}
+
+static void
+sim_line_set_state(struct sim_far *far, struct sim_line *l, enum sim_line_state st)
+{
+	if (l->state == st)
+		return;
+	log_debug("span=%s chan=%d far end %s -> %s", far->span->name, l->chan,
+	    sim_line_state_names[l->state], sim_line_state_names[st]);
+	l->state = st;
+	l->ticks = 0;
+	if (st == SIM_LINE_IDLE) {
+		l->call = NULL;
+		l->play = SIM_PLAY_SILENCE;
+		l->have_echo = 0;
+		l->originated = 0;
+		l->ring_ticks = l->hold_ticks = 0;
+	}
+}
+
+static struct sim_line *
+sim_line_by_call(struct sim_far *far, q931_call *c)
+{
+	if (c == NULL)
+		return NULL;
+	for (size_t i = 0; i < far->span->nchans; i++)
+		if (far->lines[i].state != SIM_LINE_IDLE && far->lines[i].call == c)
+			return &far->lines[i];
+	return NULL;
+}
+
+static struct sim_line *
+sim_line_by_chan(struct sim_far *far, int chan)
+{
+	for (size_t i = 0; i < far->span->nchans; i++)
+		if (far->lines[i].chan == chan)
+			return &far->lines[i];
+	return NULL;
+}
+
+static void
+sim_line_play(struct sim_far *far, struct sim_line *l, enum sim_play play, unsigned int hz)
+{
+	l->play = play;
+	if (play == SIM_PLAY_TONE)
+		span_tone_init(&l->tone, hz, 0, 0, 0);
+}
+
+static void
+sim_line_ringback(struct sim_far *far, struct sim_line *l)
+{
+	l->play = SIM_PLAY_TONE;
+	if (far->span->type == CFG_SPAN_T1)
+		span_tone_init(&l->tone, 440, 480, 2000, 4000);
+	else
+		span_tone_init(&l->tone, 425, 0, 1000, 4000);
+}
+
+/* The far-end phone hangs up (or rejects) with a cause. */
+static void
+sim_line_hangup(struct sim_far *far, struct sim_line *l, int cause)
+{
+	int rc = 0;
+
+	if (l->call == NULL)
+		return;
+	/* libpri rejects an unanswered SETUP with these causes by RELEASE
+	 * COMPLETE and forgets the call at once. */
+	if (l->state != SIM_LINE_ANSWERED && l->state != SIM_LINE_CLEARING &&
+	    (cause == PRI_CAUSE_UNALLOCATED || cause == PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION ||
+	    cause == PRI_CAUSE_REQUESTED_CHAN_UNAVAIL))
+		rc = 1;
+	log_debug("span=%s chan=%d far end hangs up, cause %d", far->span->name, l->chan, cause);
+	pri_hangup(sim_ctrl(far), l->call, cause);
+	if (rc)
+		sim_line_set_state(far, l, SIM_LINE_IDLE);
+	else
+		sim_line_set_state(far, l, SIM_LINE_CLEARING);
+}
+
+static void
+sim_line_answer(struct sim_far *far, struct sim_line *l)
+{
+	pri_answer(sim_ctrl(far), l->call, l->pri_channel, 0);
+	sim_line_set_state(far, l, SIM_LINE_ANSWERED);
+	if (l->phone == SPAN_SIM_TONE)
+		sim_line_play(far, l, SIM_PLAY_TONE, far->span->phones.tone_hz != 0 ?
+		    far->span->phones.tone_hz : SIM_DEFAULT_TONE_HZ);
+	else
+		sim_line_play(far, l, SIM_PLAY_ECHO, 0);
+}
+
+/* A SETUP from the daemon reached the far end. */
+static void
+sim_on_setup(struct sim_far *far, pri_event_ring *ring)
+{
+	struct pri *ctrl = sim_ctrl(far);
+	struct span *s = far->span;
+	struct sim_line *l;
+	unsigned int ring_ticks = s->phones.ring_seconds * SIM_TICKS_PER_SEC;
+
+	l = sim_line_by_chan(far, ring->channel & 0xff);
+	if (l == NULL || l->state != SIM_LINE_IDLE) {
+		log_info("span=%s far end: SETUP on unavailable channel %d", s->name,
+		    ring->channel & 0xff);
+		pri_hangup(ctrl, ring->call, PRI_CAUSE_REQUESTED_CHAN_UNAVAIL);
+		return;
+	}
+	l->call = ring->call;
+	l->pri_channel = ring->channel;
+	l->originated = 0;
+	snprintf(l->called, sizeof(l->called), "%s", ring->callednum);
+	snprintf(l->calling, sizeof(l->calling), "%s", ring->callingnum);
+	l->phone = span_sim_phone_lookup(&s->phones, ring->callednum);
+	l->ring_ticks = 0;
+	l->hold_ticks = 0;
+	sim_line_set_state(far, l, SIM_LINE_RINGING);
+	switch (l->phone) {
+	case SPAN_SIM_UNALLOCATED:
+		sim_line_hangup(far, l, PRI_CAUSE_UNALLOCATED);
+		break;
+	case SPAN_SIM_CONGESTION:
+		sim_line_hangup(far, l, PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION);
+		break;
+	case SPAN_SIM_BUSY:
+		pri_proceeding(ctrl, l->call, l->pri_channel, 0);
+		sim_line_hangup(far, l, PRI_CAUSE_USER_BUSY);
+		break;
+	case SPAN_SIM_ECHO:
+	case SPAN_SIM_TONE:
+		pri_proceeding(ctrl, l->call, l->pri_channel, 0);
+		pri_acknowledge(ctrl, l->call, l->pri_channel, 0);
+		sim_line_answer(far, l);
+		break;
+	case SPAN_SIM_NOANSWER:
+		pri_proceeding(ctrl, l->call, l->pri_channel, 0);
+		pri_acknowledge(ctrl, l->call, l->pri_channel, 0);
+		break;
+	case SPAN_SIM_RINGANSWER:
+		pri_proceeding(ctrl, l->call, l->pri_channel, 0);
+		pri_acknowledge(ctrl, l->call, l->pri_channel, 0);
+		l->ring_ticks = ring_ticks > 0 ? ring_ticks : 1;
+		break;
+	case SPAN_SIM_EARLY:
+		pri_proceeding(ctrl, l->call, l->pri_channel, 0);
+		pri_progress(ctrl, l->call, l->pri_channel, 1);
+		pri_acknowledge(ctrl, l->call, l->pri_channel, 1);
+		sim_line_ringback(far, l);
+		l->ring_ticks = ring_ticks > 0 ? ring_ticks : 1;
+		break;
+	}
+}
+
+static void
+sim_on_event(void *arg, pri_event *e)
+{
+	struct sim_far *far = arg;
+	struct span *s = far->span;
+	struct sim_line *l;
+
+	switch (e->e) {
+	case PRI_EVENT_DCHAN_UP:
+		log_info("span=%s far end D-channel up", s->name);
+		break;
+	case PRI_EVENT_DCHAN_DOWN:
+		log_info("span=%s far end D-channel down", s->name);
+		for (size_t i = 0; i < s->nchans; i++) {
+			l = &far->lines[i];
+			if (l->state == SIM_LINE_IDLE)
+				continue;
+			pri_destroycall(sim_ctrl(far), l->call);
+			sim_line_set_state(far, l, SIM_LINE_IDLE);
+		}
+		break;
+	case PRI_EVENT_RING:
+		sim_on_setup(far, &e->ring);
+		break;
+	case PRI_EVENT_ANSWER:
+		/* The daemon answered a call the far end placed. */
+		if ((l = sim_line_by_call(far, e->answer.call)) == NULL ||
+		    l->state != SIM_LINE_CALLING)
+			break;
+		sim_line_set_state(far, l, SIM_LINE_ANSWERED);
+		if (l->tone_hz != 0)
+			sim_line_play(far, l, SIM_PLAY_TONE, l->tone_hz);
+		else
+			sim_line_play(far, l, SIM_PLAY_ECHO, 0);
+		break;
+	case PRI_EVENT_HANGUP_REQ:
+		l = sim_line_by_call(far, e->hangup.call);
+		pri_hangup(sim_ctrl(far), e->hangup.call, e->hangup.cause);
+		if (l != NULL)
+			sim_line_set_state(far, l, SIM_LINE_CLEARING);
+		break;
+	case PRI_EVENT_HANGUP:
+		l = sim_line_by_call(far, e->hangup.call);
+		pri_hangup(sim_ctrl(far), e->hangup.call, e->hangup.cause);
+		if (l != NULL)
+			sim_line_set_state(far, l, SIM_LINE_IDLE);
+		break;
+	case PRI_EVENT_HANGUP_ACK:
+		if ((l = sim_line_by_call(far, e->hangup.call)) != NULL)
+			sim_line_set_state(far, l, SIM_LINE_IDLE);
+		break;
+	default:
+		log_debug("span=%s far end event %s", s->name, pri_event2str(e->e));
+		break;
+	}
+}
+
+/* ---- the 20 ms tick ---- */
+
+static void
+sim_line_timers(struct sim_far *far, struct sim_line *l)
+{
+	l->ticks++;
+	switch (l->state) {
+	case SIM_LINE_RINGING:
+		if (l->ring_ticks != 0 && l->ticks >= l->ring_ticks)
+			sim_line_answer(far, l);
+		break;
+	case SIM_LINE_ANSWERED:
+		if (l->originated && l->hold_ticks != 0 && l->ticks >= l->hold_ticks)
+			sim_line_hangup(far, l, PRI_CAUSE_NORMAL_CLEARING);
+		break;
+	case SIM_LINE_CLEARING:
+		if (l->ticks >= SPAN_RELEASE_GUARD_SEC * SIM_TICKS_PER_SEC) {
+			log_warnx("span=%s chan=%d far end clearing timed out",
+			    far->span->name, l->chan);
+			pri_destroycall(sim_ctrl(far), l->call);
+			sim_line_set_state(far, l, SIM_LINE_IDLE);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* What the far-end phone sends towards the daemon this tick. */
+static void
+sim_line_produce(struct sim_far *far, struct sim_line *l, uint8_t *frame)
+{
+	enum cfg_law law = far->span->law;
+	int audible = l->state == SIM_LINE_ANSWERED ||
+	    (l->state == SIM_LINE_RINGING && l->phone == SPAN_SIM_EARLY);
+
+	if (audible && l->play == SIM_PLAY_TONE) {
+		span_tone_frame(&l->tone, law, frame);
+		return;
+	}
+	if (audible && l->play == SIM_PLAY_ECHO && l->have_echo) {
+		memcpy(frame, l->echo, SPAN_FRAME_BYTES);
+		return;
+	}
+	memset(frame, span_silence(law), SPAN_FRAME_BYTES);
+}
+
+static void
+sim_tick(struct sim_far *far)
+{
+	struct span *s = far->span;
+	uint8_t down[SPAN_FRAME_BYTES], up[SPAN_FRAME_BYTES];
+
+	for (size_t i = 0; i < s->nchans; i++) {
+		struct sim_line *l = &far->lines[i];
+		struct span_call *sc;
+
+		if (l->state != SIM_LINE_IDLE)
+			sim_line_timers(far, l);
+		sim_line_produce(far, l, down);
+		sc = s->chans[i].call;
+		if (sc != NULL && span_call_audio_flows(sc)) {
+			span_call_take_tx(sc, up);
+			if (l->state == SIM_LINE_ANSWERED) {
+				memcpy(l->echo, up, SPAN_FRAME_BYTES);
+				l->have_echo = 1;
+			}
+			/* Last: the owner may hang up from its callback. */
+			span_call_deliver(sc, down);
+		} else if (sc != NULL) {
+			sc->tx_ready = 0;
+		}
+	}
+	span_pri_rearm(far->pri);
+}
+
+static void
+sim_ts_add_ms(struct timespec *ts, long ms)
+{
+	ts->tv_nsec += ms * 1000000L;
+	while (ts->tv_nsec >= 1000000000L) {
+		ts->tv_nsec -= 1000000000L;
+		ts->tv_sec++;
+	}
+}
+
+static int
+sim_ts_before_eq(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
+static void
+sim_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_far *far = arg;
+	struct timespec now;
+	struct timeval tv;
+	long ns;
+	int n = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	while (sim_ts_before_eq(&far->deadline, &now) && n < SIM_CATCHUP_TICKS) {
+		sim_tick(far);
+		sim_ts_add_ms(&far->deadline, SPAN_TICK_MS);
+		n++;
+	}
+	if (sim_ts_before_eq(&far->deadline, &now)) {
+		/* Too far behind to catch up: start again from now. */
+		if (far->late++ % 100 == 0)
+			log_info("span=%s audio clock late, resynchronised", far->span->name);
+		far->deadline = now;
+		sim_ts_add_ms(&far->deadline, SPAN_TICK_MS);
+	}
+	ns = (far->deadline.tv_sec - now.tv_sec) * 1000000000L +
+	    (far->deadline.tv_nsec - now.tv_nsec);
+	if (ns < 0)
+		ns = 0;
+	tv.tv_sec = ns / 1000000000L;
+	tv.tv_usec = (ns % 1000000000L) / 1000;
+	evtimer_add(far->ev_tick, &tv);
+}
+
+/* ---- driver ---- */
+
+static int
+sim_start(struct span *s, int *dfd)
+{
+	struct sim_far *far;
+	struct timeval tv = { 0, SPAN_TICK_MS * 1000 };
+	char name[80];
+	int error;
+
+	if ((far = calloc(1, sizeof(*far))) == NULL)
+		return ENOMEM;
+	far->span = s;
+	far->fd[0] = far->fd[1] = -1;
+	for (size_t i = 0; i < s->nchans; i++)
+		far->lines[i].chan = s->chans[i].num;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, far->fd) != 0) {
+		error = errno;
+		log_warn("span=%s socketpair", s->name);
+		goto out;
+	}
+	snprintf(name, sizeof(name), "%s/far", s->name);
+	far->pri = span_pri_new(s->base, name, far->fd[1], PRI_NETWORK, s->pri_switch,
+	    sim_on_event, far);
+	if (far->pri == NULL) {
+		error = ENOMEM;
+		goto out;
+	}
+	if ((far->ev_tick = evtimer_new(s->base, sim_on_tick, far)) == NULL) {
+		error = ENOMEM;
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &far->deadline);
+	sim_ts_add_ms(&far->deadline, SPAN_TICK_MS);
+	evtimer_add(far->ev_tick, &tv);
+	s->drv_state = far;
+	*dfd = far->fd[0];
+	return 0;
+out:
+	if (far->pri != NULL)
+		span_pri_free(far->pri);
+	if (far->fd[0] != -1)
+		close(far->fd[0]);
+	if (far->fd[1] != -1)
+		close(far->fd[1]);
+	free(far);
+	return error;
+}
+
+static void
+sim_stop(struct span *s)
+{
+	struct sim_far *far = s->drv_state;
+
+	if (far == NULL)
+		return;
+	for (size_t i = 0; i < s->nchans; i++)
+		if (far->lines[i].state != SIM_LINE_IDLE)
+			pri_destroycall(sim_ctrl(far), far->lines[i].call);
+	if (far->ev_tick != NULL)
+		event_free(far->ev_tick);
+	span_pri_free(far->pri);
+	close(far->fd[0]);
+	close(far->fd[1]);
+	free(far);
+	s->drv_state = NULL;
+	s->dfd = -1;
+}
+
+static void
+sim_reload(struct span *s)
+{
+	log_info("span=%s sim telephones reloaded (tone %u Hz, ring %u s)", s->name,
+	    s->phones.tone_hz, s->phones.ring_seconds);
+}
+
+const struct span_driver span_sim_driver = {
+	.name = "sim",
+	.start = sim_start,
+	.started = NULL,
+	.stop = sim_stop,
+	.reload = sim_reload,
+};
+
+/* ---- control ---- */
+
+static struct sim_far *
+sim_far_find(const char *name, int *error)
+{
+	struct span *s;
+
+	if ((s = span_find(name)) == NULL) {
+		*error = ENOENT;
+		return NULL;
+	}
+	if (s->driver != CFG_DRIVER_SIM || s->drv_state == NULL) {
+		*error = EINVAL;
+		return NULL;
+	}
+	return s->drv_state;
+}
+
+int
+span_sim_originate(const char *name, const char *called, const char *calling,
+    unsigned int tone_hz, unsigned int hold_seconds)
+{
+	char called_buf[SPAN_NUMBER_LEN], calling_buf[SPAN_NUMBER_LEN];
+	struct sim_far *far;
+	struct sim_line *l = NULL;
+	struct pri_sr *sr = NULL;
+	struct span *s;
+	q931_call *c;
+	int error = 0;
+
+	if (called == NULL || *called == '\0' || strlen(called) >= SPAN_NUMBER_LEN ||
+	    (calling != NULL && strlen(calling) >= SPAN_NUMBER_LEN))
+		return EINVAL;
+	if ((far = sim_far_find(name, &error)) == NULL)
+		return error;
+	s = far->span;
+	if (!s->up)
+		return ENOTCONN;
+	/* The far end picks from the top, the daemon from the bottom. */
+	for (size_t i = s->nchans; i-- > 0;) {
+		if (far->lines[i].state == SIM_LINE_IDLE && s->chans[i].call == NULL) {
+			l = &far->lines[i];
+			break;
+		}
+	}
+	if (l == NULL)
+		return EBUSY;
+	if ((c = pri_new_call(sim_ctrl(far))) == NULL)
+		return ENOMEM;
+	if ((sr = pri_sr_new()) == NULL) {
+		pri_destroycall(sim_ctrl(far), c);
+		error = ENOMEM;
+		goto out;
+	}
+	snprintf(called_buf, sizeof(called_buf), "%s", called);
+	snprintf(calling_buf, sizeof(calling_buf), "%s", calling != NULL ? calling : "");
+	pri_sr_set_channel(sr, l->chan, 1, 0);
+	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH,
+	    s->law == CFG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
+	pri_sr_set_called(sr, called_buf, PRI_UNKNOWN, 1);
+	pri_sr_set_caller(sr, calling_buf[0] != '\0' ? calling_buf : NULL, NULL,
+	    PRI_UNKNOWN, PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
+	if (pri_setup(sim_ctrl(far), c, sr) != 0) {
+		pri_destroycall(sim_ctrl(far), c);
+		error = EIO;
+		goto out;
+	}
+	l->call = c;
+	l->pri_channel = l->chan;
+	l->originated = 1;
+	l->phone = SPAN_SIM_ECHO;
+	l->tone_hz = tone_hz;
+	l->hold_ticks = hold_seconds * SIM_TICKS_PER_SEC;
+	l->ring_ticks = 0;
+	snprintf(l->called, sizeof(l->called), "%s", called);
+	snprintf(l->calling, sizeof(l->calling), "%s", calling_buf);
+	sim_line_set_state(far, l, SIM_LINE_CALLING);
+	log_info("span=%s chan=%d far end calls %s from %s", s->name, l->chan, called,
+	    calling_buf[0] != '\0' ? calling_buf : "-");
+out:
+	if (sr != NULL)
+		pri_sr_free(sr);
+	span_pri_rearm(far->pri);
+	return error;
+}
+
+int
+span_sim_hangup(const char *name, const char *number)
+{
+	struct sim_far *far;
+	int error, n = 0;
+
+	if (number == NULL || (far = sim_far_find(name, &error)) == NULL)
+		return 0;
+	for (size_t i = 0; i < far->span->nchans; i++) {
+		struct sim_line *l = &far->lines[i];
+
+		if (l->state == SIM_LINE_IDLE || l->state == SIM_LINE_CLEARING)
+			continue;
+		if (strcmp(l->called, number) != 0 && strcmp(l->calling, number) != 0)
+			continue;
+		sim_line_hangup(far, l, PRI_CAUSE_NORMAL_CLEARING);
+		n++;
+	}
+	span_pri_rearm(far->pri);
+	return n;
+}
+
+int
+span_sim_inject(const char *name, const void *buf, size_t len)
+{
+	struct sim_far *far;
+	int error;
+
+	if ((far = sim_far_find(name, &error)) == NULL)
+		return error;
+	if (send(far->fd[1], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return errno;
+	return 0;
+}
