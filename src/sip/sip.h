@@ -59,6 +59,19 @@ void sip_shutdown(void);
 /* Number of legs alive in the stack (for drain and tests). */
 size_t sip_leg_count(void);
 
+/* Counters of what the stack received and refused (for logs and tests). */
+struct sip_stats {
+	unsigned long rx_msgs, tx_msgs;
+	unsigned long malformed;        /* not parseable: logged, dropped */
+	unsigned long bad_requests;     /* missing mandatory headers: 400 or dropped */
+	unsigned long auth_failures;    /* wrong user or password: 403 */
+	unsigned long tcp_violations;   /* stream framing limits: connection closed */
+};
+void sip_get_stats(struct sip_stats *st);
+/* The bound address of the index-th UDP (tcp == 0) or TCP listener, with
+ * a configured port 0 resolved. 0 or ENOENT. */
+int sip_get_listen_addr(int tcp, size_t index, struct addr *out);
+
 void sip_leg_attach(struct sip_leg *leg, const struct sip_leg_cbs *cbs, void *owner);
 const char *sip_leg_call_id(const struct sip_leg *leg);
 /* The address of the SIP signalling peer (source of the INVITE, or the
