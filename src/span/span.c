@@ -380,12 +380,6 @@ span_registry_apply(const struct cfg *cfg)
 	return error;
 }
 
-static void
-span_list_free(struct span *s)
-{
-	span_free(s);
-}
-
 void
 span_registry_shutdown(void)
 {
@@ -400,15 +394,15 @@ span_registry_shutdown(void)
 	}
 	while ((s = TAILQ_FIRST(&reg.live)) != NULL) {
 		TAILQ_REMOVE(&reg.live, s, entry);
-		span_list_free(s);
+		span_free(s);
 	}
 	while ((s = TAILQ_FIRST(&reg.draining)) != NULL) {
 		TAILQ_REMOVE(&reg.draining, s, entry);
-		span_list_free(s);
+		span_free(s);
 	}
 	while ((s = TAILQ_FIRST(&reg.dead)) != NULL) {
 		TAILQ_REMOVE(&reg.dead, s, entry);
-		span_list_free(s);
+		span_free(s);
 	}
 	event_free(reg.ev_reap);
 	memset(&reg, 0, sizeof(reg));
@@ -442,6 +436,22 @@ span_active_calls(void)
 	return n;
 }
 
+void
+span_registry_counts(size_t *live, size_t *draining)
+{
+	struct span *s;
+
+	*live = *draining = 0;
+	if (!reg.init)
+		return;
+	TAILQ_FOREACH(s, &reg.live, entry)
+		(*live)++;
+	TAILQ_FOREACH(s, &reg.draining, entry)
+		(*draining)++;
+	TAILQ_FOREACH(s, &reg.dead, entry)
+		(*draining)++;
+}
+
 const char *
 span_name(const struct span *s)
 {
@@ -458,6 +468,16 @@ int
 span_is_up(const struct span *s)
 {
 	return s->up && !s->draining;
+}
+
+void
+span_copy_number(char *dst, size_t len, const char *src)
+{
+	size_t n = src != NULL ? strnlen(src, len - 1) : 0;
+
+	if (n > 0)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
 }
 
 uint8_t

@@ -119,6 +119,10 @@ int span_call_audio_flows(const struct span_call *sc);
 void span_call_take_tx(struct span_call *sc, uint8_t *frame);
 void span_call_deliver(struct span_call *sc, const uint8_t *frame);
 uint8_t span_silence(enum cfg_law law);
+/* Copy a number, truncated to fit (NUL-terminated). */
+void span_copy_number(char *dst, size_t len, const char *src);
+/* Tests: how many spans are live and draining (not yet freed). */
+void span_registry_counts(size_t *live, size_t *draining);
 void span_incoming(struct span *s, struct span_call *sc);
 int span_phones_copy(struct cfg_sim_phones *dst, const struct cfg_sim_phones *src);
 void span_phones_release(struct cfg_sim_phones *p);

@@ -484,8 +484,8 @@ span_pri_on_ring(struct span *s, pri_event_ring *ring)
 	sc->pcall = ring->call;
 	if (ring->channel != -1 && chan != 0xff)
 		sc->pri_channel = ring->channel;
-	snprintf(sc->called, sizeof(sc->called), "%s", ring->callednum);
-	snprintf(sc->calling, sizeof(sc->calling), "%s", ring->callingnum);
+	span_copy_number(sc->called, sizeof(sc->called), ring->callednum);
+	span_copy_number(sc->calling, sizeof(sc->calling), ring->callingnum);
 	log_info("span=%s chan=%d inbound call from %s to %s", s->name, sc->channel,
 	    sc->calling[0] != '\0' ? sc->calling : "-", sc->called);
 	span_call_set_state(sc, SPAN_CALL_OFFERED);

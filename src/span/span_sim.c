@@ -264,8 +264,8 @@ sim_on_setup(struct sim_far *far, pri_event_ring *ring)
 	l->call = ring->call;
 	l->pri_channel = ring->channel;
 	l->originated = 0;
-	snprintf(l->called, sizeof(l->called), "%s", ring->callednum);
-	snprintf(l->calling, sizeof(l->calling), "%s", ring->callingnum);
+	span_copy_number(l->called, sizeof(l->called), ring->callednum);
+	span_copy_number(l->calling, sizeof(l->calling), ring->callingnum);
 	l->phone = span_sim_phone_lookup(&s->phones, ring->callednum);
 	l->ring_ticks = 0;
 	l->hold_ticks = 0;

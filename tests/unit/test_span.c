@@ -1,0 +1,747 @@
+/* Spans: the sim driver end to end, with a real event loop, the daemon's
+ * libpri (CPE) and the far end's libpri (NETWORK) over the socketpair. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <CUnit/Basic.h>
+#include <event2/event.h>
+
+#include <spandsp/telephony.h>
+#include <spandsp/bit_operations.h>
+#include <spandsp/g711.h>
+
+#include "core/log.h"
+#include "span/span.h"
+#include "span/span_int.h"
+
+#define MAX_PCM 16000
+
+static struct event_base *base;
+
+/* One call as its owner (the call layer) sees it. */
+struct tcall {
+	struct span_call *sc;
+	enum cfg_law law;
+	int proceeding;
+	int alerting, alerting_inband;
+	int progress, progress_inband;
+	int answered;
+	int alerting_before_answer;
+	int hangups, cause;
+	int frames, frames_before_answer, loud_before_answer;
+	/* echo check: frames written carry a sequence number */
+	int echo_write;
+	unsigned int next_seq;
+	int matched;
+	/* tone check: decoded samples after answer */
+	int collect;
+	int skip;
+	int16_t pcm[MAX_PCM];
+	size_t npcm;
+};
+
+static void
+t_proceeding(void *owner)
+{
+	((struct tcall *)owner)->proceeding++;
+}
+
+static void
+t_alerting(void *owner, int inband)
+{
+	struct tcall *t = owner;
+
+	t->alerting++;
+	t->alerting_inband |= inband;
+	if (!t->answered)
+		t->alerting_before_answer = 1;
+}
+
+static void
+t_progress(void *owner, int inband)
+{
+	struct tcall *t = owner;
+
+	t->progress++;
+	t->progress_inband |= inband;
+}
+
+static void
+t_answered(void *owner)
+{
+	((struct tcall *)owner)->answered++;
+}
+
+static void
+t_hangup(void *owner, int cause)
+{
+	struct tcall *t = owner;
+
+	t->hangups++;
+	t->cause = cause;
+	t->sc = NULL;
+}
+
+static int16_t
+t_linear(enum cfg_law law, uint8_t b)
+{
+	return law == CFG_LAW_ULAW ? ulaw_to_linear(b) : alaw_to_linear(b);
+}
+
+static void
+t_fill(uint8_t *frame, unsigned int seq)
+{
+	frame[0] = (uint8_t)seq;
+	frame[1] = (uint8_t)(seq >> 8);
+	for (size_t i = 2; i < SPAN_FRAME_BYTES; i++)
+		frame[i] = (uint8_t)(seq * 7 + i * 3 + 1);
+}
+
+static void
+t_audio(void *owner, const uint8_t *frame, size_t len)
+{
+	struct tcall *t = owner;
+
+	CU_ASSERT_EQUAL(len, SPAN_FRAME_BYTES);
+	t->frames++;
+	if (!t->answered) {
+		int loud = 0;
+
+		t->frames_before_answer++;
+		for (size_t i = 0; i < len; i++)
+			if (abs(t_linear(t->law, frame[i])) > 500)
+				loud = 1;
+		t->loud_before_answer += loud;
+	}
+	if (t->echo_write && t->sc != NULL) {
+		uint8_t expect[SPAN_FRAME_BYTES], out[SPAN_FRAME_BYTES];
+		unsigned int seq = frame[0] | (frame[1] << 8);
+
+		if (seq < t->next_seq) {
+			t_fill(expect, seq);
+			if (memcmp(expect, frame, SPAN_FRAME_BYTES) == 0)
+				t->matched++;
+		}
+		t_fill(out, t->next_seq++);
+		span_call_write(t->sc, out, sizeof(out));
+	}
+	if (t->collect && t->answered) {
+		if (t->skip > 0) {
+			t->skip--;
+			return;
+		}
+		for (size_t i = 0; i < len && t->npcm < MAX_PCM; i++)
+			t->pcm[t->npcm++] = t_linear(t->law, frame[i]);
+	}
+}
+
+static const struct span_call_cbs t_cbs = {
+	.proceeding = t_proceeding,
+	.alerting = t_alerting,
+	.progress = t_progress,
+	.answered = t_answered,
+	.hangup = t_hangup,
+	.audio = t_audio,
+};
+
+/* Inbound calls: what the incoming callback saw. */
+struct tin {
+	int offered;
+	char called[32], calling[32];
+	struct span *span;
+	struct tcall call;
+	int take;
+};
+static struct tin tin;
+
+static void
+t_incoming(void *arg, const struct span_incoming *in)
+{
+	struct tin *ti = arg;
+
+	ti->offered++;
+	snprintf(ti->called, sizeof(ti->called), "%s", in->called);
+	snprintf(ti->calling, sizeof(ti->calling), "%s", in->calling);
+	ti->span = in->span;
+	if (!ti->take) {
+		span_call_hangup(in->sc, 21);
+		return;
+	}
+	memset(&ti->call, 0, sizeof(ti->call));
+	ti->call.sc = in->sc;
+	ti->call.law = span_law(in->span);
+	span_call_attach(in->sc, &t_cbs, &ti->call);
+	span_call_proceeding(in->sc);
+	span_call_alerting(in->sc);
+}
+
+/* ---- loop helpers: every run is bounded ---- */
+
+static long
+t_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void
+t_run_ms(int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+/* Run the loop until cond holds or ms pass; the value of cond. */
+#define RUN_UNTIL(cond, ms) __extension__ ({				\
+	long until_ = t_now_ms() + (ms);				\
+	while (!(cond) && t_now_ms() < until_)				\
+		t_run_ms(5);						\
+	(cond) ? 1 : 0;							\
+})
+
+/* ---- configuration built by hand ---- */
+
+static struct cfg_span t_spans[2];
+static struct cfg t_cfg;
+
+static void
+t_list(struct cfg_strlist *l, const char *number)
+{
+	l->v[0] = (char *)number;
+	l->n = 1;
+}
+
+static void
+t_span_cfg(struct cfg_span *cs, const char *name, enum cfg_span_type type, enum cfg_law law)
+{
+	memset(cs, 0, sizeof(*cs));
+	cs->name = (char *)name;
+	cs->driver = CFG_DRIVER_SIM;
+	cs->type = type;
+	cs->law = law;
+	t_list(&cs->sim.echo, "100");
+	t_list(&cs->sim.tone, "101");
+	t_list(&cs->sim.busy, "102");
+	t_list(&cs->sim.noanswer, "103");
+	t_list(&cs->sim.ringanswer, "104");
+	t_list(&cs->sim.early, "105");
+	t_list(&cs->sim.congestion, "106");
+	cs->sim.tone_hz = 1004;
+	cs->sim.ring_seconds = 1;
+}
+
+static struct cfg *
+t_cfg_one(enum cfg_span_type type, enum cfg_law law)
+{
+	memset(&t_cfg, 0, sizeof(t_cfg));
+	t_span_cfg(&t_spans[0], "s1", type, law);
+	t_cfg.spans = t_spans;
+	t_cfg.n_spans = 1;
+	return &t_cfg;
+}
+
+/* Start the registry with one span and wait for its D-channel. */
+static struct span *
+t_start(enum cfg_span_type type, enum cfg_law law)
+{
+	struct span *s;
+
+	memset(&tin, 0, sizeof(tin));
+	base = event_base_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	CU_ASSERT_EQUAL_FATAL(span_registry_init(base, t_incoming, &tin), 0);
+	CU_ASSERT_EQUAL_FATAL(span_registry_apply(t_cfg_one(type, law)), 0);
+	s = span_find("s1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s), 3000));
+	return s;
+}
+
+static void
+t_stop(void)
+{
+	span_registry_shutdown();
+	event_base_free(base);
+	base = NULL;
+}
+
+static int
+t_call(struct span *s, const char *called, struct tcall *t)
+{
+	int cause = 0, error;
+
+	memset(t, 0, sizeof(*t));
+	t->law = span_law(s);
+	error = span_call_new(s, called, "4000", &t_cbs, t, &t->sc, &cause);
+	CU_ASSERT_EQUAL(error, 0);
+	CU_ASSERT_EQUAL(cause, 0);
+	return error;
+}
+
+/* Frequency from zero crossings, measured between the first and the last
+ * crossing (silence at either end does not count); 0 when too quiet. */
+static double
+t_freq(const int16_t *pcm, size_t n)
+{
+	size_t crossings = 0, first = 0, last = 0;
+	double energy = 0.0;
+
+	for (size_t i = 1; i < n; i++) {
+		if ((pcm[i - 1] < 0) != (pcm[i] < 0)) {
+			if (crossings++ == 0)
+				first = i;
+			last = i;
+		}
+		energy += (double)pcm[i] * pcm[i];
+	}
+	if (n < 800 || crossings < 10 || sqrt(energy / n) < 300.0)
+		return 0.0;
+	return (crossings - 1) / 2.0 / ((last - first) / 8000.0);
+}
+
+/* ---- tests ---- */
+
+static void
+test_span_up(void)
+{
+	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
+
+	CU_ASSERT_STRING_EQUAL(span_name(s), "s1");
+	CU_ASSERT_EQUAL(span_law(s), CFG_LAW_ALAW);
+	CU_ASSERT_TRUE(span_is_up(s));
+	CU_ASSERT_PTR_NULL(span_find("nope"));
+	CU_ASSERT_EQUAL(span_active_calls(), 0);
+	t_stop();
+}
+
+static void
+test_span_echo(void)
+{
+	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
+	struct tcall t;
+
+	if (t_call(s, "100", &t) != 0)
+		goto out;
+	CU_ASSERT_EQUAL(span_call_channel(t.sc), 1);
+	CU_ASSERT_PTR_EQUAL(span_call_span(t.sc), s);
+	CU_ASSERT_TRUE(RUN_UNTIL(t.answered, 2000));
+	CU_ASSERT_TRUE(t.proceeding >= 1);
+	CU_ASSERT_TRUE(t.alerting_before_answer);
+	t.echo_write = 1;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.matched >= 10, 1000));
+	CU_ASSERT_EQUAL(span_active_calls(), 1);
+	span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+	CU_ASSERT_EQUAL(t.hangups, 0);   /* our own hangup is not reported */
+out:
+	t_stop();
+}
+
+static void
+t_tone_case(enum cfg_span_type type, enum cfg_law law)
+{
+	struct span *s = t_start(type, law);
+	struct tcall t;
+	double f;
+
+	if (t_call(s, "101", &t) != 0)
+		goto out;
+	t.collect = 1;
+	t.skip = 2;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.npcm >= 8000, 3000));
+	f = t_freq(t.pcm, t.npcm);
+	CU_ASSERT_DOUBLE_EQUAL(f, 1004.0, 15.0);
+	span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+out:
+	t_stop();
+}
+
+static void
+test_span_tone_alaw(void)
+{
+	t_tone_case(CFG_SPAN_E1, CFG_LAW_ALAW);
+}
+
+static void
+test_span_tone_ulaw(void)
+{
+	t_tone_case(CFG_SPAN_T1, CFG_LAW_ULAW);
+}
+
+static void
+t_fail_case(const char *number, int want_cause)
+{
+	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
+	struct tcall t;
+
+	if (t_call(s, number, &t) != 0)
+		goto out;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.hangups > 0, 2000));
+	CU_ASSERT_EQUAL(t.hangups, 1);
+	CU_ASSERT_EQUAL(t.cause, want_cause);
+	CU_ASSERT_EQUAL(t.answered, 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+out:
+	t_stop();
+}
+
+static void
+test_span_busy(void)
+{
+	t_fail_case("102", 17);
+}
+
+static void
+test_span_unallocated(void)
+{
+	t_fail_case("999", 1);
+}
+
+static void
+test_span_congestion(void)
+{
+	t_fail_case("106", 34);
+}
+
+static void
+test_span_noanswer(void)
+{
+	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
+	struct tcall t;
+
+	if (t_call(s, "103", &t) != 0)
+		goto out;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.alerting > 0, 2000));
+	t_run_ms(1000);
+	CU_ASSERT_EQUAL(t.answered, 0);
+	CU_ASSERT_EQUAL(t.hangups, 0);
+	CU_ASSERT_EQUAL(span_active_calls(), 1);
+	span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+	/* The channel is free again: the next call gets channel 1. */
+	if (t_call(s, "103", &t) == 0) {
+		CU_ASSERT_EQUAL(span_call_channel(t.sc), 1);
+		span_call_hangup(t.sc, 16);
+		CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+	}
+out:
+	t_stop();
+}
+
+static void
+test_span_ringanswer(void)
+{
+	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
+	struct tcall t;
+	long t0 = t_now_ms(), dt;
+
+	if (t_call(s, "104", &t) != 0)
+		goto out;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.alerting > 0, 2000));
+	CU_ASSERT_TRUE(RUN_UNTIL(t.answered > 0, 3000));
+	dt = t_now_ms() - t0;
+	CU_ASSERT_TRUE(dt >= 900 && dt < 2000);
+	t.echo_write = 1;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.matched >= 5, 1000));
+	span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+out:
+	t_stop();
+}
+
+static void
+test_span_early(void)
+{
+	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
+	struct tcall t;
+
+	if (t_call(s, "105", &t) != 0)
+		goto out;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.alerting > 0, 2000));
+	CU_ASSERT_TRUE(t.progress_inband || t.alerting_inband);
+	CU_ASSERT_TRUE(t.alerting_inband);
+	CU_ASSERT_TRUE(RUN_UNTIL(t.answered > 0, 3000));
+	/* Ringback came in-band before the answer. */
+	CU_ASSERT_TRUE(t.frames_before_answer >= 20);
+	CU_ASSERT_TRUE(t.loud_before_answer >= 20);
+	t.echo_write = 1;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.matched >= 5, 1000));
+	span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+out:
+	t_stop();
+}
+
+static void
+test_span_originate(void)
+{
+	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
+
+	tin.take = 1;
+	CU_ASSERT_EQUAL(span_sim_originate("s1", "5000", "4000", 0, 0), 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.offered > 0, 2000));
+	CU_ASSERT_STRING_EQUAL(tin.called, "5000");
+	CU_ASSERT_STRING_EQUAL(tin.calling, "4000");
+	CU_ASSERT_PTR_EQUAL(tin.span, s);
+	if (tin.call.sc == NULL)
+		goto out;
+	/* The far end picks from the top. */
+	CU_ASSERT_EQUAL(span_call_channel(tin.call.sc), 31);
+	span_call_answer(tin.call.sc);
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.call.answered > 0, 2000));
+	tin.call.echo_write = 1;
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.call.matched >= 5, 1000));
+	CU_ASSERT_EQUAL(span_sim_hangup("s1", "5000"), 1);
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.call.hangups > 0, 2000));
+	CU_ASSERT_EQUAL(tin.call.cause, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+	CU_ASSERT_EQUAL(span_sim_hangup("s1", "5000"), 0);
+out:
+	t_stop();
+}
+
+static void
+test_span_originate_tone_hold(void)
+{
+	long t0;
+
+	t_start(CFG_SPAN_T1, CFG_LAW_ULAW);
+	tin.take = 1;
+	CU_ASSERT_EQUAL(span_sim_originate("s1", "5001", "4001", 800, 1), 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.offered > 0, 2000));
+	if (tin.call.sc == NULL)
+		goto out;
+	tin.call.collect = 1;
+	tin.call.skip = 2;
+	span_call_answer(tin.call.sc);
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.call.answered > 0, 2000));
+	t0 = t_now_ms();
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.call.hangups > 0, 3000));
+	CU_ASSERT_TRUE(t_now_ms() - t0 >= 800);
+	CU_ASSERT_EQUAL(tin.call.cause, 16);
+	CU_ASSERT_DOUBLE_EQUAL(t_freq(tin.call.pcm, tin.call.npcm), 800.0, 15.0);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+out:
+	t_stop();
+}
+
+static void
+test_span_incoming_rejected(void)
+{
+	t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
+	tin.take = 0;
+	CU_ASSERT_EQUAL(span_sim_originate("s1", "5000", "4000", 0, 0), 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.offered > 0, 2000));
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+	CU_ASSERT_EQUAL(span_sim_originate("nope", "5000", "4000", 0, 0), ENOENT);
+	t_stop();
+}
+
+static void
+test_span_all_busy(void)
+{
+	struct span *s = t_start(CFG_SPAN_T1, CFG_LAW_ULAW);
+	struct tcall *t = calloc(24, sizeof(*t));
+	struct span_call *sc = NULL;
+	int cause = 0, error;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	for (int i = 0; i < 23; i++) {
+		if (t_call(s, "103", &t[i]) != 0)
+			goto out;
+		CU_ASSERT_EQUAL(span_call_channel(t[i].sc), i + 1);
+	}
+	CU_ASSERT_TRUE(RUN_UNTIL(t[22].alerting > 0, 3000));
+	error = span_call_new(s, "103", "4000", &t_cbs, &t[23], &sc, &cause);
+	CU_ASSERT_EQUAL(error, EBUSY);
+	CU_ASSERT_EQUAL(cause, 34);
+	CU_ASSERT_PTR_NULL(sc);
+	CU_ASSERT_EQUAL(span_active_calls(), 23);
+	for (int i = 0; i < 23; i++)
+		span_call_hangup(t[i].sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+out:
+	free(t);
+	t_stop();
+}
+
+static void
+test_span_reload(void)
+{
+	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW), *s2;
+	struct tcall old, nw, tone;
+	size_t live, draining;
+	int matched;
+
+	if (t_call(s, "100", &old) != 0)
+		goto out;
+	CU_ASSERT_TRUE(RUN_UNTIL(old.answered, 2000));
+	old.echo_write = 1;
+
+	/* Reloadable key in place: same span, new tone. */
+	t_spans[0].sim.tone_hz = 600;
+	CU_ASSERT_EQUAL(span_registry_apply(&t_cfg), 0);
+	CU_ASSERT_PTR_EQUAL(span_find("s1"), s);
+	if (t_call(s, "101", &tone) == 0) {
+		tone.collect = 1;
+		tone.skip = 2;
+		CU_ASSERT_TRUE(RUN_UNTIL(tone.npcm >= 8000, 3000));
+		CU_ASSERT_DOUBLE_EQUAL(t_freq(tone.pcm, tone.npcm), 600.0, 15.0);
+		span_call_hangup(tone.sc, 16);
+	}
+
+	/* Type changed: the old span drains, a new one starts. */
+	t_spans[0].type = CFG_SPAN_T1;
+	CU_ASSERT_EQUAL(span_registry_apply(&t_cfg), 0);
+	s2 = span_find("s1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s2);
+	CU_ASSERT_PTR_NOT_EQUAL(s2, s);
+	span_registry_counts(&live, &draining);
+	CU_ASSERT_EQUAL(live, 1);
+	CU_ASSERT_EQUAL(draining, 1);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s2), 3000));
+	CU_ASSERT_FALSE(span_is_up(s));
+	/* The old call keeps its audio. */
+	matched = old.matched;
+	CU_ASSERT_TRUE(RUN_UNTIL(old.matched >= matched + 10, 1000));
+	CU_ASSERT_EQUAL(old.hangups, 0);
+	/* New calls go to the new span. */
+	if (t_call(s2, "100", &nw) == 0) {
+		CU_ASSERT_PTR_EQUAL(span_call_span(nw.sc), s2);
+		CU_ASSERT_TRUE(RUN_UNTIL(nw.answered, 2000));
+		span_call_hangup(nw.sc, 16);
+	}
+	/* The last call of the old span ends: the old span is freed. */
+	span_call_hangup(old.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+	span_registry_counts(&live, &draining);
+	CU_ASSERT_TRUE(RUN_UNTIL((span_registry_counts(&live, &draining), draining == 0), 1000));
+	CU_ASSERT_EQUAL(live, 1);
+
+	/* Removed from the config: drains and, without calls, goes. */
+	t_cfg.n_spans = 0;
+	CU_ASSERT_EQUAL(span_registry_apply(&t_cfg), 0);
+	CU_ASSERT_PTR_NULL(span_find("s1"));
+	CU_ASSERT_TRUE(RUN_UNTIL((span_registry_counts(&live, &draining), draining == 0), 1000));
+	CU_ASSERT_EQUAL(live, 0);
+out:
+	t_stop();
+}
+
+static void
+test_span_bad_frames(void)
+{
+	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
+	/* short, garbage, an I-frame with a garbage Q.931 message, an
+	 * I-frame with a truncated SETUP, a frame for another SAPI/TEI */
+	static const uint8_t f1[] = { 0x02 };
+	static const uint8_t f2[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t f3[] = { 0x02, 0x01, 0x00, 0x00, 0x08, 0x02, 0x80, 0x01,
+	    0x05, 0x04, 0x03, 0x80, 0x90, 0xa3, 0x18, 0xff, 0x00, 0x00 };
+	static const uint8_t f4[] = { 0x02, 0x01, 0x02, 0x00, 0x08, 0x01, 0x00, 0x00 };
+	static const uint8_t f5[] = { 0xfc, 0xff, 0x03, 0x00, 0x00 };
+	uint8_t rnd[200];
+	struct tcall t;
+
+	srand(7);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		rnd[i] = (uint8_t)rand();
+	CU_ASSERT_EQUAL(span_sim_inject("s1", f1, sizeof(f1)), 0);
+	CU_ASSERT_EQUAL(span_sim_inject("s1", f2, sizeof(f2)), 0);
+	CU_ASSERT_EQUAL(span_sim_inject("s1", f3, sizeof(f3)), 0);
+	CU_ASSERT_EQUAL(span_sim_inject("s1", f4, sizeof(f4)), 0);
+	CU_ASSERT_EQUAL(span_sim_inject("s1", f5, sizeof(f5)), 0);
+	CU_ASSERT_EQUAL(span_sim_inject("s1", rnd, sizeof(rnd)), 0);
+	t_run_ms(300);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s), 5000));
+	/* Calls still work. */
+	if (t_call(s, "100", &t) != 0)
+		goto out;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.answered, 5000));
+	t.echo_write = 1;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.matched >= 5, 1000));
+	span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 5000));
+out:
+	t_stop();
+}
+
+static void
+test_span_pure(void)
+{
+	struct cfg_span cs;
+	struct span_tone tone;
+	uint8_t frame[SPAN_FRAME_BYTES];
+	int16_t pcm[8000];
+	size_t n = 0;
+
+	t_span_cfg(&cs, "x", CFG_SPAN_E1, CFG_LAW_ALAW);
+	CU_ASSERT_EQUAL(span_sim_phone_lookup(&cs.sim, "100"), SPAN_SIM_ECHO);
+	CU_ASSERT_EQUAL(span_sim_phone_lookup(&cs.sim, "105"), SPAN_SIM_EARLY);
+	CU_ASSERT_EQUAL(span_sim_phone_lookup(&cs.sim, "1000"), SPAN_SIM_UNALLOCATED);
+	CU_ASSERT_EQUAL(span_pri_switch_parse(NULL, CFG_SPAN_E1), PRI_SWITCH_EUROISDN_E1);
+	CU_ASSERT_EQUAL(span_pri_switch_parse(NULL, CFG_SPAN_T1), PRI_SWITCH_NI2);
+	CU_ASSERT_EQUAL(span_pri_switch_parse("euroisdn", CFG_SPAN_T1), PRI_SWITCH_EUROISDN_T1);
+	CU_ASSERT_EQUAL(span_pri_switch_parse("bogus", CFG_SPAN_E1), -1);
+	CU_ASSERT_TRUE(span_pri_hangup_final(SPAN_CALL_DIALING, 0, 0, 34));
+	CU_ASSERT_FALSE(span_pri_hangup_final(SPAN_CALL_DIALING, 0, 0, 16));
+	CU_ASSERT_FALSE(span_pri_hangup_final(SPAN_CALL_CONNECTED, 0, 0, 34));
+	CU_ASSERT_FALSE(span_pri_hangup_final(SPAN_CALL_ALERTING, 0, 1, 34));
+	CU_ASSERT_TRUE(span_pri_hangup_final(SPAN_CALL_RELEASING, 1, 1, 16));
+	/* Ringback cadence: 1 s of 425 Hz, then 4 s of silence. */
+	span_tone_init(&tone, 425, 0, 1000, 4000);
+	for (int i = 0; i < 50; i++) {
+		span_tone_frame(&tone, CFG_LAW_ALAW, frame);
+		for (size_t k = 0; k < SPAN_FRAME_BYTES; k++)
+			pcm[n++] = alaw_to_linear(frame[k]);
+	}
+	CU_ASSERT_DOUBLE_EQUAL(t_freq(pcm, n), 425.0, 10.0);
+	span_tone_frame(&tone, CFG_LAW_ALAW, frame);
+	for (size_t k = 0; k < SPAN_FRAME_BYTES; k++)
+		CU_ASSERT_TRUE(abs(alaw_to_linear(frame[k])) < 16);
+}
+
+int
+main(void)
+{
+	CU_pSuite suite;
+	const char *lvl = getenv("TEST_LOG_LEVEL");
+	int failures;
+
+	log_init("test_span", 1, lvl != NULL && log_level_parse(lvl) >= 0 ?
+	    (enum log_level)log_level_parse(lvl) : LOG_LEVEL_WARN);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	suite = CU_add_suite("span", NULL, NULL);
+	CU_add_test(suite, "pure helpers", test_span_pure);
+	CU_add_test(suite, "span comes up", test_span_up);
+	CU_add_test(suite, "echo call", test_span_echo);
+	CU_add_test(suite, "tone A-law", test_span_tone_alaw);
+	CU_add_test(suite, "tone mu-law T1", test_span_tone_ulaw);
+	CU_add_test(suite, "busy 17", test_span_busy);
+	CU_add_test(suite, "unallocated 1", test_span_unallocated);
+	CU_add_test(suite, "congestion 34", test_span_congestion);
+	CU_add_test(suite, "no answer", test_span_noanswer);
+	CU_add_test(suite, "ring then answer", test_span_ringanswer);
+	CU_add_test(suite, "early media", test_span_early);
+	CU_add_test(suite, "far end originates", test_span_originate);
+	CU_add_test(suite, "far end tone and hold", test_span_originate_tone_hold);
+	CU_add_test(suite, "inbound not taken", test_span_incoming_rejected);
+	CU_add_test(suite, "all channels busy", test_span_all_busy);
+	CU_add_test(suite, "reload drains", test_span_reload);
+	CU_add_test(suite, "bad D-channel frames", test_span_bad_frames);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = (int)CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failures > 0 ? 1 : 0;
+}
