@@ -493,14 +493,17 @@ span_set_up(struct span *s, int up)
 		return;
 	s->up = up;
 	log_notice("span=%s D-channel %s", s->name, up ? "up" : "down");
-	if (up)
+	if (up) {
+		span_pri_restart_lost(s);
 		return;
+	}
 	for (size_t i = 0; i < s->nchans; i++) {
 		struct span_call *sc = s->chans[i].call;
 
 		if (sc == NULL)
 			continue;
-		span_call_notify_hangup(sc, PRI_CAUSE_DESTINATION_OUT_OF_ORDER);
+		s->chans[i].need_restart = 1;
+		span_call_notify_hangup(sc, PRI_CAUSE_NETWORK_OUT_OF_ORDER);
 		span_pri_drop(sc);
 		span_call_finish(sc);
 	}
@@ -519,7 +522,7 @@ struct span_chan *
 span_chan_pick(struct span *s)
 {
 	for (size_t i = 0; i < s->nchans; i++)
-		if (s->chans[i].call == NULL)
+		if (s->chans[i].call == NULL && !s->chans[i].restarting)
 			return &s->chans[i];
 	return NULL;
 }
@@ -578,9 +581,11 @@ span_call_notify_hangup(struct span_call *sc, int cause)
 
 	sc->cbs = NULL;
 	sc->owner = NULL;
+	if (cbs == NULL)
+		return;
 	log_call(LOG_LEVEL_INFO, sc->logid[0] != '\0' ? sc->logid : NULL,
 	    "span=%s chan=%d hangup cause %d", sc->span->name, sc->channel, cause);
-	if (cbs != NULL && cbs->hangup != NULL)
+	if (cbs->hangup != NULL)
 		cbs->hangup(owner, cause);
 }
 
@@ -658,7 +663,7 @@ span_call_new(struct span *s, const char *called, const char *calling,
 	}
 	if (!s->up) {
 		log_info("span=%s call to %s refused: D-channel down", s->name, called);
-		*cause = PRI_CAUSE_DESTINATION_OUT_OF_ORDER;
+		*cause = PRI_CAUSE_NETWORK_OUT_OF_ORDER;
 		return ENOTCONN;
 	}
 	if ((ch = span_chan_pick(s)) == NULL) {

@@ -59,6 +59,8 @@ struct span_call {
 struct span_chan {
 	int num;                        /* B-channel number (E1: timeslot) */
 	struct span_call *call;         /* the call on it, NULL when free */
+	int restarting;                 /* RESTART sent, no ACK yet: not usable */
+	int need_restart;               /* lost its call with the D-channel */
 };
 
 struct span;
@@ -147,6 +149,8 @@ void span_pri_alerting(struct span_call *sc);
 void span_pri_answer(struct span_call *sc);
 void span_pri_hangup(struct span_call *sc, int cause);
 void span_pri_drop(struct span_call *sc);
+/* Send RESTART for the channels that lost calls while the link was down. */
+void span_pri_restart_lost(struct span *s);
 /* Pure: does pri_hangup() in this situation end libpri's call at once
  * (RELEASE COMPLETE sent, or nothing left to exchange)? */
 int span_pri_hangup_final(enum span_call_state st, int peer_released,

@@ -492,6 +492,36 @@ span_pri_on_ring(struct span *s, pri_event_ring *ring)
 	span_incoming(s, sc);
 }
 
+void
+span_pri_restart_lost(struct span *s)
+{
+	struct pri *ctrl = span_pri_ctrl(s->pri);
+
+	for (size_t i = 0; i < s->nchans; i++) {
+		struct span_chan *ch = &s->chans[i];
+
+		if (!ch->need_restart)
+			continue;
+		ch->need_restart = 0;
+		if (pri_reset(ctrl, ch->num) == 0) {
+			ch->restarting = 1;
+			log_info("span=%s chan=%d RESTART sent", s->name, ch->num);
+		}
+	}
+}
+
+static void
+span_pri_on_restart_ack(struct span *s, int channel)
+{
+	int chan = SPAN_PRI_CHAN(channel);
+
+	log_info("span=%s RESTART ACKNOWLEDGE of channel %d", s->name,
+	    channel == -1 ? -1 : chan);
+	for (size_t i = 0; i < s->nchans; i++)
+		if (channel == -1 || chan == 0xff || s->chans[i].num == chan)
+			s->chans[i].restarting = 0;
+}
+
 static void
 span_pri_on_restart(struct span *s, int channel)
 {
@@ -537,8 +567,7 @@ span_pri_on_event(void *arg, pri_event *e)
 		span_pri_on_restart(s, e->restart.channel);
 		break;
 	case PRI_EVENT_RESTART_ACK:
-		log_info("span=%s RESTART ACKNOWLEDGE of channel %d", s->name,
-		    e->restartack.channel);
+		span_pri_on_restart_ack(s, e->restartack.channel);
 		break;
 	case PRI_EVENT_CONFIG_ERR:
 		log_warnx("span=%s D-channel configuration error: %s", s->name, e->err.err);

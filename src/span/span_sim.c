@@ -327,6 +327,21 @@ sim_on_event(void *arg, pri_event *e)
 			sim_line_set_state(far, l, SIM_LINE_IDLE);
 		}
 		break;
+	case PRI_EVENT_RESTART:
+		/* The daemon restarts channels it lost calls on. */
+		for (size_t i = 0; i < s->nchans; i++) {
+			int chan = e->restart.channel & 0xff;
+
+			l = &far->lines[i];
+			if (e->restart.channel != -1 && chan != 0xff && l->chan != chan)
+				continue;
+			if (l->state == SIM_LINE_IDLE)
+				continue;
+			log_info("span=%s chan=%d far end: call cleared by RESTART", s->name, l->chan);
+			pri_destroycall(sim_ctrl(far), l->call);
+			sim_line_set_state(far, l, SIM_LINE_IDLE);
+		}
+		break;
 	case PRI_EVENT_RING:
 		sim_on_setup(far, &e->ring);
 		break;

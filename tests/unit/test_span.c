@@ -327,6 +327,7 @@ test_span_echo(void)
 {
 	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
 	struct tcall t;
+	int frames;
 
 	if (t_call(s, "100", &t) != 0)
 		goto out;
@@ -338,6 +339,10 @@ test_span_echo(void)
 	t.echo_write = 1;
 	CU_ASSERT_TRUE(RUN_UNTIL(t.matched >= 10, 1000));
 	CU_ASSERT_EQUAL(span_active_calls(), 1);
+	/* One frame every 20 ms. */
+	frames = t.frames;
+	t_run_ms(1000);
+	CU_ASSERT_TRUE(t.frames - frames >= 45 && t.frames - frames <= 55);
 	span_call_hangup(t.sc, 16);
 	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
 	CU_ASSERT_EQUAL(t.hangups, 0);   /* our own hangup is not reported */
@@ -676,6 +681,34 @@ out:
 }
 
 static void
+test_span_dchan_down(void)
+{
+	struct span *s = t_start(CFG_SPAN_E1, CFG_LAW_ALAW);
+	/* Q.921 DISC command from the network side, SAPI 0, TEI 0, P=1 */
+	static const uint8_t disc[] = { 0x02, 0x01, 0x53, 0x00, 0x00 };
+	struct tcall t;
+
+	if (t_call(s, "100", &t) != 0)
+		goto out;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.answered, 2000));
+	CU_ASSERT_EQUAL(span_sim_inject("s1", disc, sizeof(disc)), 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(t.hangups > 0, 2000));
+	CU_ASSERT_EQUAL(t.cause, 38);
+	CU_ASSERT_EQUAL(span_active_calls(), 0);
+	/* The link comes back and takes calls again. */
+	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s), 5000));
+	if (t_call(s, "100", &t) != 0)
+		goto out;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.answered, 5000));
+	t.echo_write = 1;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.matched >= 5, 1000));
+	span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 5000));
+out:
+	t_stop();
+}
+
+static void
 test_span_pure(void)
 {
 	struct cfg_span cs;
@@ -739,6 +772,7 @@ main(void)
 	CU_add_test(suite, "all channels busy", test_span_all_busy);
 	CU_add_test(suite, "reload drains", test_span_reload);
 	CU_add_test(suite, "bad D-channel frames", test_span_bad_frames);
+	CU_add_test(suite, "D-channel down ends calls", test_span_dchan_down);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = (int)CU_get_number_of_failures();
