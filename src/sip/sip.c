@@ -296,12 +296,18 @@ proto_name(enum sip_proto p)
 	return p == SIP_PROTO_TCP ? "TCP" : "UDP";
 }
 
+/* The whole Call-ID ("number@host"); valid until the next call. */
 static const char *
 msg_call_id(const osip_message_t *m)
 {
-	if (m != NULL && m->call_id != NULL && m->call_id->number != NULL)
+	static char buf[256];
+
+	if (m == NULL || m->call_id == NULL || m->call_id->number == NULL)
+		return "-";
+	if (m->call_id->host == NULL)
 		return m->call_id->number;
-	return "-";
+	snprintf(buf, sizeof(buf), "%s@%s", m->call_id->number, m->call_id->host);
+	return buf;
 }
 
 static const char *
@@ -1456,7 +1462,7 @@ sip_cb_ict_timeout(int type, osip_transaction_t *tr, osip_message_t *msg)
 static void
 sip_cb_nict_timeout(int type, osip_transaction_t *tr, osip_message_t *msg)
 {
-	const char *cid = tr->callid != NULL && tr->callid->number != NULL ? tr->callid->number : "-";
+	const char *cid = tr->orig_request != NULL ? msg_call_id(tr->orig_request) : "-";
 
 	log_call(LOG_LEVEL_INFO, cid, "sip: %s timed out",
 	    tr->cseq != NULL && tr->cseq->method != NULL ? tr->cseq->method : "request");
@@ -1466,7 +1472,7 @@ static void
 sip_cb_transport_error(int type, osip_transaction_t *tr, int error)
 {
 	struct sip_leg *leg = tr_leg(tr);
-	const char *cid = tr->callid != NULL && tr->callid->number != NULL ? tr->callid->number : "-";
+	const char *cid = tr->orig_request != NULL ? msg_call_id(tr->orig_request) : "-";
 
 	log_call(LOG_LEVEL_WARN, cid, "sip: transport error on a transaction");
 	if (leg != NULL && type == OSIP_ICT_TRANSPORT_ERROR) {
@@ -1625,6 +1631,21 @@ sip_on_reap(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the exported interface ------------------------------------------- */
 
+static void
+sip_osip_trace(const char *file, int line, osip_trace_level_t level, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	if (log_get_level() < LOG_LEVEL_DEBUG)
+		return;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	log_debug("sip: libosip2 %s:%d: %s", file != NULL ? file : "?", line, buf);
+}
+
 int
 sip_init(struct event_base *base, const struct cfg *cfg, sip_invite_cb cb, void *arg)
 {
@@ -1638,6 +1659,8 @@ sip_init(struct event_base *base, const struct cfg *cfg, sip_invite_cb cb, void 
 	S.invite_cb = cb;
 	S.invite_arg = arg;
 	S.accepting = 1;
+	/* libosip2's own traces go to our log, at debug level. */
+	osip_trace_initialize_func(OSIP_WARNING, sip_osip_trace);
 	sip_auth_init();
 	if (osip_init(&S.osip) != 0) {
 		S.osip = NULL;
