@@ -29,11 +29,10 @@
 #include "core/log.h"
 #include "sip/sip_int.h"
 
-#define SIP_T1 500              /* ms */
-#define SIP_T2 4000
+/* Our own 2xx retransmission timers (libosip2 has its own T1 and T2). */
+static unsigned int sip_t1 = 500, sip_t2 = 4000;   /* ms */
 #define SIP_PUMP_ROUNDS 16
 #define SIP_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS"
-#define SIP_SUPPORTED ""
 
 enum leg_role { LEG_UAS, LEG_UAC };
 
@@ -801,7 +800,7 @@ send_cancel(struct sip_leg *leg, int q850)
 	error = client_tx(text, len, &leg->route, NULL);
 	free(text);
 	leg->cancel_sent = 1;
-	leg->cancel_deadline = now_ms() + 64 * SIP_T1;
+	leg->cancel_deadline = now_ms() + 64 * sip_t1;
 	return error;
 }
 
@@ -1582,8 +1581,8 @@ legs_tick(uint64_t now)
 			if (leg->route.proto == SIP_PROTO_UDP)
 				send_text(&leg->route, leg->call_id, leg->resp2xx, leg->resp2xx_len);
 			leg->rtx_interval *= 2;
-			if (leg->rtx_interval > SIP_T2)
-				leg->rtx_interval = SIP_T2;
+			if (leg->rtx_interval > sip_t2)
+				leg->rtx_interval = sip_t2;
 			leg->rtx_next = now + leg->rtx_interval;
 			if (leg->rtx_next > leg->rtx_deadline)
 				leg->rtx_next = leg->rtx_deadline;
@@ -1722,6 +1721,13 @@ sip_apply(const struct cfg *cfg)
 }
 
 void
+sip_set_timers(unsigned int t1, unsigned int t2)
+{
+	sip_t1 = t1;
+	sip_t2 = t2;
+}
+
+void
 sip_set_accepting(int accepting)
 {
 	S.accepting = accepting;
@@ -1849,9 +1855,9 @@ sip_leg_respond(struct sip_leg *leg, int status, const char *sdp, int q850)
 		leg->resp2xx_len = len;
 		text = NULL;
 		leg->rtx_active = 1;
-		leg->rtx_interval = SIP_T1;
-		leg->rtx_next = now + SIP_T1;
-		leg->rtx_deadline = now + 64 * SIP_T1;
+		leg->rtx_interval = sip_t1;
+		leg->rtx_next = now + sip_t1;
+		leg->rtx_deadline = now + 64 * sip_t1;
 		leg_set_state(leg, LEG_ANSWERED);
 	} else {
 		leg->closed = 1;

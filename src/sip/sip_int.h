@@ -60,6 +60,10 @@ int sip_transport_local(const struct sip_route *r, struct addr *local);
 const struct addr *sip_transport_listen_addr(enum sip_proto proto, size_t index);
 void sip_transport_stats(struct sip_tstats *st);
 
+/* T1 and T2 of our 2xx retransmission (and the 64*T1 give-up), in ms;
+ * for tests. */
+void sip_set_timers(unsigned int t1, unsigned int t2);
+
 /* Called by the transport for each datagram or framed stream message. */
 void sip_receive(const struct sip_route *from, const char *buf, size_t len);
 

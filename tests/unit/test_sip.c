@@ -22,6 +22,7 @@
 #include "cfg/cfg.h"
 #include "core/log.h"
 #include "sip/sip.h"
+#include "sip/sip_int.h"       /* sip_set_timers */
 
 static struct event_base *base;
 static struct cfg *cfg;
@@ -541,6 +542,40 @@ test_uas_hangup_bye(void)
 }
 
 static void
+test_uas_no_ack(void)
+{
+	char buf[8192], req[4096];
+	int fd = udp_sock("127.0.0.1");
+	int n200 = 0, bye = 0;
+
+	reset();
+	sip_set_timers(20, 80);     /* give up after 64 * 20 ms */
+	mk_invite(req, sizeof(req), "UDP", sock_port(fd), "z9hG4bKinv9", "call9@t", 1, NULL,
+	    "application/sdp", SDP);
+	send_to(fd, &sip_udp, req);
+	run_until(&T.invites, 1000);
+	CU_ASSERT_FATAL(T.invites == 1);
+	CU_ASSERT(sip_leg_respond(T.leg, 200, SDP, 0) == 0);
+	for (int i = 0; i < 40 && !bye; i++) {
+		if (recv_msg(fd, buf, sizeof(buf), 500, NULL) <= 0)
+			break;
+		if (strncmp(buf, "SIP/2.0 200", 11) == 0)
+			n200++;
+		else if (strncmp(buf, "BYE ", 4) == 0)
+			bye = 1;
+	}
+	CU_ASSERT(n200 >= 4);       /* first one and retransmissions */
+	CU_ASSERT(bye);
+	run_until(&T.ended, 1000);
+	CU_ASSERT(T.ended == 1);
+	CU_ASSERT(T.ended_status == 408);
+	sip_set_timers(500, 4000);
+	settle();
+	CU_ASSERT(sip_leg_count() == 0);
+	close(fd);
+}
+
+static void
 test_uas_cancel(void)
 {
 	char buf[8192], req[4096];
@@ -938,6 +973,36 @@ test_apply(void)
 	mk_request(req, sizeof(req), "OPTIONS", "UDP", sock_port(fd), "z9hG4bKopt9", "opt9@t", 1, NULL, NULL);
 	send_to(fd, &sip_udp, req);
 	CU_ASSERT(expect(fd, "SIP/2.0 200", buf, sizeof(buf), 1000, NULL));
+	/* Changed lists: rebound on the new address, the old one closed. */
+	{
+		struct cfg *c2 = NULL;
+		struct addr old = sip_udp;
+		char text[256];
+
+		for (int i = 0; i < 20 && c2 == NULL; i++) {
+			unsigned int port = 20000 + (unsigned int)(random() % 40000);
+			snprintf(text, sizeof(text), "[sip]\nlisten_udp = 127.0.0.1:%u\n"
+			    "listen_tcp = 127.0.0.1:%u\ntrusted = 127.0.0.1/32\n", port, port);
+			c2 = cfg_load_string("test2.conf", text, NULL);
+			if (c2 != NULL && sip_apply(c2) != 0) {
+				cfg_unref(c2);
+				c2 = NULL;
+			}
+		}
+		CU_ASSERT_FATAL(c2 != NULL);
+		cfg_unref(c2);      /* the stack holds its own reference */
+		CU_ASSERT(sip_get_listen_addr(0, 0, &a) == 0);
+		CU_ASSERT(!addr_eq(&a, &old));
+		mk_request(req, sizeof(req), "OPTIONS", "UDP", sock_port(fd), "z9hG4bKopt10", "opt10@t", 1, NULL, NULL);
+		send_to(fd, &old, req);
+		CU_ASSERT(recv_msg(fd, buf, sizeof(buf), 200, NULL) == 0);
+		send_to(fd, &a, req);
+		CU_ASSERT(expect(fd, "SIP/2.0 200", buf, sizeof(buf), 1000, NULL));
+		/* And back to the first config. */
+		CU_ASSERT(sip_apply(cfg) == 0);
+		CU_ASSERT(sip_get_listen_addr(0, 0, &sip_udp) == 0);
+		CU_ASSERT(sip_get_listen_addr(1, 0, &sip_tcp) == 0);
+	}
 	/* Other methods: 501; REGISTER: 403 (no registrar yet). */
 	mk_request(req, sizeof(req), "INFO", "UDP", sock_port(fd), "z9hG4bKinf1", "inf1@t", 1, NULL, NULL);
 	send_to(fd, &sip_udp, req);
@@ -962,6 +1027,7 @@ main(void)
 	CU_add_test(s, "missing Call-ID: 400", test_missing_callid);
 	CU_add_test(s, "UAS call: 100, 180, 200 (+retransmit), ACK, BYE", test_uas_call);
 	CU_add_test(s, "UAS hangup after answer sends BYE", test_uas_hangup_bye);
+	CU_add_test(s, "UAS: no ACK for the 2xx: BYE and ended(408)", test_uas_no_ack);
 	CU_add_test(s, "UAS CANCEL: 200, 487, ended", test_uas_cancel);
 	CU_add_test(s, "reject inside the INVITE callback", test_reject_in_callback);
 	CU_add_test(s, "INVITE not SDP: 415; not accepting: 503", test_not_sdp);
