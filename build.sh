@@ -102,8 +102,8 @@ pstnbridged: SIP on 127.0.0.1:5060 (UDP and TCP), span "sim1" (simulated PSTN)
     101  answers and plays a 1004 Hz tone
     102  busy (cause 17, SIP 486)
     103  rings, never answers (cancel it)
-    104  rings a few seconds, then answers and echoes
-    105  early media (183 with in-band tone), then answers
+    104  rings 3 s, then answers and echoes
+    105  early media (183 with in-band tone), then answers and echoes
     106  network congestion (cause 34, SIP 503)
     1xx  any other number starting with 1: unallocated (cause 1, SIP 404)
 
