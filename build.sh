@@ -105,7 +105,7 @@ pstnbridged: SIP on 127.0.0.1:5060 (UDP and TCP), span "sim1" (simulated PSTN)
     104  rings 3 s, then answers and echoes
     105  early media (183 with in-band tone), then answers and echoes
     106  network congestion (cause 34, SIP 503)
-    1xx  any other number starting with 1: unallocated (cause 1, SIP 404)
+    1... any other number starting with 1: unallocated (cause 1, SIP 404)
 
   Calls from the simulated PSTN to 2xxx go to sip:{number}@127.0.0.1:5070
   (place one with: build/pstnbridgectl sim call sim1 2000 5551234).
