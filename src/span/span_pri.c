@@ -612,9 +612,10 @@ span_pri_on_event(void *arg, pri_event *e)
 	case PRI_EVENT_ANSWER:
 		if ((sc = span_pri_call_find(s, e->answer.call)) == NULL || !sc->outbound)
 			break;
-		pri_connect_ack(ctrl, sc->pcall, 0);
+		/* A CONNECT that crossed our DISCONNECT is not acknowledged. */
 		if (sc->state == SPAN_CALL_RELEASING)
 			break;
+		pri_connect_ack(ctrl, sc->pcall, 0);
 		span_call_set_state(sc, SPAN_CALL_CONNECTED);
 		if ((cbs = sc->cbs) != NULL && cbs->answered != NULL)
 			cbs->answered(sc->owner);

@@ -625,7 +625,8 @@ span_sim_originate(const char *name, const char *called, const char *calling,
 		return ENOTCONN;
 	/* The far end picks from the top, the daemon from the bottom. */
 	for (size_t i = s->nchans; i-- > 0;) {
-		if (far->lines[i].state == SIM_LINE_IDLE && s->chans[i].call == NULL) {
+		if (far->lines[i].state == SIM_LINE_IDLE && s->chans[i].call == NULL &&
+		    !s->chans[i].restarting) {
 			l = &far->lines[i];
 			break;
 		}

@@ -433,11 +433,21 @@ test_span_noanswer(void)
 	span_call_hangup(t.sc, 16);
 	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
 	/* The channel is free again: the next call gets channel 1. */
-	if (t_call(s, "103", &t) == 0) {
-		CU_ASSERT_EQUAL(span_call_channel(t.sc), 1);
-		span_call_hangup(t.sc, 16);
-		CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
-	}
+	if (t_call(s, "103", &t) != 0)
+		goto out;
+	CU_ASSERT_EQUAL(span_call_channel(t.sc), 1);
+	CU_ASSERT_TRUE(RUN_UNTIL(t.alerting > 0, 2000));
+	/* Cause 34 before answer: RELEASE COMPLETE, the channel is free
+	 * at once, on both sides. */
+	span_call_hangup(t.sc, 34);
+	CU_ASSERT_EQUAL(span_active_calls(), 0);
+	if (t_call(s, "100", &t) != 0)
+		goto out;
+	CU_ASSERT_EQUAL(span_call_channel(t.sc), 1);
+	CU_ASSERT_TRUE(RUN_UNTIL(t.answered, 2000));
+	CU_ASSERT_EQUAL(t.hangups, 0);
+	span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
 out:
 	t_stop();
 }
