@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "core/log.h"
@@ -434,6 +435,21 @@ span_active_calls(void)
 	TAILQ_FOREACH(s, &reg.draining, entry)
 		n += span_ncalls(s);
 	return n;
+}
+
+void
+span_status_write(struct evbuffer *out)
+{
+	struct span *s;
+
+	if (!reg.init)
+		return;
+	TAILQ_FOREACH(s, &reg.live, entry)
+		evbuffer_add_printf(out, "span %s %s calls=%zu\n", s->name,
+		    s->up ? "up" : "down", span_ncalls(s));
+	TAILQ_FOREACH(s, &reg.draining, entry)
+		evbuffer_add_printf(out, "span %s draining calls=%zu\n", s->name,
+		    span_ncalls(s));
 }
 
 void

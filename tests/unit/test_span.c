@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <CUnit/Basic.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include <spandsp/telephony.h>
@@ -307,6 +308,25 @@ t_freq(const int16_t *pcm, size_t n)
 	return (crossings - 1) / 2.0 / ((last - first) / 8000.0);
 }
 
+/* The control interface's status lines are exactly `want`. */
+static void
+t_status_is(const char *want)
+{
+	struct evbuffer *b = evbuffer_new();
+	size_t n;
+	char *got;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	span_status_write(b);
+	n = evbuffer_get_length(b);
+	got = calloc(1, n + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	evbuffer_remove(b, got, n);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	free(got);
+	evbuffer_free(b);
+}
+
 /* ---- tests ---- */
 
 static void
@@ -319,6 +339,7 @@ test_span_up(void)
 	CU_ASSERT_TRUE(span_is_up(s));
 	CU_ASSERT_PTR_NULL(span_find("nope"));
 	CU_ASSERT_EQUAL(span_active_calls(), 0);
+	t_status_is("span s1 up calls=0\n");
 	t_stop();
 }
 
@@ -613,6 +634,7 @@ test_span_reload(void)
 		CU_ASSERT_DOUBLE_EQUAL(t_freq(tone.pcm, tone.npcm), 600.0, 15.0);
 		span_call_hangup(tone.sc, 16);
 	}
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 1, 2000));
 
 	/* Type changed: the old span drains, a new one starts. */
 	t_spans[0].type = CFG_SPAN_T1;
@@ -624,6 +646,7 @@ test_span_reload(void)
 	CU_ASSERT_EQUAL(live, 1);
 	CU_ASSERT_EQUAL(draining, 1);
 	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s2), 3000));
+	t_status_is("span s1 up calls=0\nspan s1 draining calls=1\n");
 	CU_ASSERT_FALSE(span_is_up(s));
 	/* The old call keeps its audio. */
 	matched = old.matched;
