@@ -157,28 +157,43 @@ out:
 static int
 bind_tcp(const struct addr *a)
 {
-	struct sip_ep *ep;
+	struct sip_ep *ep = NULL;
 	char buf[ADDR_STRLEN];
 	socklen_t len;
-	int fd;
+	int fd, one = 1, error = 0;
 
-	if ((ep = ep_new(EP_TCP_LISTEN)) == NULL)
-		return ENOMEM;
-	ep->lev = evconnlistener_new_bind(tp.base, sip_on_accept, ep,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 64,
-	    &a->u.sa, (int)a->len);
-	if (ep->lev == NULL) {
-		int error = errno ? errno : EADDRINUSE;
+	fd = socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* An IPv6 listener is for IPv6 only, so [::] and 0.0.0.0 can coexist. */
+	if (a->u.sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, &a->u.sa, a->len) < 0 || listen(fd, 64) < 0) {
+		error = errno;
 		log_warn("sip: bind tcp %s", addr_str(a, buf, sizeof(buf)));
-		ep_free(ep);
-		return error;
+		goto out;
 	}
-	fd = evconnlistener_get_fd(ep->lev);
+	if ((ep = ep_new(EP_TCP_LISTEN)) == NULL) {
+		error = ENOMEM;
+		goto out;
+	}
+	ep->lev = evconnlistener_new(tp.base, sip_on_accept, ep,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (ep->lev == NULL) {
+		error = ENOMEM;
+		goto out;
+	}
 	len = sizeof(ep->local.u.ss);
 	getsockname(fd, &ep->local.u.sa, &len);
 	ep->local.len = len;
 	log_info("sip: listening on tcp %s", addr_str(&ep->local, buf, sizeof(buf)));
 	return 0;
+out:
+	if (ep != NULL)
+		ep_free(ep);
+	close(fd);
+	return error;
 }
 
 /* Configured addresses of the listeners, to diff on apply. */
