@@ -433,6 +433,7 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 		if (span_call_new(s, number, c->calling, &sip_side_span_cbs, c, &c->sc, &why) == 0) {
 			snprintf(c->span, sizeof(c->span), "%s", span_name(s));
 			c->chan = span_call_channel(c->sc);
+			span_call_set_callid(c->sc, c->id);
 			log_call(LOG_LEVEL_INFO, c->id, "route %s: SETUP %s on span %s channel %d",
 			    r->name, number, c->span, c->chan);
 			call_set_state(c, CALL_PROCEEDING);
@@ -532,6 +533,7 @@ call_on_span_incoming(void *arg, const struct span_incoming *in)
 	}
 	c->sc = in->sc;
 	span_call_attach(c->sc, &pstn_side_span_cbs, c);
+	span_call_set_callid(c->sc, c->id);
 	c->law = span_law(in->span);
 	c->chan = span_call_channel(in->sc);
 	snprintf(c->span, sizeof(c->span), "%s", span_name(in->span));
