@@ -42,21 +42,50 @@ def port_free(port):
 	return True
 
 
+PORTS_DB = "/tmp/pstnbridge-itest-ports.json"
+
+
+def owner_alive(pid):
+	try:
+		os.kill(pid, 0)
+	except ProcessLookupError:
+		return False
+	except PermissionError:
+		pass
+	return True
+
+
 def cmd_ports(args):
+	"""Runs of free ports. Runs handed out to a still-running owner (the
+	test's shell, --owner) by another test run on this machine are avoided:
+	they are kept in PORTS_DB under an flock."""
+	import fcntl
 	rng = random.Random(os.getpid() ^ int(time.time() * 1000))
-	taken = []
-	out = []
-	for n in args.counts:
-		for _ in range(2000):
-			base = rng.randrange(20000, 30000 - n) & ~1
-			if any(base < b + m and b < base + n for b, m in taken):
-				continue
-			if all(port_free(p) for p in range(base, base + n)):
-				taken.append((base, n))
-				out.append(base)
-				break
-		else:
-			sys.exit("ports: no free run of %d ports" % n)
+	fd = os.open(PORTS_DB, os.O_RDWR | os.O_CREAT, 0o666)
+	with os.fdopen(fd, "r+") as db:
+		fcntl.flock(db, fcntl.LOCK_EX)
+		try:
+			entries = json.loads(db.read() or "[]")
+		except ValueError:
+			entries = []
+		entries = [e for e in entries if owner_alive(e["owner"])]
+		taken = [(e["base"], e["n"]) for e in entries]
+		out = []
+		for n in args.counts:
+			for _ in range(2000):
+				base = rng.randrange(20000, 30000 - n) & ~1
+				if any(base < b + m and b < base + n for b, m in taken):
+					continue
+				if all(port_free(p) for p in range(base, base + n)):
+					taken.append((base, n))
+					entries.append({"owner": args.owner, "base": base, "n": n})
+					out.append(base)
+					break
+			else:
+				sys.exit("ports: no free run of %d ports" % n)
+		db.seek(0)
+		db.truncate()
+		db.write(json.dumps(entries))
 	print(" ".join(str(b) for b in out))
 
 
@@ -318,6 +347,8 @@ def cmd_rtp(args):
 	if rx:
 		st["rx_first"] = round(times[0], 3)
 		st["rx_last"] = round(times[-1], 3)
+	if tx:
+		st["rx_before_tx"] = sum(1 for x in rx if x[0] < tx[0][0])
 	if args.after is not None:
 		after = [x for x in rx if x[0] >= args.after]
 		st["rx_after"] = len(after)
@@ -368,6 +399,10 @@ def cmd_rtp(args):
 		need(st.get("echo_after", 0) >= args.min_echo_after,
 		     "received %d echoed packets after %.3f, want >= %d"
 		     % (st.get("echo_after", 0), args.after, args.min_echo_after))
+	if args.min_rx_before_tx is not None:
+		need(st.get("rx_before_tx", 0) >= args.min_rx_before_tx,
+		     "received %d packets before sipp sent its first, want >= %d"
+		     % (st.get("rx_before_tx", 0), args.min_rx_before_tx))
 	if args.min_window_rx is not None:
 		need(st.get("window_rx", 0) >= args.min_window_rx,
 		     "received %d packets in the window %.3f..%.3f, want >= %d"
@@ -438,6 +473,8 @@ def main():
 	sub = ap.add_subparsers(dest="cmd", required=True)
 	p = sub.add_parser("ports")
 	p.add_argument("counts", type=int, nargs="+")
+	p.add_argument("--owner", type=int, default=os.getppid(),
+	               help="PID holding the ports (default: the caller)")
 	p.set_defaults(fn=cmd_ports)
 	p = sub.add_parser("gen")
 	p.add_argument("file")
@@ -463,6 +500,8 @@ def main():
 	p.add_argument("--min-rx-after", type=int)
 	p.add_argument("--min-echo-after", type=int)
 	p.add_argument("--min-window-rx", type=int)
+	p.add_argument("--min-rx-before-tx", type=int,
+	               help="packets received before sipp's first sent one (early media)")
 	p.add_argument("--max-gap", type=int, help="ms")
 	p.add_argument("--min-tone", type=float)
 	p.add_argument("--single-source", action="store_true")

@@ -99,8 +99,10 @@ done
 # SIPPORT: the daemon (UDP and TCP); UASPORT: the sipp UAS of inbound
 # calls; SIPP1..4: sipp UAC SIP ports; MEDIA1..4: sipp media ports (4 free
 # ports each, sipp may use base+2); RTPMIN..RTPMAX: the daemon's RTP range.
+# They are reserved for this shell's lifetime against other test runs on
+# the machine (ittool.py ports).
 read -r SIPPORT UASPORT SIPP1 SIPP2 SIPP3 SIPP4 MEDIA1 MEDIA2 MEDIA3 MEDIA4 RTPMIN \
-	< <($IT_TOOL ports 1 1 1 1 1 1 4 4 4 4 40) || fail "no free ports"
+	< <($IT_TOOL ports --owner $$ 1 1 1 1 1 1 4 4 4 4 40) || fail "no free ports"
 [ -n "${RTPMIN:-}" ] || fail "no free ports"
 RTPMAX=$((RTPMIN + 39))
 

@@ -97,6 +97,9 @@ it_sipp_wait "$FAKE" f_404 >/dev/null
 fake f_ring fake_ring.xml
 it_uac cancel uac_cancel.xml 103 "$SIPP1" "$MEDIA1" 15; expect pass "uac_cancel vs ringing UAS" $?
 it_sipp_wait "$FAKE" f_ring >/dev/null
+fake f_ring2 fake_ring_487first.xml
+it_uac cancel3 uac_cancel.xml 103 "$SIPP1" "$MEDIA1" 15; expect pass "uac_cancel vs UAS sending 487 before 200" $?
+it_sipp_wait "$FAKE" f_ring2 >/dev/null
 fake f_busy2 fake_fail.xml CODE=486
 it_uac cancel2 uac_cancel.xml 103 "$SIPP1" "$MEDIA1" 8; expect fail "uac_cancel vs busy UAS" $?
 it_sipp_wait "$FAKE" f_busy2 >/dev/null
