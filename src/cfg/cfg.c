@@ -54,6 +54,8 @@ enum pk {
 enum app { APP_ALWAYS, APP_SIM, APP_OUTBOUND, APP_INBOUND };
 
 #define OFF(st, f) offsetof(struct st, f)
+/* In the order of enum cfg_latch_mode. */
+#define CFG_LATCH_VALUES "off|on-change|recent|window|strict"
 
 /* The key table. Columns: section, name, public type, default, min, max,
  * enum values, reloadable, required, applicability, parser, field offset,
@@ -89,9 +91,24 @@ enum app { APP_ALWAYS, APP_SIM, APP_OUTBOUND, APP_INBOUND };
 	X("rtp", "port_max", CFG_T_INT, "19999", 1024, 65535, NULL, \
 	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_rtp, port_max), 0, \
 	    "highest UDP port for RTP") \
-	X("rtp", "latch_mode", CFG_T_ENUM, "on-change", 0, 0, "off|on-change", \
+	X("rtp", "latch_mode", CFG_T_ENUM, "strict", 0, 0, CFG_LATCH_VALUES, \
 	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_rtp, latch_mode), 0, \
-	    "whether RTP is sent to the source of the inbound RTP") \
+	    "how the remote RTP address is learned from the inbound RTP") \
+	X("rtp", "latch_window_ms", CFG_T_INT, "2000", 100, 60000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_rtp, latch_window_ms), 0, \
+	    "window mode: ms a learned source is used after its last packet") \
+	X("rtp", "latch_probation", CFG_T_INT, "4", 1, 50, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_rtp, latch_probation), 0, \
+	    "strict mode: consecutive packets a new source sends before it is used") \
+	X("rtp", "latch_silence_ms", CFG_T_INT, "500", 0, 60000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_rtp, latch_silence_ms), 0, \
+	    "strict mode: ms the current source must be silent before another takes over") \
+	X("rtp", "rtp_timeout", CFG_T_INT, "30", 0, 3600, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_rtp, rtp_timeout), 0, \
+	    "seconds without inbound RTP before the call is hung up, 0 never") \
+	X("rtp", "rtp_hold_timeout", CFG_T_INT, "300", 0, 86400, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_rtp, rtp_hold_timeout), 0, \
+	    "same as rtp_timeout while the call is on hold, 0 never") \
 	X("rtp", "codecs", CFG_T_LIST, "pcma, pcmu", 0, 0, "pcma|pcmu", \
 	    true, false, APP_ALWAYS, PK_CODECS, OFF(cfg_rtp, codecs), 0, \
 	    "codecs offered and accepted, in order of preference") \
@@ -153,12 +170,18 @@ enum app { APP_ALWAYS, APP_SIM, APP_OUTBOUND, APP_INBOUND };
 	X("route", "target", CFG_T_STRING, NULL, 0, 0, NULL, \
 	    true, false, APP_INBOUND, PK_SIPURI, OFF(cfg_route, target), 0, \
 	    "SIP URI to call, {number} is the called number (inbound, required)") \
+	X("route", "latch_mode", CFG_T_ENUM, "inherit", 0, 0, CFG_LATCH_VALUES "|inherit", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_route, latch_mode), 0, \
+	    "latch_mode of calls of this route; inherit uses [rtp] latch_mode") \
 	X("user", "password", CFG_T_STRING, NULL, 0, 0, NULL, \
 	    true, true, APP_ALWAYS, PK_WORD, OFF(cfg_user, password), 0, \
 	    "digest authentication password") \
 	X("user", "number", CFG_T_LIST, NULL, 0, 0, NULL, \
 	    true, true, APP_ALWAYS, PK_NUMBERS, OFF(cfg_user, numbers), 0, \
-	    "numbers of the user: its calling number, and called numbers that reach it")
+	    "numbers of the user: its calling number, and called numbers that reach it") \
+	X("user", "latch_mode", CFG_T_ENUM, "inherit", 0, 0, CFG_LATCH_VALUES "|inherit", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_user, latch_mode), 0, \
+	    "latch_mode of this user's calls, before the route's; inherit uses [rtp]'s")
 
 #define KEY_PUBLIC(sec, nm, ty, def, mn, mx, vals, rel, req, app, pk, off, off2, help) \
 	{ sec, nm, ty, def, mn, mx, vals, rel, help, req },
@@ -1406,6 +1429,29 @@ cfg_user_find(const struct cfg *c, const char *name)
 		if (c->users[i].name != NULL && strcmp(c->users[i].name, name) == 0)
 			return &c->users[i];
 	return NULL;
+}
+
+enum cfg_latch_mode
+cfg_latch_mode_effective(const struct cfg *c, const struct cfg_user *user,
+    const struct cfg_route *route)
+{
+	if (user != NULL && user->latch_mode != CFG_LATCH_INHERIT)
+		return user->latch_mode;
+	if (route != NULL && route->latch_mode != CFG_LATCH_INHERIT)
+		return route->latch_mode;
+	return c->rtp.latch_mode;
+}
+
+const char *
+cfg_latch_mode_name(enum cfg_latch_mode m)
+{
+	static const char *const names[] = {
+		"off", "on-change", "recent", "window", "strict", "inherit",
+	};
+
+	if ((unsigned int)m >= sizeof(names) / sizeof(names[0]))
+		return "?";
+	return names[m];
 }
 
 static void

@@ -14,9 +14,14 @@
 
 #define CFG_MAX_LIST 32
 
+/* The order is the order of the values of the latch_mode key. */
 enum cfg_latch_mode {
 	CFG_LATCH_OFF = 0,    /* always send to the SDP address */
-	CFG_LATCH_ON_CHANGE,  /* follow the source of inbound RTP */
+	CFG_LATCH_ON_CHANGE,  /* follow the source of inbound RTP, on any change */
+	CFG_LATCH_RECENT,     /* send to the source of the latest packet */
+	CFG_LATCH_WINDOW,     /* follow the source while fresh, else the SDP address */
+	CFG_LATCH_STRICT,     /* learn only from the signalled IPs, with probation */
+	CFG_LATCH_INHERIT,    /* [user]/[route] only: use [rtp] latch_mode */
 };
 
 enum cfg_span_driver { CFG_DRIVER_SIM = 0, CFG_DRIVER_DAHDI };
@@ -50,6 +55,11 @@ struct cfg_rtp {
 	char *address;          /* bind address, also written in SDP c= */
 	unsigned int port_min, port_max;
 	enum cfg_latch_mode latch_mode;
+	unsigned int latch_window_ms;   /* window: how long a learned source stays fresh */
+	unsigned int latch_probation;   /* strict: packets before a new source is used */
+	unsigned int latch_silence_ms;  /* strict: silence before another source may take over */
+	unsigned int rtp_timeout;       /* seconds without RTP before hangup, 0 = never */
+	unsigned int rtp_hold_timeout;  /* same while the call is on hold */
 	struct cfg_strlist codecs;   /* "pcmu", "pcma": our preference order */
 };
 
@@ -86,6 +96,7 @@ struct cfg_route {
 	unsigned int strip;             /* outbound: leading digits removed */
 	char *prepend;                  /* outbound: prefix added */
 	char *target;                   /* inbound: SIP URI, "{number}" is the called number */
+	enum cfg_latch_mode latch_mode; /* CFG_LATCH_INHERIT unless set */
 };
 
 struct cfg_user {
@@ -93,6 +104,7 @@ struct cfg_user {
 	int line;
 	char *password;
 	struct cfg_strlist numbers;
+	enum cfg_latch_mode latch_mode; /* CFG_LATCH_INHERIT unless set */
 };
 
 struct cfg {
@@ -128,6 +140,11 @@ void cfg_unref(struct cfg *c);
 
 const struct cfg_span *cfg_span_find(const struct cfg *c, const char *name);
 const struct cfg_user *cfg_user_find(const struct cfg *c, const char *name);
+/* The latch mode of a call: the user's, else the route's, else [rtp]'s.
+ * user and route may be NULL. */
+enum cfg_latch_mode cfg_latch_mode_effective(const struct cfg *c, const struct cfg_user *user,
+                                             const struct cfg_route *route);
+const char *cfg_latch_mode_name(enum cfg_latch_mode m);
 
 /* The key table, for `-t`, documentation checks and `config show`. */
 enum cfg_type { CFG_T_STRING, CFG_T_INT, CFG_T_BOOL, CFG_T_ENUM, CFG_T_LIST, CFG_T_ADDRLIST, CFG_T_CIDRLIST };

@@ -238,7 +238,7 @@ test_err_bad_enum(void)
 	expect_error("[general]\nlog_level = loud\n",
 	    "t.conf:2: [general] log_level: 'loud' is not one of error|warn|notice|info|debug");
 	expect_error("[rtp]\nlatch_mode = always\n",
-	    "t.conf:2: [rtp] latch_mode: 'always' is not one of off|on-change");
+	    "t.conf:2: [rtp] latch_mode: 'always' is not one of off|on-change|recent|window|strict");
 	expect_error("[rtp]\ncodecs = pcma, g729\n",
 	    "t.conf:2: [rtp] codecs: 'g729' is not one of pcma|pcmu");
 	expect_error("[rtp]\ncodecs =\n", "t.conf:2: [rtp] codecs: needs at least one codec");
@@ -397,7 +397,7 @@ test_err_file(void)
 	CU_ASSERT_PTR_NULL(cfg_load(SRCDIR "/tests/data/cfg/bad.conf", &errs));
 	CU_ASSERT_EQUAL_FATAL(errs.n, 2);
 	CU_ASSERT_STRING_EQUAL(errs.msgs[0],
-	    SRCDIR "/tests/data/cfg/bad.conf:3: [rtp] latch_mode: 'sometimes' is not one of off|on-change");
+	    SRCDIR "/tests/data/cfg/bad.conf:3: [rtp] latch_mode: 'sometimes' is not one of off|on-change|recent|window|strict");
 	CU_ASSERT_STRING_EQUAL(errs.msgs[1],
 	    SRCDIR "/tests/data/cfg/bad.conf:6: [span sim1] tone_hz: 50 is out of range 100..3900");
 	cfg_errors_release(&errs);
@@ -565,6 +565,68 @@ test_refs(void)
 	cfg_unref(NULL);
 }
 
+/* The latch keys of [rtp], and the per-user and per-route override. */
+static void
+test_latch_keys(void)
+{
+	const struct cfg_user *u, *u2;
+	struct cfg *c;
+
+	c = load_ok("[rtp]\n"
+	    "[span s]\ndriver = sim\n"
+	    "[route r]\nmatch = 1\nspans = s\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->rtp.latch_mode, CFG_LATCH_STRICT);
+	CU_ASSERT_EQUAL(c->rtp.latch_window_ms, 2000);
+	CU_ASSERT_EQUAL(c->rtp.latch_probation, 4);
+	CU_ASSERT_EQUAL(c->rtp.latch_silence_ms, 500);
+	CU_ASSERT_EQUAL(c->rtp.rtp_timeout, 30);
+	CU_ASSERT_EQUAL(c->rtp.rtp_hold_timeout, 300);
+	CU_ASSERT_EQUAL_FATAL(c->n_routes, 1);
+	CU_ASSERT_EQUAL(c->routes[0].latch_mode, CFG_LATCH_INHERIT);
+	CU_ASSERT_EQUAL(cfg_latch_mode_effective(c, NULL, &c->routes[0]), CFG_LATCH_STRICT);
+	CU_ASSERT_EQUAL(cfg_latch_mode_effective(c, NULL, NULL), CFG_LATCH_STRICT);
+	cfg_unref(c);
+
+	c = load_ok("[rtp]\nlatch_mode = window\nlatch_window_ms = 100\nlatch_probation = 1\n"
+	    "latch_silence_ms = 0\nrtp_timeout = 0\nrtp_hold_timeout = 86400\n"
+	    "[span s]\ndriver = sim\n"
+	    "[route r]\nmatch = 1\nspans = s\nlatch_mode = recent\n"
+	    "[user a]\npassword = x\nnumber = 5\nlatch_mode = off\n"
+	    "[user b]\npassword = x\nnumber = 6\nlatch_mode = inherit\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->rtp.latch_mode, CFG_LATCH_WINDOW);
+	CU_ASSERT_EQUAL(c->rtp.latch_window_ms, 100);
+	CU_ASSERT_EQUAL(c->rtp.latch_probation, 1);
+	CU_ASSERT_EQUAL(c->rtp.latch_silence_ms, 0);
+	CU_ASSERT_EQUAL(c->rtp.rtp_timeout, 0);
+	CU_ASSERT_EQUAL(c->rtp.rtp_hold_timeout, 86400);
+	u = cfg_user_find(c, "a");
+	u2 = cfg_user_find(c, "b");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u2);
+	CU_ASSERT_EQUAL(u->latch_mode, CFG_LATCH_OFF);
+	CU_ASSERT_EQUAL(c->routes[0].latch_mode, CFG_LATCH_RECENT);
+	/* the user's wins over the route's, which wins over [rtp]'s */
+	CU_ASSERT_EQUAL(cfg_latch_mode_effective(c, u, &c->routes[0]), CFG_LATCH_OFF);
+	CU_ASSERT_EQUAL(cfg_latch_mode_effective(c, u2, &c->routes[0]), CFG_LATCH_RECENT);
+	CU_ASSERT_EQUAL(cfg_latch_mode_effective(c, u2, NULL), CFG_LATCH_WINDOW);
+	CU_ASSERT_STRING_EQUAL(cfg_latch_mode_name(CFG_LATCH_ON_CHANGE), "on-change");
+	CU_ASSERT_STRING_EQUAL(cfg_latch_mode_name(CFG_LATCH_STRICT), "strict");
+	cfg_unref(c);
+
+	/* inherit is for users and routes only */
+	expect_error("[rtp]\nlatch_mode = inherit\n",
+	    "t.conf:2: [rtp] latch_mode: 'inherit' is not one of off|on-change|recent|window|strict");
+	expect_error("[rtp]\nlatch_probation = 0\n",
+	    "t.conf:2: [rtp] latch_probation: 0 is out of range 1..50");
+	expect_error("[rtp]\nlatch_window_ms = 99\n",
+	    "t.conf:2: [rtp] latch_window_ms: 99 is out of range 100..60000");
+	expect_error("[user a]\npassword = x\nnumber = 5\nlatch_mode = sometimes\n",
+	    "t.conf:4: [user a] latch_mode: 'sometimes' is not one of "
+	    "off|on-change|recent|window|strict|inherit");
+}
+
 int
 main(void)
 {
@@ -590,6 +652,7 @@ main(void)
 	CU_add_test(s, "all errors of a file are reported", test_err_many);
 	CU_add_test(s, "file errors and long lines", test_err_file);
 	CU_add_test(s, "every key is in pstnbridge.conf.5", test_man_page);
+	CU_add_test(s, "latch keys and per-user/route latch_mode", test_latch_keys);
 	CU_add_test(s, "key table is consistent", test_key_table);
 	CU_add_test(s, "the sample has every key and loads", test_sample);
 	CU_add_test(s, "cfg_dump round trip", test_dump_roundtrip);
