@@ -486,14 +486,17 @@ def cmd_analyse(a):
 		check(F["attack_frames_sent_by_gw"] == 0 and F["attack_frames_at_client"] == 0,
 		    "the attacker's audio was accepted: %d of its frames came back out of the gateway "
 		    "(%d reached the client)" % (F["attack_frames_sent_by_gw"], F["attack_frames_at_client"]))
-		if "attack_mid" in markers:
-			ta = markers["attack_mid"]
-			w = [t for t in rt if ta - 0.2 <= t <= ta + 2.0]
+		for m in ("attack_mid", "attack_spoof"):
+			if m not in markers:
+				continue
+			ta = markers[m]
+			w = [t for t in rt if ta - 0.2 <= t <= ta + 1.5]
 			gaps = [y - x for x, y in zip(w, w[1:])]
-			F["client_rx_max_gap_ms_during_attack"] = round(max(gaps) * 1000, 1) if gaps else None
-			check(len(w) >= 80 and max(gaps) < 0.2, "the client's audio did not continue during "
-			    "the mid-call attack (%d packets, max gap %s ms)" % (
-			        len(w), F["client_rx_max_gap_ms_during_attack"]))
+			F["client_rx_during_" + m] = len(w)
+			F["client_rx_max_gap_ms_during_" + m] = round(max(gaps) * 1000, 1) if gaps else None
+			check(len(w) >= 75 and max(gaps) < 0.2, "the client's audio did not continue during "
+			    "%s (%d packets in 1.7 s, max gap %s ms)" % (
+			        m, len(w), F["client_rx_max_gap_ms_during_" + m]))
 	elif a.attack == "hijacked":
 		check(F["attacker_received"] > 0 or F["attack_frames_sent_by_gw"] > 0,
 		    "control: a latch-to-anything gateway was not caught (attacker received %d, its "
@@ -502,7 +505,16 @@ def cmd_analyse(a):
 	F["problems"] = problems
 	with open(os.path.join(D, "figures.json"), "w") as f:
 		json.dump(F, f, indent=1)
-	print(json.dumps(F, indent=1))
+	for k, v in F.items():
+		if k == "problems":
+			continue
+		if isinstance(v, dict) and k == "rebind":
+			for k2, v2 in v.items():
+				print("  rebind.%s: %s" % (k2, json.dumps(v2)))
+		else:
+			print("  %s: %s" % (k, json.dumps(v)))
+	for p in problems:
+		print("  PROBLEM: %s" % p)
 	return 1 if problems else 0
 
 
