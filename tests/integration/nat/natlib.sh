@@ -261,12 +261,12 @@ render() {
 }
 
 # sipp_bg NAME SCENARIO TIMEOUT_S [sipp args]: sipp in the client's
-# namespace on CLIENT_IP:5060, media port 6000; sets SIPP_PID.
+# namespace on CLIENT_IP:5060, media port SIPP_MP (6000); sets SIPP_PID.
 sipp_bg() {
 	local name=$1 scen=$2 to=$3
 	shift 3
 	(cd "$R" && exec ip netns exec "$NP-priv" timeout -k 3 $((to + 5)) sipp -sf "$scen" \
-		-i "$CLIENT_IP" -p 5060 -mi "$CLIENT_IP" -mp 6000 -m 1 -nostdin \
+		-i "$CLIENT_IP" -p 5060 -mi "$CLIENT_IP" -mp "${SIPP_MP:-6000}" -m 1 -nostdin \
 		-timeout "${to}s" -timeout_error -trace_msg -message_file "$R/$name.msg" \
 		-trace_err -error_file "$R/$name.err" "$@") > "$R/$name.out" 2>&1 &
 	SIPP_PID=$!
