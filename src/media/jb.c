@@ -1,0 +1,467 @@
+/* Adaptive jitter buffer with SpanDSP packet loss concealment.
+ *
+ * Times are kept in 8 kHz samples: the local clock L = now_us / 125, the
+ * sender's clock is the RTP timestamp, unwrapped to 64 bits around the play
+ * position p (the timestamp of the next sample to play). The playout delay
+ * is D = L - p at a tick. A packet's audio is on time when the tick that
+ * plays its first frame has not passed yet: for a packet arriving at a
+ * whose first sample falls in the frame starting at f, that needs D >= a - f.
+ * This "required delay" of each packet is what the adaptation looks at, so
+ * packets of any length and alignment are judged the same way.
+ *
+ * The frame grid (p modulo 160) is chosen at priming so that 20 ms packets
+ * fill whole frames, and kept: the delay moves in steps of one frame. */
+#include "media/jb.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <spandsp.h>
+
+#define RING 16384                      /* samples of audio kept: 2 s */
+#define RING_MASK (RING - 1)
+#define AHEAD_MAX (RING / 2)            /* a packet further ahead is a jump */
+#define BEHIND_MAX 8000                 /* a packet further behind is a jump */
+#define WIN 256                         /* packets the adaptation looks at */
+#define RECALC_EVERY 8                  /* packets between target updates */
+#define MARGIN 16                       /* samples of delay above the 99th percentile */
+#define SHRINK_HYST 16                  /* excess over one frame before a skip */
+#define SHRINK_AFTER 25                 /* ticks the excess must last */
+#define SHRINK_EVERY 5                  /* ticks between two skips */
+#define JUMP_PACKETS 3                  /* consecutive jumps before a resync */
+#define IDLE_US 1000000                 /* a pause after which the stream is new */
+#define INIT_MIN (40 * 8)               /* first delay, at least 40 ms */
+
+enum { SLOT_EMPTY = 0, SLOT_HAVE, SLOT_PLAYED };
+
+struct media_jb {
+	enum cfg_law law;
+	int64_t min, max;               /* bounds of D - lo, samples */
+
+	uint8_t audio[RING];            /* indexed by timestamp & RING_MASK */
+	uint8_t have[RING];             /* SLOT_*: behind p, what was played */
+	bool primed;                    /* a packet came: p is valid */
+	bool first_tick;                /* primed, but p not yet set by a tick */
+	bool started;                   /* real audio has been played */
+	int64_t p;                      /* timestamp of the next sample to play */
+	int64_t d_play;                 /* D at the last tick */
+	uint64_t last_arrival_us;
+	unsigned int jumps;
+	unsigned int since_shrink;
+	unsigned int excess_ticks;      /* consecutive ticks with a frame too many */
+
+	int64_t win[WIN];               /* required delays of recent packets */
+	size_t nwin, win_pos;
+	unsigned int since_calc;
+	int64_t lo, hi, target;
+
+	plc_state_t plc;
+
+	unsigned long frames, concealed, late, duplicate, packets, resyncs;
+	uint64_t grown, shrunk;         /* samples */
+	uint64_t wait_sum;              /* samples */
+	unsigned long wait_n;
+	int64_t wait_max;
+};
+
+static int64_t
+jb_local(uint64_t now_us)
+{
+	return (int64_t)(now_us / 125);
+}
+
+static size_t
+jb_slot(int64_t ts)
+{
+	return (size_t)((uint64_t)ts & RING_MASK);
+}
+
+/* Non-negative remainder. */
+static int64_t
+jb_mod(int64_t a, int64_t m)
+{
+	int64_t r = a % m;
+
+	return r < 0 ? r + m : r;
+}
+
+static uint8_t
+jb_silence(enum cfg_law law)
+{
+	return law == CFG_LAW_ALAW ? 0xD5 : 0xFF;
+}
+
+struct media_jb *
+media_jb_new(enum cfg_law law, unsigned int min_ms, unsigned int max_ms)
+{
+	struct media_jb *jb;
+
+	if (max_ms > 1000)
+		max_ms = 1000;
+	if (min_ms > max_ms)
+		min_ms = max_ms;
+	if ((jb = calloc(1, sizeof(*jb))) == NULL)
+		return NULL;
+	jb->law = law;
+	jb->min = (int64_t)min_ms * 8;
+	jb->max = (int64_t)max_ms * 8;
+	plc_init(&jb->plc);
+	return jb;
+}
+
+void
+media_jb_free(struct media_jb *jb)
+{
+	if (jb == NULL)
+		return;
+	plc_release(&jb->plc);
+	free(jb);
+}
+
+/* Forget the stream but keep the statistics and the PLC history. */
+static void
+jb_unprime(struct media_jb *jb)
+{
+	memset(jb->have, 0, sizeof(jb->have));
+	jb->primed = false;
+	jb->first_tick = false;
+	jb->nwin = jb->win_pos = 0;
+	jb->since_calc = 0;
+	jb->jumps = 0;
+}
+
+void
+media_jb_reset(struct media_jb *jb)
+{
+	jb_unprime(jb);
+}
+
+static int
+jb_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* lo, hi (99th percentile) and the target delay from the window. */
+static void
+jb_recalc(struct media_jb *jb)
+{
+	int64_t s[WIN];
+	size_t hi_i;
+
+	jb->since_calc = 0;
+	if (jb->nwin == 0)
+		return;
+	memcpy(s, jb->win, jb->nwin * sizeof(s[0]));
+	qsort(s, jb->nwin, sizeof(s[0]), jb_cmp);
+	hi_i = jb->nwin * 99 / 100;
+	if (hi_i >= jb->nwin)
+		hi_i = jb->nwin - 1;
+	jb->lo = s[0];
+	jb->hi = s[hi_i];
+	jb->target = jb->hi + MARGIN;
+	if (jb->target < jb->lo + jb->min)
+		jb->target = jb->lo + jb->min;
+	if (jb->target > jb->lo + jb->max)
+		jb->target = jb->lo + jb->max;
+}
+
+static void
+jb_window_add(struct media_jb *jb, int64_t req, bool now)
+{
+	jb->win[jb->win_pos] = req;
+	jb->win_pos = (jb->win_pos + 1) % WIN;
+	if (jb->nwin < WIN)
+		jb->nwin++;
+	if (now || ++jb->since_calc >= RECALC_EVERY)
+		jb_recalc(jb);
+}
+
+/* The first packet of a stream: p starts at its timestamp (so that the
+ * frame grid matches it); the first tick moves p back by the delay. */
+static void
+jb_prime(struct media_jb *jb, uint32_t ts, int64_t l)
+{
+	int64_t init = jb->min > INIT_MIN ? jb->min : INIT_MIN;
+
+	if (init > jb->max)
+		init = jb->max;
+	memset(jb->have, 0, sizeof(jb->have));
+	jb->primed = true;
+	jb->first_tick = true;
+	jb->p = ts;
+	jb->lo = jb->hi = l - jb->p;
+	jb->target = jb->lo + init;
+	jb->d_play = jb->target;
+	jb->nwin = jb->win_pos = 0;
+	jb->since_calc = 0;
+	jb->jumps = 0;
+}
+
+/* Whether every sample of [ts, ts + len), all behind p, was played. */
+static bool
+jb_played(const struct media_jb *jb, int64_t ts, size_t len)
+{
+	if (ts < jb->p - AHEAD_MAX)
+		return false;   /* slots reused since */
+	for (size_t i = 0; i < len; i++)
+		if (jb->have[jb_slot(ts + (int64_t)i)] != SLOT_PLAYED)
+			return false;
+	return true;
+}
+
+int
+media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t len,
+             uint64_t now_us)
+{
+	int64_t l = jb_local(now_us), ts64, req, from;
+	size_t fresh = 0;
+
+	if (len == 0 || len > AHEAD_MAX)
+		return EINVAL;
+	if (jb->primed && !jb->first_tick &&
+	    now_us - jb->last_arrival_us > IDLE_US)
+		jb_unprime(jb);
+	if (!jb->primed)
+		jb_prime(jb, ts, l);
+	ts64 = jb->p + (int32_t)(ts - (uint32_t)jb->p);
+
+	/* Far outside the window: a timestamp jump when it persists. */
+	if (ts64 + (int64_t)len <= jb->p - BEHIND_MAX ||
+	    ts64 + (int64_t)len > jb->p + AHEAD_MAX) {
+		if (++jb->jumps < JUMP_PACKETS) {
+			jb->late++;
+			return 0;
+		}
+		jb->resyncs++;
+		jb_prime(jb, ts, l);
+		ts64 = jb->p;
+	}
+	jb->jumps = 0;
+	jb->last_arrival_us = now_us;
+	if (jb->first_tick && ts64 < jb->p && jb->p - ts64 <= jb->max)
+		jb->p = ts64;   /* nothing played yet: an earlier packet overtaken */
+
+	/* The required delay, against the frame grid of p. */
+	req = l - (ts64 - jb_mod(ts64 - jb->p, MEDIA_FRAME));
+
+	if (ts64 + (int64_t)len <= jb->p) {
+		/* Its time has passed: a copy of what was played, or late. */
+		if (jb_played(jb, ts64, len)) {
+			jb->duplicate++;
+			return 0;
+		}
+		jb->late++;
+		jb_window_add(jb, req, true);
+		return 0;
+	}
+	from = ts64 < jb->p ? jb->p - ts64 : 0;
+	for (size_t i = (size_t)from; i < len; i++) {
+		size_t s = jb_slot(ts64 + (int64_t)i);
+
+		if (jb->have[s] != SLOT_HAVE) {
+			jb->audio[s] = payload[i];
+			jb->have[s] = SLOT_HAVE;
+			fresh++;
+		}
+	}
+	if (fresh == 0 && from == 0) {
+		jb->duplicate++;
+		return 0;
+	}
+	if (from > 0)
+		jb->late++;     /* its head came too late */
+	jb->packets++;
+	if (req <= jb->d_play) {
+		int64_t wait = jb->d_play - req;
+
+		jb->wait_sum += (uint64_t)wait;
+		jb->wait_n++;
+		if (wait > jb->wait_max)
+			jb->wait_max = wait;
+	}
+	jb_window_add(jb, req, req > jb->d_play);
+	return 0;
+}
+
+static int16_t
+jb_decode(enum cfg_law law, uint8_t b)
+{
+	return law == CFG_LAW_ALAW ? alaw_to_linear(b) : ulaw_to_linear(b);
+}
+
+static uint8_t
+jb_encode(enum cfg_law law, int16_t v)
+{
+	return law == CFG_LAW_ALAW ? linear_to_alaw(v) : linear_to_ulaw(v);
+}
+
+/* Decide the delay step of this tick: +1 frame, -1 frame or 0. Too little
+ * delay is corrected at once; a frame too many only once it has lasted half
+ * a second, or at once (but not more often than every 100 ms) beyond max. */
+static int
+jb_step(struct media_jb *jb, int64_t d)
+{
+	jb->since_shrink++;
+	if (d < jb->target) {
+		jb->excess_ticks = 0;
+		return 1;
+	}
+	if (d - MEDIA_FRAME < jb->target + SHRINK_HYST) {
+		jb->excess_ticks = 0;
+		return 0;
+	}
+	jb->excess_ticks++;
+	if (jb->since_shrink >= SHRINK_EVERY &&
+	    (jb->excess_ticks >= SHRINK_AFTER || d - jb->lo > jb->max)) {
+		jb->since_shrink = 0;
+		jb->excess_ticks = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* plc_fillin() starting a gap first straightens its circular history with
+ * a memcpy between overlapping ranges (undefined behaviour, and fatal under
+ * AddressSanitizer); doing that rotation here, with memmove, leaves it
+ * nothing to do. */
+static void
+jb_fillin(struct media_jb *jb, int16_t *amp)
+{
+	plc_state_t *s = &jb->plc;
+
+	if (s->missing_samples == 0 && s->buf_ptr > 0 && s->buf_ptr < PLC_HISTORY_LEN) {
+		int16_t head[PLC_HISTORY_LEN];
+		size_t n = (size_t)s->buf_ptr;
+
+		memcpy(head, s->history, n * sizeof(head[0]));
+		memmove(s->history, s->history + n, (PLC_HISTORY_LEN - n) * sizeof(head[0]));
+		memcpy(s->history + PLC_HISTORY_LEN - n, head, n * sizeof(head[0]));
+		s->buf_ptr = 0;
+	}
+	plc_fillin(s, amp, MEDIA_FRAME);
+}
+
+/* One frame of audio from p into amp, PLC over the holes. SpanDSP's PLC
+ * is only ever given whole frames (shorter blocks make it copy overlapping
+ * memory): a frame with holes is concealed whole, and its real samples
+ * put back. Returns the number of samples concealed. */
+static size_t
+jb_take(struct media_jb *jb, int16_t *amp)
+{
+	int16_t synth[MEDIA_FRAME];
+	bool have[MEDIA_FRAME];
+	size_t missing = 0;
+
+	for (size_t i = 0; i < MEDIA_FRAME; i++) {
+		size_t s = jb_slot(jb->p + (int64_t)i);
+
+		have[i] = jb->have[s] == SLOT_HAVE;
+		amp[i] = have[i] ? jb_decode(jb->law, jb->audio[s]) : 0;
+		jb->have[s] = have[i] ? SLOT_PLAYED : SLOT_EMPTY;
+		if (!have[i])
+			missing++;
+	}
+	jb->p += MEDIA_FRAME;
+	if (missing == 0 || (!jb->started && missing < MEDIA_FRAME)) {
+		/* Real audio (the very first may start late in the frame). */
+		jb->started = true;
+		plc_rx(&jb->plc, amp, MEDIA_FRAME);
+		return 0;
+	}
+	if (!jb->started)
+		return 0;
+	jb_fillin(jb, synth);
+	for (size_t i = 0; i < MEDIA_FRAME; i++)
+		if (!have[i])
+			amp[i] = synth[i];
+	return missing;
+}
+
+void
+media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
+{
+	int16_t amp[MEDIA_FRAME];
+	int64_t l = jb_local(now_us), d;
+
+	if (jb->primed && !jb->first_tick && now_us - jb->last_arrival_us > IDLE_US)
+		jb_unprime(jb);
+	if (!jb->primed) {
+		memset(frame, jb_silence(jb->law), MEDIA_FRAME);
+		return;
+	}
+	if (jb->first_tick) {
+		int64_t p = l - jb->target;
+
+		/* Back to the grid of the first packet: never less delay. */
+		jb->p = p - jb_mod(p - jb->p, MEDIA_FRAME);
+		jb->first_tick = false;
+		jb->since_shrink = 0;
+	}
+	d = l - jb->p;
+	if (d - jb->target > jb->max + RING / 4 || jb->target - d > jb->max + RING / 4) {
+		/* The clocks jumped: start over at the target delay. */
+		int64_t p = l - jb->target;
+
+		memset(jb->have, 0, sizeof(jb->have));
+		jb->p = p - jb_mod(p - jb->p, MEDIA_FRAME);
+		d = l - jb->p;
+		jb->resyncs++;
+	}
+
+	switch (jb_step(jb, d)) {
+	case 1:
+		/* More delay: one frame of concealment, p stays. */
+		if (jb->started) {
+			jb_fillin(jb, amp);
+			jb->grown += MEDIA_FRAME;
+		} else
+			memset(amp, 0, sizeof(amp));
+		d += MEDIA_FRAME;
+		break;
+	case -1:
+		/* Less delay: a frame is skipped. */
+		for (int64_t i = 0; i < MEDIA_FRAME; i++)
+			jb->have[jb_slot(jb->p + i)] = SLOT_EMPTY;
+		jb->p += MEDIA_FRAME;
+		jb->shrunk += MEDIA_FRAME;
+		d -= MEDIA_FRAME;
+		/* FALLTHROUGH */
+	default:
+		if (jb_take(jb, amp) > 0)
+			jb->concealed++;
+		break;
+	}
+	jb->d_play = d;
+	if (jb->started) {
+		jb->frames++;
+		for (size_t i = 0; i < MEDIA_FRAME; i++)
+			frame[i] = jb_encode(jb->law, amp[i]);
+	} else
+		memset(frame, jb_silence(jb->law), MEDIA_FRAME);
+}
+
+void
+media_jb_stats(const struct media_jb *jb, struct media_jb_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->frames = jb->frames;
+	out->concealed = jb->concealed;
+	out->late = jb->late;
+	out->duplicate = jb->duplicate;
+	out->packets = jb->packets;
+	out->grown_ms = (unsigned long)(jb->grown / 8);
+	out->shrunk_ms = (unsigned long)(jb->shrunk / 8);
+	out->resyncs = jb->resyncs;
+	if (jb->primed && jb->d_play > jb->lo)
+		out->delay_ms = (unsigned int)((jb->d_play - jb->lo) / 8);
+	if (jb->primed && jb->target > jb->lo)
+		out->target_ms = (unsigned int)((jb->target - jb->lo) / 8);
+	if (jb->wait_n > 0)
+		out->wait_mean_ms = (unsigned int)(jb->wait_sum / jb->wait_n / 8);
+	out->wait_max_ms = (unsigned int)(jb->wait_max / 8);
+}

@@ -1,0 +1,73 @@
+/* Adaptive jitter buffer between RTP arrival and the span's 20 ms clock.
+ *
+ * Audio is G.711 in the span's law. Packets go in with their RTP timestamp
+ * (8 kHz units) and their arrival time; the span's tick takes exactly one
+ * 160-byte frame out. The buffer is pure: it never reads the clock, both
+ * calls are given `now` (microseconds of a monotonic clock; the same clock
+ * for both).
+ *
+ * Any packet length is accepted (10, 20, 30 ms ... ptime): audio is kept per
+ * sample in a ring indexed by timestamp, so packets are reordered for free,
+ * a duplicate finds its samples already there, and a packet whose samples
+ * have been played is late and dropped. Samples missing when their turn
+ * comes are concealed with SpanDSP's PLC (on linear audio).
+ *
+ * Adaptation: the transit time (arrival minus timestamp) of the last 256
+ * packets gives the fastest packet (lo) and the 99th percentile (hi). The
+ * playout delay D (local clock minus the timestamp being played) is steered
+ * towards hi plus a small margin, kept between lo + min_ms and lo + max_ms.
+ * Growing inserts concealment at once (at most one frame per tick); shrinking
+ * skips at most 10 ms every 100 ms. Because lo and hi follow the stream,
+ * a clock drift between sender and span is absorbed the same way: a fast
+ * sender makes the buffer skip 10 ms now and then, a slow one makes it
+ * insert.
+ *
+ * A stream that stops for a second is forgotten: the next packet primes the
+ * buffer anew (after hold or silence suppression, or a timestamp jump). */
+#ifndef PB_MEDIA_JB_H
+#define PB_MEDIA_JB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg/cfg.h"
+
+#define MEDIA_FRAME 160         /* samples (= G.711 bytes) per 20 ms tick */
+
+struct media_jb;
+
+struct media_jb_stats {
+	unsigned long frames;           /* frames played since the first packet */
+	unsigned long concealed;        /* of those, frames with samples filled in by PLC */
+	unsigned long late;             /* packets dropped: their time had passed */
+	unsigned long duplicate;        /* packets whose audio was already there */
+	unsigned long packets;          /* packets accepted */
+	unsigned long grown_ms;         /* delay added by inserting concealment */
+	unsigned long shrunk_ms;        /* delay removed by skipping audio */
+	unsigned long resyncs;          /* timestamp jumps or restarts after a pause */
+	unsigned int delay_ms;          /* current buffering delay of the fastest packet */
+	unsigned int target_ms;         /* what the buffer steers towards */
+	unsigned int wait_mean_ms;      /* time accepted packets wait to be played */
+	unsigned int wait_max_ms;
+};
+
+/* min_ms..max_ms bound the buffering ([rtp] jitter_min_ms, jitter_max_ms);
+ * max_ms is capped at 1000. NULL when out of memory. */
+struct media_jb *media_jb_new(enum cfg_law law, unsigned int min_ms, unsigned int max_ms);
+void media_jb_free(struct media_jb *jb);
+
+/* Forget the stream (new SSRC, re-INVITE): the next packet primes anew. */
+void media_jb_reset(struct media_jb *jb);
+
+/* One RTP payload, in the span's law. 0, or EINVAL for an empty payload;
+ * late and duplicate packets return 0 and are counted. */
+int media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t len,
+                 uint64_t now_us);
+
+/* The span's tick: fill frame with the next 20 ms. Silence before the first
+ * packet (and after a long pause); concealment for missing audio. */
+void media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us);
+
+void media_jb_stats(const struct media_jb *jb, struct media_jb_stats *out);
+
+#endif

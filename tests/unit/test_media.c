@@ -1,0 +1,446 @@
+/* media: the jitter buffer (ordering, loss, drift, an IP network model) and
+ * DTMF both ways, all with injected time. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <spandsp.h>
+
+#include "media/dtmf.h"
+#include "media/jb.h"
+
+#define TICK_US 20000ULL
+
+/* ---- signals ---- */
+
+static uint64_t
+hash64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Noise whose every sample tells where it came from. */
+static uint8_t
+src_noise(uint32_t ts)
+{
+	return (uint8_t)hash64(ts);
+}
+
+static uint8_t
+src_sine(uint32_t ts)
+{
+	return linear_to_alaw((int)(8000.0 * sin(2.0 * M_PI * 440.0 * ts / 8000.0)));
+}
+
+static void
+fill(uint8_t *buf, uint32_t ts, size_t n, uint8_t (*src)(uint32_t))
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = src(ts + (uint32_t)i);
+}
+
+static bool
+is_silence(const uint8_t *f)
+{
+	for (size_t i = 0; i < MEDIA_FRAME; i++)
+		if (f[i] != 0xD5)
+			return false;
+	return true;
+}
+
+static double
+energy(const uint8_t *f)
+{
+	double e = 0;
+
+	for (size_t i = 0; i < MEDIA_FRAME; i++) {
+		double v = alaw_to_linear(f[i]);
+		e += v * v;
+	}
+	return e / MEDIA_FRAME;
+}
+
+/* ---- a scripted stream ---- */
+
+struct pkt {
+	uint64_t at;            /* arrival, us */
+	uint32_t ts;
+	size_t len;
+};
+
+static int
+pkt_cmp(const void *a, const void *b)
+{
+	const struct pkt *x = a, *y = b;
+
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Play packets (sorted by arrival) against ticks every 20 ms from t0; the
+ * output frames go to out (nticks of them). */
+static void
+play(struct media_jb *jb, struct pkt *pk, size_t np, uint64_t t0, size_t nticks,
+     uint8_t (*src)(uint32_t), uint8_t (*out)[MEDIA_FRAME])
+{
+	size_t j = 0;
+	uint8_t buf[2000];
+
+	qsort(pk, np, sizeof(*pk), pkt_cmp);
+	for (size_t k = 0; k < nticks; k++) {
+		uint64_t now = t0 + k * TICK_US;
+
+		while (j < np && pk[j].at <= now) {
+			fill(buf, pk[j].ts, pk[j].len, src);
+			media_jb_put(jb, pk[j].ts, buf, pk[j].len, pk[j].at);
+			j++;
+		}
+		media_jb_get(jb, out[k], now);
+	}
+}
+
+/* The timestamp whose noise equals the frame, searched near guess; -1. */
+static int64_t
+frame_ts(const uint8_t *f, int64_t guess)
+{
+	uint8_t want[MEDIA_FRAME];
+
+	for (int64_t d = 0; d < 4000; d++) {
+		for (int s = 0; s < 2; s++) {
+			int64_t ts = s ? guess - d : guess + d;
+
+			fill(want, (uint32_t)ts, MEDIA_FRAME, src_noise);
+			if (memcmp(want, f, MEDIA_FRAME) == 0)
+				return ts;
+		}
+	}
+	return -1;
+}
+
+/* After the first audio, every frame is real audio continuing the previous
+ * one, except `steps` times where the delay moved by a whole frame. */
+static void
+check_continuous(uint8_t (*out)[MEDIA_FRAME], size_t n, uint32_t ts0, unsigned long steps)
+{
+	size_t k = 0;
+	int64_t ts, prev = -1;
+	unsigned long jumps = 0, bad = 0;
+
+	while (k < n && is_silence(out[k]))
+		k++;
+	CU_ASSERT_FATAL(k < n);
+	ts = frame_ts(out[k], ts0);
+	CU_ASSERT_FATAL(ts >= 0);
+	for (; k < n; k++) {
+		ts = frame_ts(out[k], prev < 0 ? ts : prev + MEDIA_FRAME);
+		if (ts < 0) {
+			bad++;
+			continue;
+		}
+		if (prev >= 0 && ts != prev + MEDIA_FRAME)
+			jumps++;
+		prev = ts;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(jumps <= steps);
+}
+
+/* ---- jitter buffer ---- */
+
+static void
+test_jb_in_order(void)
+{
+	static uint8_t out[1000][MEDIA_FRAME];
+	static struct pkt pk[1100];
+	struct media_jb *jb = media_jb_new(CFG_LAW_ALAW, 20, 200);
+	struct media_jb_stats st;
+	uint64_t t0 = 1000000;
+
+	for (size_t i = 0; i < 1100; i++) {
+		pk[i].ts = 5000 + (uint32_t)i * 160;
+		pk[i].len = 160;
+		pk[i].at = t0 + 7000 + i * TICK_US + 30000;
+	}
+	play(jb, pk, 1100, t0, 1000, src_noise, out);
+	media_jb_stats(jb, &st);
+	printf("\n  in order: frames %lu concealed %lu delay %u ms wait %u/%u ms steps %lu/%lu ",
+	    st.frames, st.concealed, st.delay_ms, st.wait_mean_ms, st.wait_max_ms,
+	    st.grown_ms, st.shrunk_ms);
+	CU_ASSERT(!is_silence(out[10]));
+	CU_ASSERT_EQUAL(st.concealed, 0);
+	CU_ASSERT_EQUAL(st.late, 0);
+	CU_ASSERT_EQUAL(st.duplicate, 0);
+	CU_ASSERT(st.packets >= 995 && st.packets <= 1000);
+	CU_ASSERT(st.delay_ms >= 20 && st.delay_ms <= 40);
+	check_continuous(out, 980, 5000, (st.grown_ms + st.shrunk_ms) / 20);
+	media_jb_free(jb);
+}
+
+/* 10 and 30 ms packets: the same audio comes out. */
+static void
+test_jb_ptime(void)
+{
+	static uint8_t out[600][MEDIA_FRAME];
+	static struct pkt pk[1400];
+	size_t sizes[] = { 80, 240, 400 };
+
+	for (size_t z = 0; z < 3; z++) {
+		struct media_jb *jb = media_jb_new(CFG_LAW_ALAW, 20, 200);
+		struct media_jb_stats st;
+		size_t len = sizes[z], np = 0;
+		uint64_t t0 = 5000000;
+
+		for (uint32_t ts = 0; ts < 650 * 160; ts += (uint32_t)len) {
+			pk[np].ts = 123456 + ts;
+			pk[np].len = len;
+			pk[np].at = t0 + 3000 + (ts + len) * 125ULL + 15000;
+			np++;
+		}
+		play(jb, pk, np, t0, 600, src_noise, out);
+		media_jb_stats(jb, &st);
+		printf("\n  ptime %zu ms: concealed %lu delay %u ms ", len / 8, st.concealed, st.delay_ms);
+		CU_ASSERT_EQUAL(st.concealed, 0);
+		CU_ASSERT_EQUAL(st.late, 0);
+		CU_ASSERT(st.packets >= 590 * 160 / len);
+		check_continuous(out, 580, 123456, (st.grown_ms + st.shrunk_ms) / 20);
+		media_jb_free(jb);
+	}
+}
+
+/* Pairs swapped in flight and every packet twice: the order is restored,
+ * duplicates dropped. */
+static void
+test_jb_reorder_duplicate(void)
+{
+	static uint8_t out[1000][MEDIA_FRAME];
+	static struct pkt pk[2000];
+	struct media_jb *jb = media_jb_new(CFG_LAW_ALAW, 20, 200);
+	struct media_jb_stats st;
+	uint64_t t0 = 2000000;
+	size_t np = 0;
+
+	for (size_t i = 0; i < 1000; i++) {
+		uint64_t at = t0 + 4000 + i * TICK_US + 40000;
+
+		if (i % 2 == 0)
+			at += 25000;    /* overtaken by the next one */
+		pk[np].ts = 77 + (uint32_t)i * 160;
+		pk[np].len = 160;
+		pk[np].at = at;
+		np++;
+		pk[np] = pk[np - 1];
+		pk[np].at += 3000;
+		np++;
+	}
+	play(jb, pk, np, t0, 1000, src_noise, out);
+	media_jb_stats(jb, &st);
+	printf("\n  reordered: late %lu dup %lu concealed %lu delay %u ms ",
+	    st.late, st.duplicate, st.concealed, st.delay_ms);
+	CU_ASSERT(st.duplicate >= 990 && st.duplicate == st.packets);
+	CU_ASSERT_EQUAL(st.late, 0);
+	CU_ASSERT_EQUAL(st.concealed, 0);
+	CU_ASSERT(st.delay_ms >= 25 && st.delay_ms <= 60);
+	check_continuous(out + 20, 950, 77 + 20 * 160, 2 + (st.grown_ms + st.shrunk_ms) / 20);
+	media_jb_free(jb);
+}
+
+/* A packet 500 ms late is dropped, its frame concealed, and it is never
+ * played afterwards. */
+static void
+test_jb_late(void)
+{
+	static uint8_t out[400][MEDIA_FRAME];
+	struct pkt pk[450];
+	struct media_jb *jb = media_jb_new(CFG_LAW_ALAW, 20, 200);
+	struct media_jb_stats st;
+	uint64_t t0 = 0;
+	uint8_t want[MEDIA_FRAME];
+	int found = 0;
+
+	for (size_t i = 0; i < 450; i++) {
+		pk[i].ts = (uint32_t)i * 160;
+		pk[i].len = 160;
+		pk[i].at = t0 + 1000 + i * TICK_US + 20000;
+	}
+	pk[200].at += 500000;
+	play(jb, pk, 450, t0, 400, src_noise, out);
+	media_jb_stats(jb, &st);
+	CU_ASSERT_EQUAL(st.late, 1);
+	CU_ASSERT_EQUAL(st.concealed, 1);
+	fill(want, 200 * 160, MEDIA_FRAME, src_noise);
+	for (size_t k = 0; k < 400; k++)
+		if (memcmp(out[k], want, MEDIA_FRAME) == 0)
+			found++;
+	CU_ASSERT_EQUAL(found, 0);
+	media_jb_free(jb);
+}
+
+/* Lost packets: the gap is filled by PLC, never silence. */
+static void
+test_jb_loss_concealed(void)
+{
+	static uint8_t out[1000][MEDIA_FRAME];
+	static struct pkt pk[1100];
+	struct media_jb *jb = media_jb_new(CFG_LAW_ALAW, 20, 200);
+	struct media_jb_stats st;
+	size_t np = 0, lost = 0, quiet = 0;
+	double normal;
+
+	for (size_t i = 0; i < 1100; i++) {
+		if (i > 10 && i % 37 == 0) {
+			if (i < 990)
+				lost++;
+			continue;
+		}
+		pk[np].ts = 999 + (uint32_t)i * 160;
+		pk[np].len = 160;
+		pk[np].at = 300 + i * TICK_US + 30000;
+		np++;
+	}
+	play(jb, pk, np, 0, 1000, src_sine, out);
+	media_jb_stats(jb, &st);
+	printf("\n  lost %zu: concealed %lu ", lost, st.concealed);
+	CU_ASSERT_EQUAL(st.concealed, lost);
+	normal = energy(out[5]);
+	CU_ASSERT(normal > 1e6);
+	for (size_t k = 5; k < 980; k++)
+		if (energy(out[k]) < normal / 4)
+			quiet++;
+	CU_ASSERT_EQUAL(quiet, 0);
+	media_jb_free(jb);
+}
+
+/* A timestamp jump (new talk spurt numbering) and a pause resync. */
+static void
+test_jb_jump_pause(void)
+{
+	static uint8_t out[800][MEDIA_FRAME];
+	static struct pkt pk[900];
+	struct media_jb *jb = media_jb_new(CFG_LAW_ALAW, 20, 200);
+	struct media_jb_stats st;
+	size_t np = 0;
+
+	for (size_t i = 0; i < 850; i++) {
+		uint32_t ts = (uint32_t)i * 160;
+		uint64_t at = 500 + i * TICK_US + 25000;
+
+		if (i >= 300)
+			ts += 3000000000u;      /* jump */
+		if (i >= 500 && i < 600)
+			continue;               /* two seconds of nothing */
+		pk[np].ts = ts;
+		pk[np].len = 160;
+		pk[np].at = at;
+		np++;
+	}
+	play(jb, pk, np, 0, 800, src_sine, out);
+	media_jb_stats(jb, &st);
+	printf("\n  jump+pause: resyncs %lu late %lu concealed %lu ", st.resyncs, st.late, st.concealed);
+	CU_ASSERT_EQUAL(st.resyncs, 1);
+	CU_ASSERT(st.concealed <= 4 + 50);     /* the jump, then the PLC fade of the pause */
+	CU_ASSERT(!is_silence(out[320]));
+	CU_ASSERT(is_silence(out[590]));        /* forgotten after a second */
+	CU_ASSERT(!is_silence(out[700]));       /* primed again */
+	media_jb_free(jb);
+}
+
+/* An hour of a sender whose clock is off by ppm, with a little jitter:
+ * after priming there is never a hole, the delay stays in bounds, and the
+ * buffer corrects by skipping or inserting whole frames. */
+static void
+drift_run(double ppm)
+{
+	struct media_jb *jb = media_jb_new(CFG_LAW_ALAW, 20, 200);
+	struct media_jb_stats st;
+	uint8_t buf[MEDIA_FRAME], frame[MEDIA_FRAME];
+	const size_t ticks = 180000;
+	double period = 20000.0 / (1.0 + ppm * 1e-6);   /* sender's 20 ms in our us */
+	uint64_t rng = 42;
+	size_t i = 0;
+	unsigned int dmin = 1000, dmax = 0;
+	double expect;
+
+	for (size_t k = 0; k < ticks; k++) {
+		uint64_t now = 10000000 + k * TICK_US;
+
+		for (;;) {
+			/* up to 8 ms of jitter, in order */
+			double at = 10000000 + 3000 + i * period + 30000;
+
+			rng = hash64(rng + i);
+			at += (double)(rng % 8000);
+			if (at > (double)now)
+				break;
+			fill(buf, (uint32_t)i * 160, MEDIA_FRAME, src_sine);
+			media_jb_put(jb, (uint32_t)i * 160, buf, MEDIA_FRAME, (uint64_t)at);
+			i++;
+		}
+		media_jb_get(jb, frame, now);
+		if (k > 500) {
+			media_jb_stats(jb, &st);
+			if (st.delay_ms < dmin)
+				dmin = st.delay_ms;
+			if (st.delay_ms > dmax)
+				dmax = st.delay_ms;
+		}
+	}
+	media_jb_stats(jb, &st);
+	expect = fabs(ppm) * 1e-6 * 3600 * 1000;
+	printf("\n  drift %+.0f ppm, 1 h: frames %lu concealed %lu late %lu delay %u..%u ms "
+	    "grown %lu ms shrunk %lu ms (drift %.0f ms) ",
+	    ppm, st.frames, st.concealed, st.late, dmin, dmax, st.grown_ms, st.shrunk_ms, expect);
+	CU_ASSERT_EQUAL(st.concealed, 0);
+	CU_ASSERT_EQUAL(st.late, 0);
+	CU_ASSERT(dmin >= 15);
+	CU_ASSERT(dmax <= 60);
+	/* What was skipped or inserted is the drift, within two frames. */
+	if (ppm > 0) {
+		CU_ASSERT(fabs((double)st.shrunk_ms - (double)st.grown_ms - expect) <= 40);
+	} else {
+		CU_ASSERT(fabs((double)st.grown_ms - (double)st.shrunk_ms - expect) <= 40);
+	}
+	media_jb_free(jb);
+}
+
+static void
+test_jb_drift_fast(void)
+{
+	drift_run(200);
+}
+
+static void
+test_jb_drift_slow(void)
+{
+	drift_run(-200);
+}
+
+int
+main(void)
+{
+	CU_pSuite s;
+	unsigned int failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	s = CU_add_suite("jb", NULL, NULL);
+	CU_add_test(s, "in order: continuous audio, bounded delay", test_jb_in_order);
+	CU_add_test(s, "10, 30 and 50 ms packets", test_jb_ptime);
+	CU_add_test(s, "reordered and duplicated packets", test_jb_reorder_duplicate);
+	CU_add_test(s, "late packet dropped and concealed", test_jb_late);
+	CU_add_test(s, "loss concealed by PLC, never silent", test_jb_loss_concealed);
+	CU_add_test(s, "timestamp jump and pause", test_jb_jump_pause);
+	CU_add_test(s, "drift +200 ppm for an hour", test_jb_drift_fast);
+	CU_add_test(s, "drift -200 ppm for an hour", test_jb_drift_slow);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failures > 0 ? 1 : 0;
+}
