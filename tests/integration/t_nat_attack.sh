@@ -58,5 +58,5 @@ attack_run() {
 for mode in $(nat_modes strict); do
 	nat_run "attack-$mode" single attack_run "$mode" rejected
 done
-[ -n "${NAT_MODES:-}" ] || nat_run attack-control-on-change single attack_run on-change hijacked
+nat_run attack-control-on-change single attack_run on-change hijacked
 nat_summary
