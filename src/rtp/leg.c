@@ -1,5 +1,7 @@
-/* The RTP leg of a call: one UDP socket, symmetric RTP, address learning
- * through the latch. */
+/* The RTP leg of a call: an RTP/RTCP port pair, symmetric RTP, address
+ * learning through the latch, receive statistics, RTCP reports and the
+ * media timeout. The callbacks read the clock once and hand each datagram
+ * to the pure latch, statistics and RTCP functions. */
 #include "rtp/rtp.h"
 
 #include <errno.h>
@@ -7,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -17,55 +20,125 @@
 #define RTP_MAX_PKT 2048
 #define RTP_MAX_PAYLOAD (1500 - 28 - RTP_HDR_LEN)
 #define RTP_READ_BURST 64
+#define RTP_CLOCK_RATE 8000
+#define RTCP_MAX_PKT 1500
+#define RTCP_UDP_IP_OVERHEAD 28
+/* RTCP bandwidth: 5% of a G.711 session (64 kbit/s payload plus headers,
+ * about 10000 octets/s), in octets per second */
+#define RTCP_BW 500.0
 
 struct rtp_leg {
 	struct event_base *base;        /* not owned */
-	struct event *ev;               /* owned */
-	int fd;                         /* owned */
+	struct event *ev;               /* owned: RTP socket readable */
+	struct event *ev_rtcp;          /* owned: RTCP socket readable */
+	struct event *ev_timeout;       /* owned: media timeout */
+	struct event *ev_report;        /* owned: next RTCP report */
+	int fd;                         /* owned: RTP, even port */
+	int fd_rtcp;                    /* owned: RTCP, port + 1 */
 	unsigned int port;
 	char *callid;                   /* owned */
 	struct rtp_leg_cbs cbs;
 	void *owner;                    /* not owned */
 
 	struct rtp_latch latch;
+	bool remote_set;
+	bool mux;
+	bool hold;
+	unsigned long timeout_ms, hold_timeout_ms;
+	uint64_t last_rx;               /* accepted RTP, or when the timer started */
+
 	int pt;                         /* payload type we send, -1 unset */
 	uint32_t ssrc;
 	uint16_t seq;
-	uint32_t ts;
+	uint32_t ts;                    /* of the next audio frame */
 	bool sent_first;
+	uint64_t last_tx_ms;            /* when the last audio frame was sent */
+	uint32_t last_tx_ts;
+
+	struct rtp_rxstat rx;           /* the peer's current SSRC */
+
+	/* RTCP */
+	struct addr rtcp_src;           /* the accepted source of the peer's RTCP */
+	unsigned long tx_at_report;     /* tx_packets at the last report */
+	double rtcp_avg;                /* average compound size, octets */
+	bool rtcp_initial;
+	bool have_peer_sr;
+	uint32_t peer_lsr;              /* middle of the NTP time of its last SR */
+	uint64_t peer_sr_at;            /* when that SR arrived */
+	struct rtp_rtcp_peer peer;
 
 	struct rtp_stats stats;
 	struct log_ratelimit rl_bad;
+	struct log_ratelimit rl_rejected;
+	struct log_ratelimit rl_rtcp;
 };
 
 static void rtp_leg_on_read(evutil_socket_t fd, short what, void *arg);
+static void rtp_leg_on_rtcp(evutil_socket_t fd, short what, void *arg);
+static void rtp_leg_on_timeout(evutil_socket_t fd, short what, void *arg);
+static void rtp_leg_on_report(evutil_socket_t fd, short what, void *arg);
 
-/* Bind fd to an even port of [port_min, port_max], starting at a random
- * one and trying each once. */
-static int
-rtp_leg_bind(int fd, struct addr *local, unsigned int port_min, unsigned int port_max,
-             unsigned int *port)
+static uint64_t
+rtp_clock_ms(clockid_t id)
 {
-	unsigned int first, last, n, start;
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+rtp_leg_socket(const struct addr *local, int *fd)
+{
+	*fd = socket(local->u.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	return *fd == -1 ? errno : 0;
+}
+
+/* Bind an even port p of [port_min, port_max] and p + 1, starting at a
+ * random pair and trying each once. */
+static int
+rtp_leg_bind(struct addr *local, unsigned int port_min, unsigned int port_max, int *fd,
+             int *fd_rtcp, unsigned int *port)
+{
+	unsigned int first, n, start;
 	int error = EADDRINUSE;
 
 	first = port_min + (port_min & 1);
-	last = port_max - (port_max & 1);
-	if (port_min == 0 || port_max > 65535 || first > last)
+	if (port_min == 0 || port_max > 65535 || first + 1 > port_max)
 		return EINVAL;
-	n = (last - first) / 2 + 1;
+	n = (port_max - 1 - first) / 2 + 1;
 	start = arc4random_uniform(n);
 	for (unsigned int i = 0; i < n; i++) {
 		unsigned int p = first + 2 * ((start + i) % n);
+		int a, b;
 
-		addr_set_port(local, p);
-		if (bind(fd, &local->u.sa, local->len) == 0) {
-			*port = p;
-			return 0;
-		}
-		error = errno;
-		if (error != EADDRINUSE && error != EACCES)
+		if ((error = rtp_leg_socket(local, &a)) != 0)
 			return error;
+		addr_set_port(local, p);
+		if (bind(a, &local->u.sa, local->len) != 0) {
+			error = errno;
+			close(a);
+			if (error != EADDRINUSE && error != EACCES)
+				return error;
+			continue;
+		}
+		if ((error = rtp_leg_socket(local, &b)) != 0) {
+			close(a);
+			return error;
+		}
+		addr_set_port(local, p + 1);
+		if (bind(b, &local->u.sa, local->len) != 0) {
+			error = errno;
+			close(a);
+			close(b);
+			if (error != EADDRINUSE && error != EACCES)
+				return error;
+			continue;
+		}
+		*fd = a;
+		*fd_rtcp = b;
+		*port = p;
+		return 0;
 	}
 	return error;
 }
@@ -83,7 +156,7 @@ rtp_leg_new(struct event_base *base, const struct cfg_rtp *cfg, const char *call
 		log_call(LOG_LEVEL_ERROR, callid, "rtp: out of memory");
 		return NULL;
 	}
-	leg->fd = -1;
+	leg->fd = leg->fd_rtcp = -1;
 	leg->base = base;
 	leg->owner = owner;
 	leg->pt = -1;
@@ -97,27 +170,38 @@ rtp_leg_new(struct event_base *base, const struct cfg_rtp *cfg, const char *call
 		log_call(LOG_LEVEL_ERROR, callid, "rtp: bad bind address %s", ip);
 		goto fail;
 	}
-	leg->fd = socket(local.u.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (leg->fd == -1) {
-		log_call(LOG_LEVEL_ERROR, callid, "rtp: socket: %s", strerror(errno));
-		goto fail;
-	}
-	error = rtp_leg_bind(leg->fd, &local, cfg->port_min, cfg->port_max, &leg->port);
+	error = rtp_leg_bind(&local, cfg->port_min, cfg->port_max, &leg->fd, &leg->fd_rtcp,
+	    &leg->port);
 	if (error != 0) {
-		log_call(LOG_LEVEL_ERROR, callid, "rtp: no port in %s:%u-%u: %s", ip,
+		log_call(LOG_LEVEL_ERROR, callid, "rtp: no port pair in %s:%u-%u: %s", ip,
 		         cfg->port_min, cfg->port_max, strerror(error));
 		goto fail;
 	}
 	leg->ev = event_new(base, leg->fd, EV_READ | EV_PERSIST, rtp_leg_on_read, leg);
-	if (!leg->ev || event_add(leg->ev, NULL) != 0) {
-		log_call(LOG_LEVEL_ERROR, callid, "rtp: cannot add read event");
+	leg->ev_rtcp = event_new(base, leg->fd_rtcp, EV_READ | EV_PERSIST, rtp_leg_on_rtcp, leg);
+	leg->ev_timeout = evtimer_new(base, rtp_leg_on_timeout, leg);
+	leg->ev_report = evtimer_new(base, rtp_leg_on_report, leg);
+	if (!leg->ev || !leg->ev_rtcp || !leg->ev_timeout || !leg->ev_report ||
+	    event_add(leg->ev, NULL) != 0 || event_add(leg->ev_rtcp, NULL) != 0) {
+		log_call(LOG_LEVEL_ERROR, callid, "rtp: cannot add events");
 		goto fail;
 	}
 	rtp_latch_init(&leg->latch, cfg->latch_mode, NULL);
+	rtp_latch_set_params(&leg->latch,
+	    cfg->latch_window_ms ? cfg->latch_window_ms : RTP_LATCH_WINDOW_MS,
+	    cfg->latch_probation ? cfg->latch_probation : RTP_LATCH_PROBATION,
+	    cfg->latch_silence_ms);
+	leg->timeout_ms = (unsigned long)cfg->rtp_timeout * 1000;
+	leg->hold_timeout_ms = (unsigned long)cfg->rtp_hold_timeout * 1000;
 	leg->ssrc = arc4random();
 	leg->seq = (uint16_t)arc4random();
 	leg->ts = arc4random();
-	log_call(LOG_LEVEL_DEBUG, callid, "rtp: bound %s:%u", ip, leg->port);
+	leg->rtcp_avg = 100;
+	leg->rtcp_initial = true;
+	leg->peer.rtt_ms = -1;
+	leg->peer.rtt_max_ms = -1;
+	log_call(LOG_LEVEL_DEBUG, callid, "rtp: bound %s:%u (rtcp %u), latch %s", ip, leg->port,
+	         leg->port + 1, cfg_latch_mode_name(leg->latch.mode));
 	return leg;
 
 fail:
@@ -132,8 +216,16 @@ rtp_leg_free(struct rtp_leg *leg)
 		return;
 	if (leg->ev)
 		event_free(leg->ev);
+	if (leg->ev_rtcp)
+		event_free(leg->ev_rtcp);
+	if (leg->ev_timeout)
+		event_free(leg->ev_timeout);
+	if (leg->ev_report)
+		event_free(leg->ev_report);
 	if (leg->fd != -1)
 		close(leg->fd);
+	if (leg->fd_rtcp != -1)
+		close(leg->fd_rtcp);
 	free(leg->callid);
 	free(leg);
 }
@@ -144,11 +236,124 @@ rtp_leg_port(const struct rtp_leg *leg)
 	return leg->port;
 }
 
+/* ---- Timers ---- */
+
+static void
+rtp_timer_add(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000) };
+
+	evtimer_add(ev, &tv);
+}
+
+static unsigned long
+rtp_leg_limit(const struct rtp_leg *leg)
+{
+	return leg->hold ? leg->hold_timeout_ms : leg->timeout_ms;
+}
+
+/* (Re)arm the media timeout for the time left at now. */
+static void
+rtp_leg_timeout_arm(struct rtp_leg *leg, uint64_t now)
+{
+	unsigned long limit = rtp_leg_limit(leg);
+	uint64_t idle = now > leg->last_rx ? now - leg->last_rx : 0;
+
+	evtimer_del(leg->ev_timeout);
+	if (!leg->remote_set || limit == 0)
+		return;
+	rtp_timer_add(leg->ev_timeout, idle >= limit ? 0 : limit - idle);
+}
+
+static void
+rtp_leg_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct rtp_leg *leg = arg;
+	uint64_t now = rtp_clock_ms(CLOCK_MONOTONIC);
+	unsigned long limit = rtp_leg_limit(leg);
+
+	(void)fd;
+	(void)what;
+	if (limit == 0)
+		return;
+	if (now - leg->last_rx < limit) {
+		rtp_leg_timeout_arm(leg, now);
+		return;
+	}
+	log_call(LOG_LEVEL_NOTICE, leg->callid, "rtp: media timeout, no RTP for %lu ms%s", limit,
+	         leg->hold ? " (on hold)" : "");
+	/* the last thing: the owner may free the leg */
+	if (leg->cbs.timeout)
+		leg->cbs.timeout(leg->owner);
+}
+
+static void
+rtp_leg_report_arm(struct rtp_leg *leg)
+{
+	unsigned int senders = (leg->stats.tx_packets > 0) + (leg->stats.rx_packets > 0);
+	uint64_t ms;
+
+	ms = rtcp_interval_ms(2, senders, leg->stats.tx_packets != leg->tx_at_report,
+	    leg->rtcp_avg, RTCP_BW, leg->rtcp_initial, arc4random() / 4294967296.0);
+	leg->rtcp_initial = false;
+	rtp_timer_add(leg->ev_report, ms);
+}
+
 void
 rtp_leg_set_remote(struct rtp_leg *leg, const struct addr *sdp_addr, int pt)
 {
+	uint64_t now = rtp_clock_ms(CLOCK_MONOTONIC);
+
 	rtp_latch_set_sdp(&leg->latch, sdp_addr);
 	leg->pt = pt;
+	if (!leg->remote_set && sdp_addr != NULL) {
+		leg->remote_set = true;
+		leg->last_rx = now;
+		rtp_leg_timeout_arm(leg, now);
+		rtp_leg_report_arm(leg);
+	}
+}
+
+void
+rtp_leg_set_latch_mode(struct rtp_leg *leg, enum cfg_latch_mode mode)
+{
+	if (mode == CFG_LATCH_INHERIT || mode == leg->latch.mode)
+		return;
+	log_call(LOG_LEVEL_DEBUG, leg->callid, "rtp: latch mode %s", cfg_latch_mode_name(mode));
+	rtp_latch_set_mode(&leg->latch, mode);
+}
+
+void
+rtp_leg_set_signal_addr(struct rtp_leg *leg, const struct addr *sig)
+{
+	rtp_latch_set_signal(&leg->latch, sig);
+}
+
+void
+rtp_leg_set_rtcp_mux(struct rtp_leg *leg, bool mux)
+{
+	leg->mux = mux;
+}
+
+void
+rtp_leg_set_hold(struct rtp_leg *leg, bool on_hold)
+{
+	uint64_t now = rtp_clock_ms(CLOCK_MONOTONIC);
+
+	if (leg->hold == on_hold)
+		return;
+	leg->hold = on_hold;
+	leg->last_rx = now;
+	rtp_leg_timeout_arm(leg, now);
+}
+
+void
+rtp_leg_set_timeouts_ms(struct rtp_leg *leg, unsigned long timeout_ms,
+                        unsigned long hold_timeout_ms)
+{
+	leg->timeout_ms = timeout_ms;
+	leg->hold_timeout_ms = hold_timeout_ms;
+	rtp_leg_timeout_arm(leg, rtp_clock_ms(CLOCK_MONOTONIC));
 }
 
 const struct rtp_latch *
@@ -157,26 +362,186 @@ rtp_leg_latch(const struct rtp_leg *leg)
 	return &leg->latch;
 }
 
+const struct addr *
+rtp_leg_dest(const struct rtp_leg *leg)
+{
+	return rtp_latch_dest_at(&leg->latch, rtp_clock_ms(CLOCK_MONOTONIC));
+}
+
+uint32_t
+rtp_leg_ts(const struct rtp_leg *leg)
+{
+	return leg->ts;
+}
+
 void
 rtp_leg_stats(const struct rtp_leg *leg, struct rtp_stats *out)
 {
 	*out = leg->stats;
+	if (leg->rx.init) {
+		out->expected = rtp_rxstat_expected(&leg->rx);
+		out->lost = rtp_rxstat_lost(&leg->rx);
+		out->jitter_ms = rtp_rxstat_jitter_ms(&leg->rx);
+	}
+	out->latch_mode = leg->latch.mode;
+	out->nat = leg->latch.nat;
+	out->have_learned = leg->latch.have_learned;
+	out->learned = leg->latch.learned;
+	out->relatches = leg->latch.relatches;
 }
 
-/* RTCP multiplexed on the RTP port (RFC 5761): packet types 192-223 sit
- * where RTP has marker + PT 64-95. */
-static bool
-rtp_is_rtcp(const uint8_t *pkt, size_t len)
+void
+rtp_leg_rtcp_peer(const struct rtp_leg *leg, struct rtp_rtcp_peer *out)
 {
-	return len >= 2 && pkt[1] >= 192 && pkt[1] <= 223;
+	*out = leg->peer;
+}
+
+void
+rtp_leg_log_summary(const struct rtp_leg *leg)
+{
+	struct rtp_stats st;
+	char lbuf[ADDR_STRLEN];
+
+	rtp_leg_stats(leg, &st);
+	log_call(LOG_LEVEL_INFO, leg->callid,
+	    "rtp: summary latch=%s nat=%s learned=%s relatches=%u rx=%lu tx=%lu bad=%lu "
+	    "rejected=%lu expected=%u lost=%d jitter=%ums rtcp_rx=%lu rtcp_tx=%lu "
+	    "peer_reports=%lu peer_fraction=%u/256 peer_lost=%d peer_jitter=%ums rtt=%dms",
+	    cfg_latch_mode_name(st.latch_mode), st.nat ? "yes" : "no",
+	    st.have_learned ? addr_str(&st.learned, lbuf, sizeof(lbuf)) : "none",
+	    st.relatches, st.rx_packets, st.tx_packets, st.rx_bad, st.rx_rejected,
+	    st.expected, st.lost, st.jitter_ms, st.rtcp_rx, st.rtcp_tx,
+	    leg->peer.reports, leg->peer.fraction, leg->peer.lost, leg->peer.jitter_ms,
+	    leg->peer.rtt_ms);
+}
+
+/* ---- RTCP ---- */
+
+static void
+rtp_leg_rtcp_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct addr *src,
+                   uint64_t now)
+{
+	char sbuf[ADDR_STRLEN];
+	struct rtcp_report r;
+
+	if (!rtp_latch_rtcp_ok(&leg->latch, src)) {
+		leg->stats.rtcp_rejected++;
+		log_limited(&leg->rl_rejected, LOG_LEVEL_WARN,
+		            "call=%s rtp: dropped RTCP from %s (not an accepted source)",
+		            leg->callid, addr_str(src, sbuf, sizeof(sbuf)));
+		return;
+	}
+	if (rtcp_parse(pkt, len, &r) != 0) {
+		leg->stats.rtcp_bad++;
+		log_limited(&leg->rl_rtcp, LOG_LEVEL_WARN,
+		            "call=%s rtp: dropped malformed RTCP from %s (%zu bytes)",
+		            leg->callid, addr_str(src, sbuf, sizeof(sbuf)), len);
+		return;
+	}
+	leg->stats.rtcp_rx++;
+	leg->rtcp_avg += ((double)(len + RTCP_UDP_IP_OVERHEAD) - leg->rtcp_avg) / 16.0;
+	if (!addr_eq(&leg->rtcp_src, src)) {
+		log_call(LOG_LEVEL_DEBUG, leg->callid, "rtp: RTCP from %s",
+		         addr_str(src, sbuf, sizeof(sbuf)));
+		leg->rtcp_src = *src;
+	}
+	if (r.sr) {
+		leg->have_peer_sr = true;
+		leg->peer_lsr = rtcp_ntp_mid(r.ntp);
+		leg->peer_sr_at = now;
+	}
+	for (unsigned int i = 0; i < r.n_blocks; i++) {
+		const struct rtcp_block *b = &r.blocks[i];
+		int rtt;
+
+		if (b->ssrc != leg->ssrc)
+			continue;
+		leg->peer.reports++;
+		leg->peer.fraction = b->fraction;
+		leg->peer.lost = b->lost;
+		leg->peer.jitter_ms = (unsigned int)((uint64_t)b->jitter * 1000 / RTP_CLOCK_RATE);
+		rtt = rtcp_rtt_ms(b, rtcp_ntp_from_unix_ms(rtp_clock_ms(CLOCK_REALTIME)));
+		if (rtt >= 0) {
+			leg->peer.rtt_ms = rtt;
+			if (rtt > leg->peer.rtt_max_ms)
+				leg->peer.rtt_max_ms = rtt;
+		}
+	}
+	if (r.bye && !leg->peer.bye) {
+		leg->peer.bye = true;
+		log_call(LOG_LEVEL_INFO, leg->callid, "rtp: peer sent RTCP BYE");
+	}
+}
+
+/* Our SR (when we sent RTP since the last report) or RR. */
+static void
+rtp_leg_report_send(struct rtp_leg *leg, uint64_t now)
+{
+	uint8_t buf[RTCP_MAX_PKT];
+	struct rtcp_report r;
+	struct addr dst;
+	size_t len;
+	char cname[96];
+
+	memset(&r, 0, sizeof(r));
+	r.ssrc = leg->ssrc;
+	r.sr = leg->stats.tx_packets != leg->tx_at_report;
+	if (r.sr) {
+		r.ntp = rtcp_ntp_from_unix_ms(rtp_clock_ms(CLOCK_REALTIME));
+		r.rtp_ts = leg->last_tx_ts + (uint32_t)((now - leg->last_tx_ms) * RTP_CLOCK_RATE / 1000);
+		r.packets = (uint32_t)leg->stats.tx_packets;
+		r.octets = (uint32_t)leg->stats.tx_octets;
+	}
+	if (leg->rx.init && leg->rx.received > 0) {
+		struct rtcp_block *b = &r.blocks[r.n_blocks++];
+
+		b->ssrc = leg->rx.ssrc;
+		b->fraction = rtp_rxstat_fraction(&leg->rx);
+		b->lost = rtp_rxstat_lost(&leg->rx);
+		b->ext_max = rtp_rxstat_ext_max(&leg->rx);
+		b->jitter = (uint32_t)leg->rx.jitter;
+		if (leg->have_peer_sr) {
+			b->lsr = leg->peer_lsr;
+			b->dlsr = (uint32_t)((now - leg->peer_sr_at) * 65536 / 1000);
+		}
+	}
+	leg->tx_at_report = leg->stats.tx_packets;
+	snprintf(cname, sizeof(cname), "pstnbridge-%08x", leg->ssrc);
+	if (rtcp_build(buf, sizeof(buf), &r, cname, &len) != 0)
+		return;
+	leg->rtcp_avg += ((double)(len + RTCP_UDP_IP_OVERHEAD) - leg->rtcp_avg) / 16.0;
+	if (!rtp_latch_rtcp_dest(&leg->latch, now, leg->mux, &leg->rtcp_src, &dst))
+		return;
+	if (sendto(leg->mux ? leg->fd : leg->fd_rtcp, buf, len, 0, &dst.u.sa, dst.len) == -1)
+		return;
+	leg->stats.rtcp_tx++;
 }
 
 static void
-rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct addr *src)
+rtp_leg_on_report(evutil_socket_t fd, short what, void *arg)
 {
-	char sbuf[ADDR_STRLEN], dbuf[ADDR_STRLEN];
+	struct rtp_leg *leg = arg;
+
+	(void)fd;
+	(void)what;
+	rtp_leg_report_send(leg, rtp_clock_ms(CLOCK_MONOTONIC));
+	rtp_leg_report_arm(leg);
+}
+
+/* ---- RTP in ---- */
+
+static void
+rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct addr *src,
+              uint64_t now)
+{
+	char sbuf[ADDR_STRLEN], obuf[ADDR_STRLEN], dbuf[ADDR_STRLEN];
+	enum rtp_latch_verdict v;
 	struct rtp_hdr h;
 
+	if (leg->mux && rtcp_is_rtcp(pkt, len)) {
+		rtp_leg_rtcp_input(leg, pkt, len, src, now);
+		return;
+	}
 	if (rtp_parse(pkt, len, &h) != 0) {
 		leg->stats.rx_bad++;
 		log_limited(&leg->rl_bad, LOG_LEVEL_WARN,
@@ -184,27 +549,50 @@ rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct 
 		            leg->callid, addr_str(src, sbuf, sizeof(sbuf)), len);
 		return;
 	}
-	if (rtp_is_rtcp(pkt, len)) {
+	if (rtcp_is_rtcp(pkt, len)) {
+		/* RTCP on the RTP port without rtcp-mux */
 		leg->stats.rx_rejected++;
 		return;
 	}
-	leg->stats.rx_packets++;
-	if (rtp_latch_on_packet(&leg->latch, src)) {
-		log_call(LOG_LEVEL_INFO, leg->callid, "rtp: latched to %s (sdp %s, nat=%s)",
-		         addr_str(src, sbuf, sizeof(sbuf)),
-		         addr_str(&leg->latch.sdp, dbuf, sizeof(dbuf)),
-		         leg->latch.nat ? "yes" : "no");
+	v = rtp_latch_on_packet(&leg->latch, src, h.ssrc, h.seq, now);
+	if (v == RTP_LATCH_DROP) {
+		leg->stats.rx_rejected++;
+		log_limited(&leg->rl_rejected, LOG_LEVEL_WARN,
+		            "call=%s rtp: dropped packet from %s ssrc %08x (latch %s)", leg->callid,
+		            addr_str(src, sbuf, sizeof(sbuf)), h.ssrc,
+		            cfg_latch_mode_name(leg->latch.mode));
+		return;
 	}
+	if (v == RTP_LATCH_CHANGED) {
+		log_call(leg->latch.mode == CFG_LATCH_RECENT ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+		         leg->callid, "rtp: %s %s -> %s (sdp %s, nat=%s, latch %s, relatches %u)",
+		         leg->latch.have_prev ? "re-latched" : "latched",
+		         leg->latch.have_prev ? addr_str(&leg->latch.prev, obuf, sizeof(obuf)) : "none",
+		         addr_str(src, sbuf, sizeof(sbuf)),
+		         addr_str(&leg->latch.sdp, dbuf, sizeof(dbuf)), leg->latch.nat ? "yes" : "no",
+		         cfg_latch_mode_name(leg->latch.mode), leg->latch.relatches);
+	}
+	leg->stats.rx_packets++;
+	leg->last_rx = now;
+	if (!leg->rx.init || leg->rx.ssrc != h.ssrc) {
+		if (leg->rx.init) {
+			leg->stats.ssrc_changes++;
+			log_call(LOG_LEVEL_INFO, leg->callid, "rtp: peer SSRC %08x -> %08x from %s",
+			         leg->rx.ssrc, h.ssrc, addr_str(src, sbuf, sizeof(sbuf)));
+		}
+		rtp_rxstat_init(&leg->rx, h.ssrc, h.seq, RTP_CLOCK_RATE);
+	}
+	rtp_rxstat_update(&leg->rx, h.seq, h.ts, leg->pt < 0 || h.pt == leg->pt, now);
 	if (leg->cbs.media)
 		leg->cbs.media(leg->owner, &h);
 }
 
 static void
-rtp_leg_on_read(evutil_socket_t fd, short what, void *arg)
+rtp_leg_read(struct rtp_leg *leg, int fd, bool rtcp)
 {
-	struct rtp_leg *leg = arg;
 	uint8_t buf[RTP_MAX_PKT];
 	struct addr src;
+	uint64_t now = rtp_clock_ms(CLOCK_MONOTONIC);
 	ssize_t n;
 
 	for (int i = 0; i < RTP_READ_BURST; i++) {
@@ -220,29 +608,49 @@ rtp_leg_on_read(evutil_socket_t fd, short what, void *arg)
 			            leg->callid, strerror(errno));
 			break;
 		}
-		rtp_leg_input(leg, buf, (size_t)n, &src);
+		if (rtcp)
+			rtp_leg_rtcp_input(leg, buf, (size_t)n, &src, now);
+		else
+			rtp_leg_input(leg, buf, (size_t)n, &src, now);
 	}
 }
 
-int
-rtp_leg_send(struct rtp_leg *leg, const uint8_t *payload, size_t len)
+static void
+rtp_leg_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	rtp_leg_read(arg, fd, false);
+}
+
+static void
+rtp_leg_on_rtcp(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	rtp_leg_read(arg, fd, true);
+}
+
+/* ---- RTP out ---- */
+
+static int
+rtp_leg_write(struct rtp_leg *leg, int pt, bool marker, uint32_t ts, const uint8_t *payload,
+              size_t len)
 {
 	uint8_t pkt[RTP_HDR_LEN + RTP_MAX_PAYLOAD];
 	const struct addr *dst;
 
-	if (len > RTP_MAX_PAYLOAD)
+	if (len > RTP_MAX_PAYLOAD || pt < 0 || pt > 127)
 		return EINVAL;
-	dst = rtp_latch_dest(&leg->latch);
-	if (!dst || leg->pt < 0)
+	dst = rtp_latch_dest_at(&leg->latch, rtp_clock_ms(CLOCK_MONOTONIC));
+	if (!dst)
 		return 0;       /* nowhere to send yet: drop */
 	pkt[0] = 0x80;
-	pkt[1] = (uint8_t)((leg->sent_first ? 0 : 0x80) | (leg->pt & 0x7f));
+	pkt[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
 	pkt[2] = (uint8_t)(leg->seq >> 8);
 	pkt[3] = (uint8_t)leg->seq;
-	pkt[4] = (uint8_t)(leg->ts >> 24);
-	pkt[5] = (uint8_t)(leg->ts >> 16);
-	pkt[6] = (uint8_t)(leg->ts >> 8);
-	pkt[7] = (uint8_t)leg->ts;
+	pkt[4] = (uint8_t)(ts >> 24);
+	pkt[5] = (uint8_t)(ts >> 16);
+	pkt[6] = (uint8_t)(ts >> 8);
+	pkt[7] = (uint8_t)ts;
 	pkt[8] = (uint8_t)(leg->ssrc >> 24);
 	pkt[9] = (uint8_t)(leg->ssrc >> 16);
 	pkt[10] = (uint8_t)(leg->ssrc >> 8);
@@ -251,10 +659,34 @@ rtp_leg_send(struct rtp_leg *leg, const uint8_t *payload, size_t len)
 		memcpy(pkt + RTP_HDR_LEN, payload, len);
 	/* The stream advances even if this datagram is lost locally. */
 	leg->seq++;
-	leg->ts += (uint32_t)len;       /* G.711: one unit per byte */
-	leg->sent_first = true;
 	if (sendto(leg->fd, pkt, RTP_HDR_LEN + len, 0, &dst->u.sa, dst->len) == -1)
 		return errno;
 	leg->stats.tx_packets++;
+	leg->stats.tx_octets += len;
 	return 0;
+}
+
+int
+rtp_leg_send(struct rtp_leg *leg, const uint8_t *payload, size_t len)
+{
+	uint32_t ts = leg->ts;
+	int error;
+
+	if (len > RTP_MAX_PAYLOAD)
+		return EINVAL;
+	if (leg->pt < 0 || rtp_latch_dest_at(&leg->latch, rtp_clock_ms(CLOCK_MONOTONIC)) == NULL)
+		return 0;       /* nowhere to send yet: drop */
+	error = rtp_leg_write(leg, leg->pt, !leg->sent_first, ts, payload, len);
+	leg->ts += (uint32_t)len;       /* G.711: one unit per byte */
+	leg->sent_first = true;
+	leg->last_tx_ts = ts;
+	leg->last_tx_ms = rtp_clock_ms(CLOCK_MONOTONIC);
+	return error;
+}
+
+int
+rtp_leg_send_raw(struct rtp_leg *leg, int pt, bool marker, uint32_t ts, const uint8_t *payload,
+                 size_t len)
+{
+	return rtp_leg_write(leg, pt, marker, ts, payload, len);
 }

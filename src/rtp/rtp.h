@@ -1,5 +1,6 @@
-/* The RTP leg of a call: one UDP socket from the configured range, used both
- * to receive and to send (symmetric RTP), with NAT-aware address learning. */
+/* The RTP leg of a call: a UDP port pair from the configured range (RTP on
+ * the even port, used both to receive and to send, i.e. symmetric RTP; RTCP
+ * on the next, or multiplexed), with NAT-aware address learning. */
 #ifndef PB_RTP_RTP_H
 #define PB_RTP_RTP_H
 
@@ -27,48 +28,245 @@ struct rtp_hdr {
  * (CSRCs, extension and padding are accounted for). */
 int rtp_parse(const uint8_t *pkt, size_t len, struct rtp_hdr *out);
 
-/* Address learning, kept pure so tests drive it with injected packets. */
+/* ---- Address learning (latch.c) ----
+ *
+ * Pure: no clock, no socket. Every input carries `now` in milliseconds of a
+ * monotonic clock; tests drive it with injected packets and times. */
+enum rtp_latch_verdict {
+	RTP_LATCH_DROP = 0,     /* not accepted: drop before decoding, never answer */
+	RTP_LATCH_ACCEPT,       /* accepted; the learned source did not change */
+	RTP_LATCH_CHANGED,      /* accepted; the learned source changed (prev holds the old) */
+};
+const char *rtp_latch_verdict_name(enum rtp_latch_verdict v);
+
+#define RTP_LATCH_WINDOW_MS 2000
+#define RTP_LATCH_PROBATION 4
+#define RTP_LATCH_SILENCE_MS 500
+/* strict: how far ahead of the current sequence a new source may start and
+ * still "continue" it (packets lost during a NAT rebinding) */
+#define RTP_LATCH_MAX_GAP 100
+
 struct rtp_latch {
 	enum cfg_latch_mode mode;
+	unsigned int window_ms;     /* window: freshness of the learned source */
+	unsigned int probation;     /* strict: packets before a new source is used */
+	unsigned int silence_ms;    /* strict: silence before another source may take over */
 	struct addr sdp;            /* where the peer said it receives */
-	struct addr learned;        /* the source of inbound RTP, if any */
+	struct addr signal;         /* strict: SIP source of the dialog (IP only) */
+	struct addr learned;        /* the accepted source of inbound RTP, if any */
 	bool have_learned;
-	bool nat;                   /* the learned source differs from sdp */
-	unsigned int relatches;
+	struct addr prev;           /* learned before the last change */
+	bool have_prev;
+	bool nat;                   /* the learned source differs in IP from sdp */
+	unsigned int relatches;     /* changes of the learned address after the first */
+	unsigned int ssrc_changes;  /* strict: SSRC changes accepted from the learned source */
+	uint64_t now;               /* the latest time passed in */
+	uint64_t last_rx;           /* when the learned source last sent */
+	uint32_t ssrc;              /* the current stream (strict) */
+	uint16_t seq;
+	unsigned long cur_packets;  /* accepted from the current stream */
+	struct {                    /* strict: a source on probation */
+		bool active;
+		struct addr src;
+		uint32_t ssrc;
+		uint16_t first_seq, seq;
+		unsigned int n;
+		unsigned long cur_packets;  /* cur_packets when it appeared */
+	} cand;
 };
+/* Defaults for window_ms, probation and silence_ms. sdp may be NULL. */
 void rtp_latch_init(struct rtp_latch *l, enum cfg_latch_mode mode, const struct addr *sdp);
+void rtp_latch_set_params(struct rtp_latch *l, unsigned int window_ms, unsigned int probation,
+                          unsigned int silence_ms);
+/* Change the mode (per-user / per-route override); what was learned stays.
+ * CFG_LATCH_INHERIT is ignored. */
+void rtp_latch_set_mode(struct rtp_latch *l, enum cfg_latch_mode mode);
 /* The peer signalled a new address (re-INVITE); what was learned stays.
  * sdp may be NULL. */
 void rtp_latch_set_sdp(struct rtp_latch *l, const struct addr *sdp);
-/* A packet arrived from src. Returns true when the learned address changed
- * (the caller logs it). */
-bool rtp_latch_on_packet(struct rtp_latch *l, const struct addr *src);
-/* Where to send now: the learned source when it differs in IP from the
- * signalled address (NAT), else the signalled address. NULL when there is
- * nowhere to send yet. */
+/* The source of the dialog's SIP signalling (strict mode learns from its IP).
+ * sig may be NULL. */
+void rtp_latch_set_signal(struct rtp_latch *l, const struct addr *sig);
+/* A well-formed RTP packet arrived from src. */
+enum rtp_latch_verdict rtp_latch_on_packet(struct rtp_latch *l, const struct addr *src,
+                                           uint32_t ssrc, uint16_t seq, uint64_t now);
+/* Whether an RTCP packet from src is accepted (same rules, by IP). */
+bool rtp_latch_rtcp_ok(const struct rtp_latch *l, const struct addr *src);
+/* Where to send at `now`: the learned source when it differs in IP from the
+ * signalled address (NAT) and, in window mode, is fresh; else the signalled
+ * address. NULL when there is nowhere to send yet. */
+const struct addr *rtp_latch_dest_at(const struct rtp_latch *l, uint64_t now);
+/* The same at the latest time the latch was given. */
 const struct addr *rtp_latch_dest(const struct rtp_latch *l);
+/* Where RTCP goes: with mux, the RTP destination; else the RTP destination's
+ * port + 1 when that is the signalled address, or the learned RTCP source
+ * (rtcp_src, may be NULL) when it has the learned RTP source's IP. false when
+ * there is nowhere safe to send. */
+bool rtp_latch_rtcp_dest(const struct rtp_latch *l, uint64_t now, bool mux,
+                         const struct addr *rtcp_src, struct addr *out);
 
-struct rtp_leg_cbs {
-	/* An accepted inbound RTP packet's payload. */
-	void (*media)(void *owner, const struct rtp_hdr *h);
+/* ---- Receive statistics of one SSRC (stats.c; RFC 3550 A.1, A.3, A.8) ---- */
+#define RTP_MAX_DROPOUT 3000
+#define RTP_MAX_MISORDER 100
+struct rtp_rxstat {
+	bool init;
+	uint32_t ssrc;
+	uint32_t rate;              /* timestamp units per second */
+	uint16_t max_seq;
+	uint32_t cycles;            /* wraps of the sequence, times 65536 */
+	uint32_t base_seq;
+	uint32_t bad_seq;           /* a jump to here is confirmed by the next packet */
+	uint32_t received;
+	uint32_t expected_prior, received_prior;
+	unsigned long duplicates;   /* late or duplicate packets */
+	unsigned long resyncs;      /* sequence restarts accepted */
+	double jitter;              /* interarrival jitter, timestamp units */
+	uint32_t transit;
+	bool have_transit;
+	unsigned long ts_jumps;     /* timestamp discontinuities not counted as jitter */
+};
+void rtp_rxstat_init(struct rtp_rxstat *s, uint32_t ssrc, uint16_t seq, uint32_t rate);
+/* One accepted packet. use_ts: its timestamp is on the audio clock (false
+ * for a repeated telephone-event timestamp). Returns false when the
+ * sequence jumped too far (the packet is not counted; two in a row restart
+ * the count). */
+bool rtp_rxstat_update(struct rtp_rxstat *s, uint16_t seq, uint32_t ts, bool use_ts,
+                       uint64_t now);
+uint32_t rtp_rxstat_ext_max(const struct rtp_rxstat *s);     /* extended highest sequence */
+uint32_t rtp_rxstat_expected(const struct rtp_rxstat *s);
+int32_t rtp_rxstat_lost(const struct rtp_rxstat *s);        /* may be negative (duplicates) */
+/* The fraction lost since the last call, in 1/256 (RFC 3550 6.4.1). */
+uint8_t rtp_rxstat_fraction(struct rtp_rxstat *s);
+unsigned int rtp_rxstat_jitter_ms(const struct rtp_rxstat *s);
+
+/* ---- RTCP (rtcp.c; RFC 3550 section 6, RFC 5761) ---- */
+#define RTCP_SR 200
+#define RTCP_RR 201
+#define RTCP_SDES 202
+#define RTCP_BYE 203
+#define RTCP_APP 204
+#define RTCP_MAX_BLOCKS 31
+
+/* RFC 5761 4: on a multiplexed port, the second octet 192-223 is RTCP
+ * (RTP would have marker set and payload type 64-95). */
+bool rtcp_is_rtcp(const uint8_t *pkt, size_t len);
+
+struct rtcp_block {
+	uint32_t ssrc;              /* the source this block is about */
+	uint8_t fraction;           /* lost since the last report, 1/256 */
+	int32_t lost;               /* cumulative, 24-bit signed */
+	uint32_t ext_max;           /* extended highest sequence received */
+	uint32_t jitter;            /* timestamp units */
+	uint32_t lsr;               /* middle 32 bits of the last SR's NTP time */
+	uint32_t dlsr;              /* delay since that SR, 1/65536 s */
+};
+struct rtcp_report {
+	uint32_t ssrc;              /* the sender of the report */
+	bool sr;                    /* a sender report: the next four are set */
+	uint64_t ntp;
+	uint32_t rtp_ts;
+	uint32_t packets, octets;
+	struct rtcp_block blocks[RTCP_MAX_BLOCKS];
+	unsigned int n_blocks;
+	bool bye;                   /* parse: a BYE was in the compound packet */
+};
+/* Validate a compound packet (RFC 3550 A.2: version 2, first an SR or RR,
+ * lengths adding up to the datagram, padding only in the last) and read the
+ * first SR/RR and the report blocks of any further RR. 0 or EINVAL. */
+int rtcp_parse(const uint8_t *pkt, size_t len, struct rtcp_report *out);
+/* An SR (r->sr) or RR with its blocks, then an SDES with the CNAME.
+ * 0, or ENOSPC when it does not fit in cap. */
+int rtcp_build(uint8_t *buf, size_t cap, const struct rtcp_report *r, const char *cname,
+               size_t *len);
+/* NTP time (64-bit fixed point) of a Unix time in milliseconds. */
+uint64_t rtcp_ntp_from_unix_ms(uint64_t unix_ms);
+uint32_t rtcp_ntp_mid(uint64_t ntp);
+/* Round trip from a block about us that arrived at NTP time `arrival`:
+ * A - LSR - DLSR in ms; -1 when the block carries no LSR. */
+int rtcp_rtt_ms(const struct rtcp_block *b, uint64_t arrival);
+/* RFC 3550 6.3.1 interval in ms: members/senders of the session, whether we
+ * sent, the average compound size in octets (with UDP/IP), the RTCP
+ * bandwidth in octets/s, the first report (minimum halved), and a uniform
+ * random number in [0, 1) for the randomisation. */
+uint64_t rtcp_interval_ms(unsigned int members, unsigned int senders, bool we_sent,
+                          double avg_size, double bw, bool initial, double rand01);
+
+/* What the peer's reports said about our stream, kept per call. */
+struct rtp_rtcp_peer {
+	unsigned long reports;      /* SR/RR with a block about us */
+	uint8_t fraction;           /* latest, 1/256 */
+	int32_t lost;               /* cumulative */
+	unsigned int jitter_ms;
+	int rtt_ms;                 /* latest round trip, -1 unknown */
+	int rtt_max_ms;
+	bool bye;
 };
 
-/* Bind a socket from cfg's port range on cfg->address. NULL on failure
- * (no free port, or out of memory). */
+/* ---- The leg (leg.c) ---- */
+struct rtp_leg_cbs {
+	/* An accepted inbound RTP packet (audio or telephone-event), before
+	 * any decoding. */
+	void (*media)(void *owner, const struct rtp_hdr *h);
+	/* No accepted RTP for rtp_timeout (or rtp_hold_timeout on hold)
+	 * seconds. NULL allowed. The leg stays usable; the owner may free it
+	 * from this callback. */
+	void (*timeout)(void *owner);
+};
+
+/* Bind an even port of cfg's range on cfg->address for RTP and the next
+ * for RTCP. NULL on failure (no free pair, or out of memory). The latch
+ * mode and its parameters, and the timeouts, come from cfg. */
 struct rtp_leg *rtp_leg_new(struct event_base *base, const struct cfg_rtp *cfg,
                             const char *callid, const struct rtp_leg_cbs *cbs, void *owner);
 void rtp_leg_free(struct rtp_leg *leg);
-unsigned int rtp_leg_port(const struct rtp_leg *leg);
+unsigned int rtp_leg_port(const struct rtp_leg *leg);      /* RTCP is port + 1 */
 /* The remote description: where to send until RTP arrives, and the
- * payload type to send with. */
+ * payload type to send with. Starts the media timeout. */
 void rtp_leg_set_remote(struct rtp_leg *leg, const struct addr *sdp_addr, int pt);
+/* The effective latch mode of the call (CFG_LATCH_INHERIT is ignored). */
+void rtp_leg_set_latch_mode(struct rtp_leg *leg, enum cfg_latch_mode mode);
+/* The source address of the dialog's SIP (strict mode learns from its IP). */
+void rtp_leg_set_signal_addr(struct rtp_leg *leg, const struct addr *sig);
+/* RTCP multiplexed on the RTP port (both sides have a=rtcp-mux). */
+void rtp_leg_set_rtcp_mux(struct rtp_leg *leg, bool mux);
+/* Choose rtp_hold_timeout (on hold) or rtp_timeout; restarts the timer. */
+void rtp_leg_set_hold(struct rtp_leg *leg, bool on_hold);
+/* Override the timeouts in milliseconds (0 = off), e.g. for tests. */
+void rtp_leg_set_timeouts_ms(struct rtp_leg *leg, unsigned long timeout_ms,
+                             unsigned long hold_timeout_ms);
 /* Send one frame of payload (G.711: 160 bytes = 160 timestamp units). */
 int rtp_leg_send(struct rtp_leg *leg, const uint8_t *payload, size_t len);
+/* Send a packet with its own payload type, marker and timestamp (RFC 4733
+ * events), on the same SSRC and sequence as the audio. */
+int rtp_leg_send_raw(struct rtp_leg *leg, int pt, bool marker, uint32_t ts,
+                     const uint8_t *payload, size_t len);
+/* The timestamp the next audio frame will carry. */
+uint32_t rtp_leg_ts(const struct rtp_leg *leg);
 const struct rtp_latch *rtp_leg_latch(const struct rtp_leg *leg);
+/* Where RTP goes now (NULL: nowhere yet). */
+const struct addr *rtp_leg_dest(const struct rtp_leg *leg);
 
 struct rtp_stats {
 	unsigned long rx_packets, tx_packets, rx_bad, rx_rejected;
+	unsigned long tx_octets;
+	/* inbound stream (RFC 3550 A.3, A.8), current SSRC */
+	uint32_t expected;
+	int32_t lost;
+	unsigned int jitter_ms;
+	unsigned long ssrc_changes;
+	/* latch, for metrics and the CDR */
+	enum cfg_latch_mode latch_mode;
+	bool nat;                   /* NAT detected */
+	bool have_learned;
+	struct addr learned;        /* final learned address */
+	unsigned int relatches;
+	/* RTCP */
+	unsigned long rtcp_rx, rtcp_tx, rtcp_bad, rtcp_rejected;
 };
 void rtp_leg_stats(const struct rtp_leg *leg, struct rtp_stats *out);
+/* What the peer reported about our stream (RTCP). */
+void rtp_leg_rtcp_peer(const struct rtp_leg *leg, struct rtp_rtcp_peer *out);
+/* One log line with the call's RTP figures (at call end). */
+void rtp_leg_log_summary(const struct rtp_leg *leg);
 
 #endif

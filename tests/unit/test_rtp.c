@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -146,17 +147,57 @@ A(const char *s)
 }
 
 static bool
-dest_is(const struct rtp_latch *l, const char *want)
+dest_at(const struct rtp_latch *l, uint64_t now, const char *want)
 {
-	const struct addr *d = rtp_latch_dest(l);
+	const struct addr *d = rtp_latch_dest_at(l, now);
 	char buf[ADDR_STRLEN];
 
-	if (!d || !want)
+	if (!d || !want) {
+		if (d)
+			fprintf(stderr, "dest %s, want none\n", addr_str(d, buf, sizeof(buf)));
 		return d == NULL && want == NULL;
+	}
 	addr_str(d, buf, sizeof(buf));
 	if (strcmp(buf, want) != 0)
 		fprintf(stderr, "dest %s, want %s\n", buf, want);
 	return strcmp(buf, want) == 0;
+}
+
+static bool
+dest_is(const struct rtp_latch *l, const char *want)
+{
+	return dest_at(l, l->now, want);
+}
+
+/* Feed n consecutive packets of (ssrc, seq..) from src, 20 ms apart from
+ * *now; count the verdicts. */
+struct feed {
+	unsigned int drop, accept, changed;
+	enum rtp_latch_verdict last;
+	int first_ok;           /* index of the first accepted packet, -1 */
+};
+
+static struct feed
+feed(struct rtp_latch *l, const struct addr *src, uint32_t ssrc, uint16_t *seq, unsigned int n,
+     uint64_t *now)
+{
+	struct feed f = {0, 0, 0, RTP_LATCH_DROP, -1};
+
+	for (unsigned int i = 0; i < n; i++) {
+		f.last = rtp_latch_on_packet(l, src, ssrc, (*seq)++, *now);
+		*now += 20;
+		if (f.last == RTP_LATCH_DROP) {
+			f.drop++;
+			continue;
+		}
+		if (f.first_ok < 0)
+			f.first_ok = (int)i;
+		if (f.last == RTP_LATCH_CHANGED)
+			f.changed++;
+		else
+			f.accept++;
+	}
+	return f;
 }
 
 static void
@@ -166,76 +207,106 @@ test_latch_off(void)
 	struct addr sdp = A("192.0.2.1:4000"), src = A("198.51.100.9:5555");
 
 	rtp_latch_init(&l, CFG_LATCH_OFF, &sdp);
-	CU_ASSERT_FALSE(rtp_latch_on_packet(&l, &src));
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &src, 1, 1, 0), RTP_LATCH_ACCEPT);
 	CU_ASSERT_FALSE(l.have_learned);
+	CU_ASSERT_FALSE(l.nat);
 	CU_ASSERT_TRUE(dest_is(&l, "192.0.2.1:4000"));
+	/* RTCP from anyone too */
+	CU_ASSERT_TRUE(rtp_latch_rtcp_ok(&l, &src));
 }
 
 static void
 test_latch_no_rtp_yet(void)
 {
+	enum cfg_latch_mode modes[] = {
+		CFG_LATCH_OFF, CFG_LATCH_ON_CHANGE, CFG_LATCH_RECENT, CFG_LATCH_WINDOW, CFG_LATCH_STRICT,
+	};
 	struct rtp_latch l;
-	struct addr sdp = A("192.0.2.1:4000"), port0 = A("192.0.2.1:0");
+	struct addr sdp = A("192.0.2.1:4000"), port0 = A("192.0.2.1:0"), hold = A("0.0.0.0:4000");
 
-	rtp_latch_init(&l, CFG_LATCH_ON_CHANGE, &sdp);
-	CU_ASSERT_TRUE(dest_is(&l, "192.0.2.1:4000"));
-	rtp_latch_init(&l, CFG_LATCH_ON_CHANGE, NULL);
-	CU_ASSERT_TRUE(dest_is(&l, NULL));
-	rtp_latch_init(&l, CFG_LATCH_ON_CHANGE, &port0);
-	CU_ASSERT_TRUE(dest_is(&l, NULL));
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		rtp_latch_init(&l, modes[i], &sdp);
+		CU_ASSERT_TRUE(dest_is(&l, "192.0.2.1:4000"));
+		rtp_latch_init(&l, modes[i], NULL);
+		CU_ASSERT_TRUE(dest_is(&l, NULL));
+		rtp_latch_init(&l, modes[i], &port0);
+		CU_ASSERT_TRUE(dest_is(&l, NULL));
+		rtp_latch_init(&l, modes[i], &hold);
+		CU_ASSERT_TRUE(dest_is(&l, NULL));
+	}
 }
 
+/* on-change and recent: the first packet, NAT detection, rebinding to a
+ * new port and to a new IP, and back. */
 static void
-test_latch_nat(void)
+test_latch_follow(void)
 {
-	struct rtp_latch l;
-	struct addr sdp = A("10.0.0.5:4000"), src = A("198.51.100.9:31000");
+	enum cfg_latch_mode modes[] = { CFG_LATCH_ON_CHANGE, CFG_LATCH_RECENT, CFG_LATCH_WINDOW };
 
-	rtp_latch_init(&l, CFG_LATCH_ON_CHANGE, &sdp);
-	CU_ASSERT_TRUE(rtp_latch_on_packet(&l, &src));
-	CU_ASSERT_TRUE(l.have_learned);
-	CU_ASSERT_TRUE(l.nat);
-	CU_ASSERT_EQUAL(l.relatches, 0);
-	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31000"));
-	/* the same source again changes nothing */
-	CU_ASSERT_FALSE(rtp_latch_on_packet(&l, &src));
-	CU_ASSERT_EQUAL(l.relatches, 0);
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct rtp_latch l;
+		struct addr sdp = A("10.0.0.5:4000");
+		struct addr s1 = A("198.51.100.9:31000"), s2 = A("198.51.100.9:31744");
+		struct addr s3 = A("203.0.113.7:1024");
+
+		rtp_latch_init(&l, modes[i], &sdp);
+		CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 7, 1, 100), RTP_LATCH_CHANGED);
+		CU_ASSERT_TRUE(l.have_learned);
+		CU_ASSERT_FALSE(l.have_prev);
+		CU_ASSERT_TRUE(l.nat);
+		CU_ASSERT_EQUAL(l.relatches, 0);
+		CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31000"));
+		/* the same source again changes nothing */
+		CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 7, 2, 120), RTP_LATCH_ACCEPT);
+		CU_ASSERT_EQUAL(l.relatches, 0);
+		/* the NAT rebinds: same IP, new port, at once */
+		CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s2, 7, 3, 140), RTP_LATCH_CHANGED);
+		CU_ASSERT_EQUAL(l.relatches, 1);
+		CU_ASSERT_TRUE(l.have_prev);
+		CU_ASSERT_TRUE(addr_eq(&l.prev, &s1));
+		CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31744"));
+		/* a new IP */
+		CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s3, 9, 1, 160), RTP_LATCH_CHANGED);
+		CU_ASSERT_EQUAL(l.relatches, 2);
+		CU_ASSERT_TRUE(dest_is(&l, "203.0.113.7:1024"));
+		/* and back: packets alternating between sources are followed */
+		CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 7, 4, 180), RTP_LATCH_CHANGED);
+		CU_ASSERT_EQUAL(l.relatches, 3);
+		CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31000"));
+
+		/* a re-INVITE to the NAT's public address: no longer NAT */
+		struct addr pub = A("198.51.100.9:4000");
+		rtp_latch_set_sdp(&l, &pub);
+		CU_ASSERT_FALSE(l.nat);
+		CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:4000"));
+	}
 }
 
+/* In every mode, a peer not behind NAT that sends from another port than
+ * it receives on keeps receiving on its signalled port. */
 static void
-test_latch_same_ip_other_port(void)
+test_latch_asymmetric(void)
 {
-	struct rtp_latch l;
-	struct addr sdp = A("192.0.2.1:4000"), src = A("192.0.2.1:4002");
+	enum cfg_latch_mode modes[] = {
+		CFG_LATCH_OFF, CFG_LATCH_ON_CHANGE, CFG_LATCH_RECENT, CFG_LATCH_WINDOW, CFG_LATCH_STRICT,
+	};
 
-	rtp_latch_init(&l, CFG_LATCH_ON_CHANGE, &sdp);
-	CU_ASSERT_TRUE(rtp_latch_on_packet(&l, &src));
-	CU_ASSERT_FALSE(l.nat);
-	/* not behind a NAT: keep to the signalled port */
-	CU_ASSERT_TRUE(dest_is(&l, "192.0.2.1:4000"));
-}
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct rtp_latch l;
+		struct addr sdp = A("192.0.2.1:4000"), src = A("192.0.2.1:4002");
+		uint64_t now = 1000;
+		uint16_t seq = 10;
+		struct feed f;
 
-static void
-test_latch_rebind(void)
-{
-	struct rtp_latch l;
-	struct addr sdp = A("10.0.0.5:4000");
-	struct addr s1 = A("198.51.100.9:31000"), s2 = A("198.51.100.9:31744");
-
-	rtp_latch_init(&l, CFG_LATCH_ON_CHANGE, &sdp);
-	CU_ASSERT_TRUE(rtp_latch_on_packet(&l, &s1));
-	CU_ASSERT_TRUE(rtp_latch_on_packet(&l, &s2));
-	CU_ASSERT_EQUAL(l.relatches, 1);
-	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31744"));
-	CU_ASSERT_TRUE(rtp_latch_on_packet(&l, &s1));
-	CU_ASSERT_EQUAL(l.relatches, 2);
-	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31000"));
-
-	/* a re-INVITE to the NAT's public address: no longer NAT */
-	struct addr pub = A("198.51.100.9:4000");
-	rtp_latch_set_sdp(&l, &pub);
-	CU_ASSERT_FALSE(l.nat);
-	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:4000"));
+		rtp_latch_init(&l, modes[i], &sdp);
+		f = feed(&l, &src, 0x1234, &seq, 10, &now);
+		CU_ASSERT_EQUAL(f.drop, modes[i] == CFG_LATCH_STRICT ? 3 : 0);
+		CU_ASSERT_FALSE(l.nat);
+		CU_ASSERT_EQUAL(l.relatches, 0);
+		CU_ASSERT_TRUE(dest_is(&l, "192.0.2.1:4000"));
+		/* still so long after the last packet (window mode too) */
+		CU_ASSERT_TRUE(dest_at(&l, now + 100000, "192.0.2.1:4000"));
+	}
 }
 
 static void
@@ -245,9 +316,602 @@ test_latch_ipv6(void)
 	struct addr sdp = A("[2001:db8::1]:4000"), src = A("[2001:db8::2]:4000");
 
 	rtp_latch_init(&l, CFG_LATCH_ON_CHANGE, &sdp);
-	CU_ASSERT_TRUE(rtp_latch_on_packet(&l, &src));
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &src, 1, 1, 0), RTP_LATCH_CHANGED);
 	CU_ASSERT_TRUE(l.nat);
 	CU_ASSERT_TRUE(dest_is(&l, "[2001:db8::2]:4000"));
+}
+
+/* window: the learned source is used while fresh, then the SDP address
+ * until the source (or another) sends again. */
+static void
+test_latch_window(void)
+{
+	struct rtp_latch l;
+	struct addr sdp = A("10.0.0.5:4000"), s1 = A("198.51.100.9:31000");
+	struct addr s2 = A("198.51.100.9:32000"), hold = A("0.0.0.0:4000");
+
+	rtp_latch_init(&l, CFG_LATCH_WINDOW, &sdp);
+	rtp_latch_set_params(&l, 2000, 4, 500);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 1, 1, 10000), RTP_LATCH_CHANGED);
+	CU_ASSERT_TRUE(dest_at(&l, 10000, "198.51.100.9:31000"));
+	CU_ASSERT_TRUE(dest_at(&l, 12000, "198.51.100.9:31000"));
+	/* stale: back to the SDP address */
+	CU_ASSERT_TRUE(dest_at(&l, 12001, "10.0.0.5:4000"));
+	CU_ASSERT_TRUE(l.nat);
+	/* the source sends again: fresh, no re-latch */
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 1, 2, 15000), RTP_LATCH_ACCEPT);
+	CU_ASSERT_TRUE(dest_at(&l, 15000, "198.51.100.9:31000"));
+	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31000"));
+	CU_ASSERT_EQUAL(l.relatches, 0);
+	/* a fresh source after expiry */
+	CU_ASSERT_TRUE(dest_at(&l, 20000, "10.0.0.5:4000"));
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s2, 1, 3, 20000), RTP_LATCH_CHANGED);
+	CU_ASSERT_TRUE(dest_at(&l, 20000, "198.51.100.9:32000"));
+	CU_ASSERT_EQUAL(l.relatches, 1);
+	/* no usable SDP address (hold): nowhere once stale */
+	rtp_latch_set_sdp(&l, &hold);
+	CU_ASSERT_TRUE(dest_at(&l, 21000, "198.51.100.9:32000"));
+	CU_ASSERT_TRUE(dest_at(&l, 22001, NULL));
+}
+
+/* strict, call start: learning from the signalled IPs only, after the
+ * probation; a NAT is detected through the SIP source IP. */
+static void
+test_latch_strict_start(void)
+{
+	struct rtp_latch l;
+	struct addr sdp = A("10.0.0.5:4000"), sig = A("198.51.100.9:5060");
+	struct addr nat = A("198.51.100.9:31000"), attacker = A("203.0.113.66:4000");
+	uint64_t now = 1000;
+	uint16_t seq = 100, aseq = 7;
+	struct feed f;
+
+	rtp_latch_init(&l, CFG_LATCH_STRICT, &sdp);
+	rtp_latch_set_signal(&l, &sig);
+	/* the attacker gets in first, with a perfect stream: never learned */
+	f = feed(&l, &attacker, 0xbad, &aseq, 50, &now);
+	CU_ASSERT_EQUAL(f.drop, 50);
+	CU_ASSERT_FALSE(l.have_learned);
+	CU_ASSERT_TRUE(dest_is(&l, "10.0.0.5:4000"));
+	CU_ASSERT_FALSE(rtp_latch_rtcp_ok(&l, &attacker));
+	/* the client from the NAT's public IP: 3 dropped, the 4th latches */
+	f = feed(&l, &nat, 0x1111, &seq, 3, &now);
+	CU_ASSERT_EQUAL(f.drop, 3);
+	CU_ASSERT_FALSE(l.have_learned);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &nat, 0x1111, seq++, now), RTP_LATCH_CHANGED);
+	CU_ASSERT_TRUE(l.have_learned);
+	CU_ASSERT_TRUE(l.nat);
+	CU_ASSERT_EQUAL(l.relatches, 0);
+	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31000"));
+	CU_ASSERT_TRUE(rtp_latch_rtcp_ok(&l, &nat));
+	/* the attacker keeps trying: still nothing */
+	f = feed(&l, &attacker, 0xbad, &aseq, 50, &now);
+	CU_ASSERT_EQUAL(f.drop, 50);
+	/* even with the call's SSRC and the next sequence numbers */
+	f = feed(&l, &attacker, 0x1111, &seq, 50, &now);
+	CU_ASSERT_EQUAL(f.drop, 50);
+	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31000"));
+	CU_ASSERT_EQUAL(l.relatches, 0);
+
+	/* without a signalling address, the SDP IP is the only one */
+	rtp_latch_init(&l, CFG_LATCH_STRICT, &sdp);
+	seq = 1;
+	f = feed(&l, &nat, 0x2222, &seq, 20, &now);
+	CU_ASSERT_EQUAL(f.drop, 20);
+	CU_ASSERT_FALSE(l.have_learned);
+}
+
+/* strict probation: consecutive sequence numbers of one SSRC from one
+ * source; anything else starts it again. */
+static void
+test_latch_strict_probation(void)
+{
+	struct rtp_latch l;
+	struct addr sdp = A("192.0.2.1:4000"), s1 = A("192.0.2.1:4000"), s2 = A("192.0.2.1:4002");
+	uint64_t now = 0;
+
+	rtp_latch_init(&l, CFG_LATCH_STRICT, &sdp);
+	rtp_latch_set_params(&l, 2000, 4, 500);
+	/* a gap in the sequence restarts the count */
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 10, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 11, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 13, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 14, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 15, now), RTP_LATCH_DROP);
+	/* another SSRC restarts it */
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 6, 16, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 17, now), RTP_LATCH_DROP);
+	/* another source restarts it */
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s2, 5, 18, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 19, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 20, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 21, now), RTP_LATCH_DROP);
+	CU_ASSERT_FALSE(l.have_learned);
+	/* the 4th in a row, across the sequence wrap */
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 65534, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 65535, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 0, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 1, now), RTP_LATCH_CHANGED);
+	CU_ASSERT_FALSE(l.nat);
+	/* then every packet of the stream, in any order */
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 3, now), RTP_LATCH_ACCEPT);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 2, now), RTP_LATCH_ACCEPT);
+
+	/* probation 1: the first packet latches */
+	rtp_latch_init(&l, CFG_LATCH_STRICT, &sdp);
+	rtp_latch_set_params(&l, 2000, 1, 500);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 5, 10, now), RTP_LATCH_CHANGED);
+}
+
+/* strict, mid-call: a NAT rebinding (same IP, new port, the stream goes
+ * on) is followed after the probation; a new IP only when signalled. */
+static void
+test_latch_strict_rebind(void)
+{
+	struct rtp_latch l;
+	struct addr sdp = A("10.0.0.5:4000"), sig = A("198.51.100.9:5060");
+	struct addr n1 = A("198.51.100.9:31000"), n2 = A("198.51.100.9:40000");
+	struct addr moved = A("203.0.113.5:50000"), sig2 = A("203.0.113.5:5060");
+	uint64_t now = 0;
+	uint16_t seq = 1000;
+	struct feed f;
+
+	rtp_latch_init(&l, CFG_LATCH_STRICT, &sdp);
+	rtp_latch_set_signal(&l, &sig);
+	f = feed(&l, &n1, 0xabc, &seq, 100, &now);
+	CU_ASSERT_EQUAL(f.changed, 1);
+	CU_ASSERT_EQUAL(f.accept, 96);
+	/* two packets lost in the rebinding, then the new port */
+	seq += 2;
+	now += 40;
+	f = feed(&l, &n2, 0xabc, &seq, 10, &now);
+	CU_ASSERT_EQUAL(f.drop, 3);
+	CU_ASSERT_EQUAL(f.first_ok, 3);
+	CU_ASSERT_EQUAL(f.changed, 1);
+	CU_ASSERT_EQUAL(l.relatches, 1);
+	CU_ASSERT_TRUE(addr_eq(&l.prev, &n1));
+	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:40000"));
+	/* the old mapping is dead: a late packet from it is not followed */
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &n1, 0xabc, seq - 20, now), RTP_LATCH_DROP);
+	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:40000"));
+
+	/* a new IP that is not signalled: never */
+	f = feed(&l, &moved, 0xabc, &seq, 50, &now);
+	CU_ASSERT_EQUAL(f.drop, 50);
+	/* a re-INVITE from that IP makes it allowed; the old source is
+	 * silent by then, so it takes over after the probation */
+	rtp_latch_set_signal(&l, &sig2);
+	f = feed(&l, &moved, 0xabc, &seq, 10, &now);
+	CU_ASSERT_EQUAL(f.first_ok, 3);
+	CU_ASSERT_EQUAL(l.relatches, 2);
+	CU_ASSERT_TRUE(dest_is(&l, "203.0.113.5:50000"));
+}
+
+/* strict, mid-call attacker behind the same NAT IP (another port): with
+ * random or the call's own SSRC and guessed sequence numbers, it gets in
+ * only when the real source has been silent for latch_silence_ms. */
+static void
+test_latch_strict_attacker_nat_ip(void)
+{
+	struct rtp_latch l;
+	struct addr sdp = A("10.0.0.5:4000"), sig = A("198.51.100.9:5060");
+	struct addr real = A("198.51.100.9:31000"), evil = A("198.51.100.9:31002");
+	uint64_t now = 0;
+	uint16_t seq = 500, eseq;
+	unsigned int got = 0;
+
+	rtp_latch_init(&l, CFG_LATCH_STRICT, &sdp);
+	rtp_latch_set_params(&l, 2000, 4, 500);
+	rtp_latch_set_signal(&l, &sig);
+	feed(&l, &real, 0x5150, &seq, 10, &now);
+	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31000"));
+
+	/* interleaved with the real stream: random SSRC, and the call's SSRC
+	 * with sequence numbers just ahead of the real ones */
+	eseq = (uint16_t)(seq + 1);
+	for (int i = 0; i < 200; i++) {
+		uint32_t essrc = (i < 100) ? 0xdeadbeef : 0x5150;
+
+		if (i == 100)
+			eseq = (uint16_t)(seq + 1);
+		if (rtp_latch_on_packet(&l, &evil, essrc, eseq++, now) != RTP_LATCH_DROP)
+			got++;
+		CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &real, 0x5150, seq++, now), RTP_LATCH_ACCEPT);
+		now += 20;
+	}
+	CU_ASSERT_EQUAL(got, 0);
+	CU_ASSERT_EQUAL(l.relatches, 0);
+	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31000"));
+
+	/* the attacker's packets arrive first, the real source follows at
+	 * once: the continuation does not count */
+	eseq = (uint16_t)(seq + 1);
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &evil, 0x5150, eseq++, now), RTP_LATCH_DROP);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &real, 0x5150, seq++, now), RTP_LATCH_ACCEPT);
+	now += 20;
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &evil, 0x5150, eseq++, now), RTP_LATCH_DROP);
+
+	/* the real source falls silent: after 500 ms the other one (which
+	 * kept a consecutive stream) is accepted, per the rules */
+	uint64_t silent_from = now - 20;
+	int first = -1;
+	for (int i = 0; i < 40 && first < 0; i++) {
+		if (rtp_latch_on_packet(&l, &evil, 0x5150, eseq++, now) == RTP_LATCH_CHANGED)
+			first = i;
+		else
+			CU_ASSERT_TRUE(now - silent_from < 500);
+		now += 20;
+	}
+	CU_ASSERT(first >= 0);
+	CU_ASSERT_EQUAL(l.relatches, 1);
+	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31002"));
+}
+
+/* strict: a new SSRC from the learned source needs the probation and the
+ * old SSRC's silence. */
+static void
+test_latch_strict_ssrc_change(void)
+{
+	struct rtp_latch l;
+	struct addr sdp = A("192.0.2.1:4000");
+	uint64_t now = 0, last_old;
+	uint16_t seq = 1;
+	int first = -1;
+	struct feed f;
+
+	rtp_latch_init(&l, CFG_LATCH_STRICT, &sdp);
+	rtp_latch_set_params(&l, 2000, 4, 500);
+	f = feed(&l, &sdp, 0xaaaa, &seq, 20, &now);
+	CU_ASSERT_EQUAL(f.changed, 1);
+	last_old = now - 20;
+	/* the new SSRC starts at once, with its own sequence */
+	seq = 30000;
+	for (int i = 0; i < 50 && first < 0; i++) {
+		enum rtp_latch_verdict v = rtp_latch_on_packet(&l, &sdp, 0xbbbb, seq++, now);
+
+		if (v != RTP_LATCH_DROP) {
+			first = i;
+			CU_ASSERT_EQUAL(v, RTP_LATCH_ACCEPT);   /* the address did not change */
+			CU_ASSERT(now - last_old >= 500);
+		}
+		now += 20;
+	}
+	/* the old SSRC's last packet at 380 ms, the new one from 400 ms */
+	CU_ASSERT_EQUAL(first, 24);
+	CU_ASSERT_EQUAL(l.ssrc, 0xbbbb);
+	CU_ASSERT_EQUAL(l.ssrc_changes, 1);
+	CU_ASSERT_EQUAL(l.relatches, 0);
+	/* the old SSRC is now the stranger */
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &sdp, 0xaaaa, 21, now), RTP_LATCH_DROP);
+
+	/* on-change does not look at SSRCs */
+	rtp_latch_init(&l, CFG_LATCH_ON_CHANGE, &sdp);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &sdp, 1, 1, 0), RTP_LATCH_CHANGED);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &sdp, 2, 9, 0), RTP_LATCH_ACCEPT);
+}
+
+/* The per-call override: switching mode keeps what was learned. */
+static void
+test_latch_set_mode(void)
+{
+	struct rtp_latch l;
+	struct addr sdp = A("10.0.0.5:4000"), s1 = A("198.51.100.9:31000");
+	struct addr s2 = A("198.51.100.9:31002");
+
+	rtp_latch_init(&l, CFG_LATCH_STRICT, &sdp);
+	rtp_latch_set_mode(&l, CFG_LATCH_ON_CHANGE);
+	CU_ASSERT_EQUAL(l.mode, CFG_LATCH_ON_CHANGE);
+	rtp_latch_set_mode(&l, CFG_LATCH_INHERIT);
+	CU_ASSERT_EQUAL(l.mode, CFG_LATCH_ON_CHANGE);
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s1, 1, 1, 0), RTP_LATCH_CHANGED);
+	rtp_latch_set_mode(&l, CFG_LATCH_STRICT);
+	CU_ASSERT_TRUE(dest_is(&l, "198.51.100.9:31000"));
+	/* s2 is not signalled: strict now refuses it */
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &s2, 1, 2, 20), RTP_LATCH_DROP);
+	rtp_latch_set_mode(&l, CFG_LATCH_OFF);
+	CU_ASSERT_TRUE(dest_is(&l, "10.0.0.5:4000"));
+}
+
+/* Where RTCP goes. */
+static void
+test_latch_rtcp_dest(void)
+{
+	struct rtp_latch l;
+	struct addr sdp = A("10.0.0.5:4000"), sig = A("198.51.100.9:5060");
+	struct addr nat = A("198.51.100.9:31000"), rtcp_nat = A("198.51.100.9:31977");
+	struct addr other = A("203.0.113.1:31977"), out;
+	char buf[ADDR_STRLEN];
+
+	rtp_latch_init(&l, CFG_LATCH_STRICT, &sdp);
+	rtp_latch_set_params(&l, 2000, 1, 500);
+	rtp_latch_set_signal(&l, &sig);
+	/* not learned yet: the SDP address, port + 1, or the same with mux */
+	CU_ASSERT_TRUE(rtp_latch_rtcp_dest(&l, 0, false, NULL, &out));
+	CU_ASSERT_STRING_EQUAL(addr_str(&out, buf, sizeof(buf)), "10.0.0.5:4001");
+	CU_ASSERT_TRUE(rtp_latch_rtcp_dest(&l, 0, true, NULL, &out));
+	CU_ASSERT_STRING_EQUAL(addr_str(&out, buf, sizeof(buf)), "10.0.0.5:4000");
+	/* behind a NAT: mux follows RTP; without, only the peer's own RTCP
+	 * source is used, never a guessed port */
+	CU_ASSERT_EQUAL(rtp_latch_on_packet(&l, &nat, 1, 1, 0), RTP_LATCH_CHANGED);
+	CU_ASSERT_TRUE(rtp_latch_rtcp_dest(&l, 0, true, NULL, &out));
+	CU_ASSERT_STRING_EQUAL(addr_str(&out, buf, sizeof(buf)), "198.51.100.9:31000");
+	CU_ASSERT_FALSE(rtp_latch_rtcp_dest(&l, 0, false, NULL, &out));
+	CU_ASSERT_FALSE(rtp_latch_rtcp_dest(&l, 0, false, &other, &out));
+	CU_ASSERT_TRUE(rtp_latch_rtcp_dest(&l, 0, false, &rtcp_nat, &out));
+	CU_ASSERT_STRING_EQUAL(addr_str(&out, buf, sizeof(buf)), "198.51.100.9:31977");
+	/* RTCP accepted from the learned IP and the signalled ones only */
+	CU_ASSERT_TRUE(rtp_latch_rtcp_ok(&l, &rtcp_nat));
+	CU_ASSERT_TRUE(rtp_latch_rtcp_ok(&l, &sdp));
+	CU_ASSERT_FALSE(rtp_latch_rtcp_ok(&l, &other));
+	rtp_latch_set_mode(&l, CFG_LATCH_ON_CHANGE);
+	CU_ASSERT_TRUE(rtp_latch_rtcp_ok(&l, &other));
+}
+
+/* ---- receive statistics ---- */
+
+static void
+test_rxstat_wrap_loss(void)
+{
+	struct rtp_rxstat s;
+	uint16_t seq = 65530;
+
+	rtp_rxstat_init(&s, 1, seq, 8000);
+	for (int i = 0; i < 12; i++, seq++)
+		CU_ASSERT_TRUE(rtp_rxstat_update(&s, seq, (uint32_t)i * 160, true, (uint64_t)i * 20));
+	CU_ASSERT_EQUAL(rtp_rxstat_ext_max(&s), 65536 + 5);
+	CU_ASSERT_EQUAL(rtp_rxstat_expected(&s), 12);
+	CU_ASSERT_EQUAL(rtp_rxstat_lost(&s), 0);
+	CU_ASSERT_EQUAL(rtp_rxstat_fraction(&s), 0);
+	/* lose 3 of the next 8 */
+	for (int i = 0; i < 8; i++, seq++)
+		if (i != 2 && i != 3 && i != 6)
+			rtp_rxstat_update(&s, seq, 0, false, 0);
+	CU_ASSERT_EQUAL(rtp_rxstat_expected(&s), 20);
+	CU_ASSERT_EQUAL(rtp_rxstat_lost(&s), 3);
+	CU_ASSERT_EQUAL(rtp_rxstat_fraction(&s), 3 * 256 / 8);
+	CU_ASSERT_EQUAL(rtp_rxstat_fraction(&s), 0);    /* nothing since */
+	/* a late packet and a duplicate: counted received, so lost drops */
+	rtp_rxstat_update(&s, (uint16_t)(seq - 6), 0, false, 0);
+	rtp_rxstat_update(&s, (uint16_t)(seq - 1), 0, false, 0);
+	CU_ASSERT_EQUAL(rtp_rxstat_lost(&s), 1);
+	CU_ASSERT_EQUAL(s.duplicates, 2);
+	CU_ASSERT_EQUAL(rtp_rxstat_expected(&s), 20);
+}
+
+static void
+test_rxstat_jump(void)
+{
+	struct rtp_rxstat s;
+
+	rtp_rxstat_init(&s, 1, 100, 8000);
+	CU_ASSERT_TRUE(rtp_rxstat_update(&s, 100, 0, true, 0));
+	CU_ASSERT_TRUE(rtp_rxstat_update(&s, 101, 160, true, 20));
+	/* a stray packet far ahead is not believed */
+	CU_ASSERT_FALSE(rtp_rxstat_update(&s, 20000, 320, true, 40));
+	CU_ASSERT_EQUAL(rtp_rxstat_expected(&s), 2);
+	CU_ASSERT_TRUE(rtp_rxstat_update(&s, 102, 320, true, 40));
+	/* a restarted sender: two in a row restart the count */
+	CU_ASSERT_FALSE(rtp_rxstat_update(&s, 40000, 480, true, 60));
+	CU_ASSERT_TRUE(rtp_rxstat_update(&s, 40001, 640, true, 80));
+	CU_ASSERT_EQUAL(s.resyncs, 1);
+	CU_ASSERT_EQUAL(rtp_rxstat_expected(&s), 1);
+	CU_ASSERT_EQUAL(rtp_rxstat_lost(&s), 0);
+	/* a gap under the dropout limit is loss, not a restart */
+	CU_ASSERT_TRUE(rtp_rxstat_update(&s, 40001 + 2999, 800, true, 100));
+	CU_ASSERT_EQUAL(rtp_rxstat_lost(&s), 2998);
+}
+
+static void
+test_rxstat_jitter(void)
+{
+	struct rtp_rxstat s;
+	uint32_t ts = 1000;
+
+	/* perfectly paced: no jitter */
+	rtp_rxstat_init(&s, 1, 0, 8000);
+	for (uint16_t i = 0; i < 100; i++, ts += 160)
+		rtp_rxstat_update(&s, i, ts, true, 5000 + (uint64_t)i * 20);
+	CU_ASSERT_EQUAL(rtp_rxstat_jitter_ms(&s), 0);
+	CU_ASSERT(s.jitter < 0.001);
+
+	/* every other packet 10 ms late: |D| is 80 units each time, and the
+	 * estimate converges to it (10 ms) */
+	rtp_rxstat_init(&s, 1, 0, 8000);
+	for (uint16_t i = 0; i < 300; i++, ts += 160)
+		rtp_rxstat_update(&s, i, ts, true, 5000 + (uint64_t)i * 20 + (i % 2 ? 10 : 0));
+	CU_ASSERT(s.jitter > 79 && s.jitter < 81);
+	CU_ASSERT_EQUAL(rtp_rxstat_jitter_ms(&s), 10);
+
+	/* a timestamp jump (a new base) is not jitter */
+	double before = s.jitter;
+	rtp_rxstat_update(&s, 300, ts + 5000000, true, 5000 + 300 * 20);
+	CU_ASSERT_EQUAL(s.ts_jumps, 1);
+	CU_ASSERT(s.jitter <= before);
+	/* packets that do not carry the audio clock leave it alone */
+	rtp_rxstat_update(&s, 301, 1, false, 999999);
+	CU_ASSERT(s.jitter <= before);
+}
+
+/* ---- RTCP ---- */
+
+static void
+test_rtcp_is_rtcp(void)
+{
+	uint8_t p[2] = {0x80, 0};
+
+	for (int b = 0; b < 256; b++) {
+		p[1] = (uint8_t)b;
+		CU_ASSERT_EQUAL(rtcp_is_rtcp(p, 2), b >= 192 && b <= 223);
+	}
+	p[1] = 200;
+	CU_ASSERT_FALSE(rtcp_is_rtcp(p, 1));
+}
+
+static void
+test_rtcp_roundtrip(void)
+{
+	uint8_t buf[1500];
+	struct rtcp_report r, q;
+	size_t len;
+
+	memset(&r, 0, sizeof(r));
+	r.ssrc = 0x11223344;
+	r.sr = true;
+	r.ntp = 0xe1234567890abcdeULL;
+	r.rtp_ts = 123456;
+	r.packets = 1000;
+	r.octets = 160000;
+	r.n_blocks = 2;
+	r.blocks[0] = (struct rtcp_block){0xaabbccdd, 64, -5, 70000, 42, 0x45678901, 655};
+	r.blocks[1] = (struct rtcp_block){0x01020304, 255, 8388607, 1, 0, 0, 0};
+	CU_ASSERT_EQUAL_FATAL(rtcp_build(buf, sizeof(buf), &r, "pstnbridge@test", &len), 0);
+	CU_ASSERT_EQUAL(len % 4, 0);
+	CU_ASSERT_EQUAL(buf[1], RTCP_SR);
+	CU_ASSERT_EQUAL_FATAL(rtcp_parse(buf, len, &q), 0);
+	CU_ASSERT_TRUE(q.sr);
+	CU_ASSERT_EQUAL(q.ssrc, r.ssrc);
+	CU_ASSERT_EQUAL(q.ntp, r.ntp);
+	CU_ASSERT_EQUAL(q.rtp_ts, r.rtp_ts);
+	CU_ASSERT_EQUAL(q.packets, r.packets);
+	CU_ASSERT_EQUAL(q.octets, r.octets);
+	CU_ASSERT_EQUAL_FATAL(q.n_blocks, 2);
+	CU_ASSERT_EQUAL(memcmp(&q.blocks[0], &r.blocks[0], sizeof(r.blocks[0])), 0);
+	CU_ASSERT_EQUAL(q.blocks[0].lost, -5);
+	CU_ASSERT_EQUAL(q.blocks[1].lost, 8388607);
+	CU_ASSERT_FALSE(q.bye);
+
+	/* an RR without blocks, with a CNAME of every length class */
+	memset(&r, 0, sizeof(r));
+	r.ssrc = 7;
+	for (size_t cl = 0; cl < 8; cl++) {
+		char cname[9] = "abcdefgh";
+
+		cname[cl] = '\0';
+		CU_ASSERT_EQUAL_FATAL(rtcp_build(buf, sizeof(buf), &r, cname, &len), 0);
+		CU_ASSERT_EQUAL(buf[1], RTCP_RR);
+		CU_ASSERT_EQUAL(len % 4, 0);
+		CU_ASSERT_EQUAL(rtcp_parse(buf, len, &q), 0);
+		CU_ASSERT_FALSE(q.sr);
+		CU_ASSERT_EQUAL(q.ssrc, 7);
+		CU_ASSERT_EQUAL(q.n_blocks, 0);
+	}
+	/* too small a buffer */
+	CU_ASSERT_EQUAL(rtcp_build(buf, 16, &r, "x", &len), ENOSPC);
+	CU_ASSERT_EQUAL(rtcp_build(buf, 20, &r, "x", &len), 0);
+}
+
+static void
+test_rtcp_malformed(void)
+{
+	uint8_t buf[512], bad[512];
+	struct rtcp_report r, q;
+	size_t len;
+
+	memset(&r, 0, sizeof(r));
+	r.ssrc = 1;
+	r.sr = true;
+	r.n_blocks = 1;
+	r.blocks[0].ssrc = 2;
+	CU_ASSERT_EQUAL_FATAL(rtcp_build(buf, sizeof(buf), &r, "cname", &len), 0);
+	CU_ASSERT_EQUAL_FATAL(rtcp_parse(buf, len, &q), 0);
+
+	/* truncated anywhere but between the SR and the SDES (a valid
+	 * compound of one packet) */
+	for (size_t n = 0; n < len; n++)
+		if (n != 52)
+			CU_ASSERT_EQUAL(rtcp_parse(buf, n, &q), EINVAL);
+	CU_ASSERT_EQUAL(rtcp_parse(buf, 52, &q), 0);
+	CU_ASSERT_EQUAL(rtcp_parse(NULL, len, &q), EINVAL);
+	/* trailing garbage */
+	memcpy(bad, buf, len);
+	memset(bad + len, 0, 4);
+	CU_ASSERT_EQUAL(rtcp_parse(bad, len + 4, &q), EINVAL);
+	/* wrong version, first or second packet */
+	memcpy(bad, buf, len);
+	bad[0] = (uint8_t)((bad[0] & 0x3f) | 0x40);
+	CU_ASSERT_EQUAL(rtcp_parse(bad, len, &q), EINVAL);
+	memcpy(bad, buf, len);
+	bad[52] = (uint8_t)(bad[52] & 0x3f);    /* the SDES after 28 + 24 octets */
+	CU_ASSERT_EQUAL(rtcp_parse(bad, len, &q), EINVAL);
+	/* a compound must start with SR or RR */
+	CU_ASSERT_EQUAL(rtcp_parse(buf + 52, len - 52, &q), EINVAL);
+	/* the length field pointing past the datagram, or short of it */
+	memcpy(bad, buf, len);
+	bad[3] = (uint8_t)(bad[3] + 20);
+	CU_ASSERT_EQUAL(rtcp_parse(bad, len, &q), EINVAL);
+	memcpy(bad, buf, len);
+	bad[2] = 0xff;
+	bad[3] = 0xff;
+	CU_ASSERT_EQUAL(rtcp_parse(bad, len, &q), EINVAL);
+	/* a report count that does not fit the length */
+	memcpy(bad, buf, len);
+	bad[0] = (uint8_t)((bad[0] & 0xe0) | 2);
+	CU_ASSERT_EQUAL(rtcp_parse(bad, len, &q), EINVAL);
+	/* padding on a packet that is not the last */
+	memcpy(bad, buf, len);
+	bad[0] |= 0x20;
+	CU_ASSERT_EQUAL(rtcp_parse(bad, len, &q), EINVAL);
+	/* a BYE whose SSRC count overflows its length */
+	memcpy(bad, buf, len);
+	bad[len] = 0x85;
+	bad[len + 1] = RTCP_BYE;
+	bad[len + 2] = 0;
+	bad[len + 3] = 1;
+	memset(bad + len + 4, 0, 4);
+	CU_ASSERT_EQUAL(rtcp_parse(bad, len + 8, &q), EINVAL);
+	/* and the same BYE with a count that fits is fine, and seen */
+	bad[len] = 0x81;
+	CU_ASSERT_EQUAL(rtcp_parse(bad, len + 8, &q), 0);
+	CU_ASSERT_TRUE(q.bye);
+}
+
+static void
+test_rtcp_rtt(void)
+{
+	uint64_t t0 = 1700000000000ULL;     /* our SR left at this Unix time */
+	uint64_t sr_ntp = rtcp_ntp_from_unix_ms(t0);
+	struct rtcp_block b = {0};
+
+	/* NTP: seconds since 1900 */
+	CU_ASSERT_EQUAL(rtcp_ntp_from_unix_ms(0) >> 32, 2208988800ULL);
+	CU_ASSERT_EQUAL((uint32_t)rtcp_ntp_from_unix_ms(500), 0x80000000u);
+	/* the peer held it 100 ms; it came back 250 ms after it left */
+	b.lsr = rtcp_ntp_mid(sr_ntp);
+	b.dlsr = 100 * 65536 / 1000;
+	int rtt = rtcp_rtt_ms(&b, rtcp_ntp_from_unix_ms(t0 + 250));
+	CU_ASSERT(rtt >= 149 && rtt <= 151);
+	b.dlsr = 0;
+	rtt = rtcp_rtt_ms(&b, rtcp_ntp_from_unix_ms(t0 + 40));
+	CU_ASSERT(rtt >= 39 && rtt <= 41);
+	/* no SR received yet by the peer */
+	b.lsr = 0;
+	CU_ASSERT_EQUAL(rtcp_rtt_ms(&b, rtcp_ntp_from_unix_ms(t0)), -1);
+	/* nonsense (DLSR larger than the elapsed time) */
+	b.lsr = rtcp_ntp_mid(sr_ntp);
+	b.dlsr = 10 * 65536;
+	CU_ASSERT_EQUAL(rtcp_rtt_ms(&b, rtcp_ntp_from_unix_ms(t0 + 1000)), -1);
+}
+
+static void
+test_rtcp_interval(void)
+{
+	/* two members, small packets: the 5 s minimum, randomised by
+	 * [0.5, 1.5) and divided by e - 3/2 */
+	uint64_t lo = rtcp_interval_ms(2, 2, true, 100, 500, false, 0);
+	uint64_t mid = rtcp_interval_ms(2, 2, true, 100, 500, false, 0.5);
+	uint64_t hi = rtcp_interval_ms(2, 2, true, 100, 500, false, 0.999999);
+
+	CU_ASSERT(lo >= 2050 && lo <= 2054);
+	CU_ASSERT(mid >= 4102 && mid <= 4106);
+	CU_ASSERT(hi >= 6153 && hi <= 6158);
+	/* the first report: minimum halved */
+	CU_ASSERT_EQUAL(rtcp_interval_ms(2, 2, true, 100, 500, true, 0.5), mid / 2);
+	/* big reports on little bandwidth: above the minimum */
+	CU_ASSERT(rtcp_interval_ms(2, 2, true, 2000, 500, false, 0.5) > mid);
+	/* many members, few senders: a sender gets a quarter of the bandwidth */
+	CU_ASSERT(rtcp_interval_ms(100, 1, true, 100, 500, false, 0.5) <
+	    rtcp_interval_ms(100, 1, false, 100, 500, false, 0.5));
 }
 
 /* ---- the leg, on loopback ---- */
@@ -257,7 +921,16 @@ struct sink {
 	uint8_t last[256];
 	size_t last_len;
 	int last_pt;
+	unsigned int timeouts;
 };
+
+static void
+on_timeout(void *owner)
+{
+	struct sink *s = owner;
+
+	s->timeouts++;
+}
 
 static void
 on_media(void *owner, const struct rtp_hdr *h)
@@ -317,7 +990,7 @@ test_leg_loopback(void)
 {
 	struct event_base *base = event_base_new();
 	struct cfg_rtp cfg;
-	struct rtp_leg_cbs cbs = {on_media};
+	struct rtp_leg_cbs cbs = {on_media, NULL};
 	struct sink sink = {0};
 	struct rtp_leg *leg;
 	struct rtp_stats st;
@@ -435,6 +1108,439 @@ test_leg_no_port(void)
 	event_base_free(base);
 }
 
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Run the loop until done(arg) or max_ms have passed. */
+static bool
+spin(struct event_base *base, bool (*done)(const void *), const void *arg, unsigned int max_ms)
+{
+	uint64_t end = mono_ms() + max_ms;
+
+	while (mono_ms() < end) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (done && done(arg))
+			return true;
+		usleep(1000);
+	}
+	return done ? done(arg) : true;
+}
+
+static void
+leg_cfg(struct cfg_rtp *cfg, enum cfg_latch_mode mode)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->address = "127.0.0.1";
+	cfg->port_min = 43000;
+	cfg->port_max = 43999;
+	cfg->latch_mode = mode;
+	cfg->latch_window_ms = 2000;
+	cfg->latch_probation = 4;
+	cfg->latch_silence_ms = 500;
+}
+
+static size_t
+rtp_pkt(uint8_t *p, int pt, uint16_t seq, uint32_t ts, uint32_t ssrc, const char *payload)
+{
+	size_t n = strlen(payload);
+
+	p[0] = 0x80;
+	p[1] = (uint8_t)pt;
+	p[2] = (uint8_t)(seq >> 8); p[3] = (uint8_t)seq;
+	p[4] = (uint8_t)(ts >> 24); p[5] = (uint8_t)(ts >> 16); p[6] = (uint8_t)(ts >> 8); p[7] = (uint8_t)ts;
+	p[8] = (uint8_t)(ssrc >> 24); p[9] = (uint8_t)(ssrc >> 16); p[10] = (uint8_t)(ssrc >> 8); p[11] = (uint8_t)ssrc;
+	memcpy(p + 12, payload, n);
+	return 12 + n;
+}
+
+struct leg_wait {
+	const struct rtp_leg *leg;
+	const struct sink *sink;
+	unsigned long rejected, rx, rtcp_rx, rtcp_bad, rtcp_rejected, rtcp_tx;
+	unsigned int media, timeouts;
+};
+
+static bool
+leg_reached(const void *arg)
+{
+	const struct leg_wait *w = arg;
+	struct rtp_stats st;
+
+	rtp_leg_stats(w->leg, &st);
+	return st.rx_rejected >= w->rejected && st.rx_packets >= w->rx &&
+	    st.rtcp_rx >= w->rtcp_rx && st.rtcp_bad >= w->rtcp_bad &&
+	    st.rtcp_rejected >= w->rtcp_rejected && st.rtcp_tx >= w->rtcp_tx &&
+	    w->sink->n >= w->media && w->sink->timeouts >= w->timeouts;
+}
+
+/* strict on a real socket: an attacker at call start is never delivered
+ * nor answered; the peer at its SDP IP is, after the probation. */
+static void
+test_leg_strict(void)
+{
+	struct event_base *base = event_base_new();
+	struct cfg_rtp cfg;
+	struct rtp_leg_cbs cbs = {on_media, on_timeout};
+	struct sink sink = {0};
+	struct rtp_leg *leg;
+	struct rtp_stats st;
+	struct addr c_addr, c2_addr, x_addr, leg_addr;
+	uint8_t pkt[512], frame[160], rx[512];
+	struct leg_wait w;
+	int c, c2, x;
+	size_t n;
+
+	leg_cfg(&cfg, CFG_LATCH_STRICT);
+	leg = rtp_leg_new(base, &cfg, "strict-1", &cbs, &sink);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg));
+	c = udp_socket("127.0.0.1", &c_addr);          /* the SDP address */
+	c2 = udp_socket("127.0.0.1", &c2_addr);        /* the peer's sending port */
+	x = udp_socket("127.0.0.2", &x_addr);          /* the attacker */
+	CU_ASSERT_FATAL(c != -1 && c2 != -1 && x != -1);
+	rtp_leg_set_remote(leg, &c_addr, 0);
+
+	for (uint16_t i = 0; i < 10; i++) {
+		n = rtp_pkt(pkt, 0, (uint16_t)(100 + i), 160u * i, 0xbad, "evil");
+		sendto(x, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
+	}
+	memset(&w, 0, sizeof(w));
+	w.leg = leg;
+	w.sink = &sink;
+	w.rejected = 10;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	CU_ASSERT_EQUAL(sink.n, 0);
+	CU_ASSERT_FALSE(rtp_leg_latch(leg)->have_learned);
+	/* our audio goes to the SDP address, nothing to the attacker */
+	memset(frame, 0xd5, sizeof(frame));
+	CU_ASSERT_EQUAL(rtp_leg_send(leg, frame, sizeof(frame)), 0);
+	CU_ASSERT_EQUAL(recv(c, rx, sizeof(rx), 0), 172);
+	CU_ASSERT_EQUAL(recv(x, rx, sizeof(rx), MSG_DONTWAIT), -1);
+
+	/* the peer sends from another port of its IP: the 4th is delivered */
+	for (uint16_t i = 0; i < 4; i++) {
+		n = rtp_pkt(pkt, 0, (uint16_t)(7 + i), 160u * i, 0x600d, "good");
+		sendto(c2, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
+	}
+	w.rejected = 13;
+	w.media = 1;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	CU_ASSERT_EQUAL(sink.n, 1);
+	CU_ASSERT_EQUAL(memcmp(sink.last, "good", 4), 0);
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_EQUAL(st.rx_rejected, 13);
+	CU_ASSERT_EQUAL(st.rx_packets, 1);
+	CU_ASSERT_TRUE(st.have_learned);
+	CU_ASSERT_FALSE(st.nat);
+	CU_ASSERT_TRUE(addr_eq(&st.learned, &c2_addr));
+	CU_ASSERT_EQUAL(st.latch_mode, CFG_LATCH_STRICT);
+	/* not behind NAT: still to the signalled port */
+	CU_ASSERT_EQUAL(rtp_leg_send(leg, frame, sizeof(frame)), 0);
+	CU_ASSERT_EQUAL(recv(c, rx, sizeof(rx), 0), 172);
+	CU_ASSERT_EQUAL(recv(c2, rx, sizeof(rx), MSG_DONTWAIT), -1);
+	CU_ASSERT_EQUAL(recv(x, rx, sizeof(rx), MSG_DONTWAIT), -1);
+
+	/* the SIP came from the attacker's IP after all (it is the NAT):
+	 * the per-call signal address makes it allowed, per the rules */
+	rtp_leg_set_signal_addr(leg, &x_addr);
+	rtp_leg_set_latch_mode(leg, CFG_LATCH_ON_CHANGE);
+	n = rtp_pkt(pkt, 0, 1, 0, 0x77, "nat!");
+	sendto(x, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
+	w.media = 2;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_TRUE(st.nat);
+	CU_ASSERT_EQUAL(st.relatches, 1);
+	CU_ASSERT_EQUAL(st.latch_mode, CFG_LATCH_ON_CHANGE);
+	rtp_leg_log_summary(leg);
+
+	close(c);
+	close(c2);
+	close(x);
+	rtp_leg_free(leg);
+	event_base_free(base);
+}
+
+/* RTCP on the leg: the peer's SR/RR over port + 1 and multiplexed, our
+ * SR with a report block, the round trip, bad and refused RTCP. */
+static void
+test_leg_rtcp(void)
+{
+	struct event_base *base = event_base_new();
+	struct cfg_rtp cfg;
+	struct rtp_leg_cbs cbs = {on_media, on_timeout};
+	struct sink sink = {0};
+	struct rtp_leg *leg;
+	struct rtp_stats st;
+	struct rtp_rtcp_peer peer;
+	struct addr p_addr, x_addr, leg_addr, leg_rtcp;
+	uint8_t pkt[512], rx[1500], frame[160];
+	struct rtcp_report r, q, ours;
+	struct rtp_hdr h;
+	struct leg_wait w;
+	uint32_t leg_ssrc = 0;
+	bool got_sr = false;
+	size_t n;
+	ssize_t k;
+	int p, x;
+
+	leg_cfg(&cfg, CFG_LATCH_STRICT);
+	cfg.latch_probation = 1;
+	leg = rtp_leg_new(base, &cfg, "rtcp-1", &cbs, &sink);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg));
+	addr_from_ip(&leg_rtcp, "127.0.0.1", rtp_leg_port(leg) + 1);
+	p = udp_socket("127.0.0.1", &p_addr);
+	x = udp_socket("127.0.0.2", &x_addr);
+	CU_ASSERT_FATAL(p != -1 && x != -1);
+	rtp_leg_set_rtcp_mux(leg, true);
+	rtp_leg_set_remote(leg, &p_addr, 0);
+	memset(&w, 0, sizeof(w));
+	w.leg = leg;
+	w.sink = &sink;
+
+	/* the peer's RTP, seq 1 2 4 5 (one lost) */
+	for (uint16_t i = 1; i <= 5; i++) {
+		if (i == 3)
+			continue;
+		n = rtp_pkt(pkt, 0, i, 160u * i, 0x9999, "abcd");
+		sendto(p, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
+	}
+	w.media = 4;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_EQUAL(st.expected, 5);
+	CU_ASSERT_EQUAL(st.lost, 1);
+	/* one frame of ours, so the first report is an SR */
+	memset(frame, 0xd5, sizeof(frame));
+	CU_ASSERT_EQUAL(rtp_leg_send(leg, frame, sizeof(frame)), 0);
+	CU_ASSERT_EQUAL(recv(p, rx, sizeof(rx), 0), 172);
+	CU_ASSERT_EQUAL_FATAL(rtp_parse(rx, 172, &h), 0);
+	leg_ssrc = h.ssrc;
+
+	/* the first report comes within 2.5 * 1.5 / 1.218 s, on the RTP port */
+	w.rtcp_tx = 1;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 3500));
+	k = recv(p, rx, sizeof(rx), MSG_DONTWAIT);
+	CU_ASSERT_FATAL(k > 0);
+	CU_ASSERT_TRUE(rtcp_is_rtcp(rx, (size_t)k));
+	CU_ASSERT_EQUAL_FATAL(rtcp_parse(rx, (size_t)k, &ours), 0);
+	got_sr = ours.sr;
+	CU_ASSERT_TRUE(got_sr);
+	CU_ASSERT_EQUAL(ours.ssrc, leg_ssrc);
+	CU_ASSERT_EQUAL(ours.packets, 1);
+	CU_ASSERT_EQUAL(ours.octets, 160);
+	CU_ASSERT_EQUAL_FATAL(ours.n_blocks, 1);
+	CU_ASSERT_EQUAL(ours.blocks[0].ssrc, 0x9999);
+	CU_ASSERT_EQUAL(ours.blocks[0].lost, 1);
+	CU_ASSERT_EQUAL(ours.blocks[0].ext_max, 5);
+	CU_ASSERT_EQUAL(ours.blocks[0].fraction, 256 / 5);
+
+	/* the peer's RR about us, echoing our SR: a round trip of ~0 ms */
+	memset(&r, 0, sizeof(r));
+	r.ssrc = 0x9999;
+	r.n_blocks = 1;
+	r.blocks[0].ssrc = leg_ssrc;
+	r.blocks[0].fraction = 12;
+	r.blocks[0].lost = 3;
+	r.blocks[0].jitter = 80;
+	r.blocks[0].lsr = rtcp_ntp_mid(ours.ntp);
+	CU_ASSERT_EQUAL_FATAL(rtcp_build(pkt, sizeof(pkt), &r, "peer", &n), 0);
+	sendto(p, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
+	w.rtcp_rx = 1;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	rtp_leg_rtcp_peer(leg, &peer);
+	CU_ASSERT_EQUAL(peer.reports, 1);
+	CU_ASSERT_EQUAL(peer.fraction, 12);
+	CU_ASSERT_EQUAL(peer.lost, 3);
+	CU_ASSERT_EQUAL(peer.jitter_ms, 10);
+	CU_ASSERT(peer.rtt_ms >= 0 && peer.rtt_ms < 3000);
+	CU_ASSERT_EQUAL(sink.n, 4);     /* RTCP never reaches the media callback */
+
+	/* a malformed compound on the mux port, then on the RTCP port */
+	memcpy(rx, pkt, n);
+	rx[3] = (uint8_t)(rx[3] + 1);
+	sendto(p, rx, n, 0, &leg_addr.u.sa, leg_addr.len);
+	sendto(p, rx, n, 0, &leg_rtcp.u.sa, leg_rtcp.len);
+	w.rtcp_bad = 2;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	/* a good one on the RTCP port (also accepted with mux on) */
+	sendto(p, pkt, n, 0, &leg_rtcp.u.sa, leg_rtcp.len);
+	w.rtcp_rx = 2;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	/* strict: RTCP from a stranger's IP is refused */
+	sendto(x, pkt, n, 0, &leg_rtcp.u.sa, leg_rtcp.len);
+	sendto(x, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
+	w.rtcp_rejected = 2;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_EQUAL(st.rtcp_rx, 2);
+	CU_ASSERT_EQUAL(st.rtcp_bad, 2);
+	CU_ASSERT_EQUAL(st.rtcp_rejected, 2);
+	CU_ASSERT_EQUAL(st.rx_rejected, 0);
+	rtp_leg_rtcp_peer(leg, &peer);
+	CU_ASSERT_EQUAL(peer.reports, 2);
+
+	/* without mux, RTCP on the RTP port is not taken as RTCP */
+	rtp_leg_set_rtcp_mux(leg, false);
+	sendto(p, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
+	w.rejected = 1;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_EQUAL(st.rtcp_rx, 2);
+	(void)q;
+
+	close(p);
+	close(x);
+	rtp_leg_free(leg);
+	event_base_free(base);
+}
+
+/* The media timeout: fires after the silence, not while RTP flows, uses
+ * the hold timeout on hold, and not before the remote is known. */
+static void
+test_leg_timeout(void)
+{
+	struct event_base *base = event_base_new();
+	struct cfg_rtp cfg;
+	struct rtp_leg_cbs cbs = {on_media, on_timeout};
+	struct sink sink = {0};
+	struct rtp_leg *leg;
+	struct addr p_addr, leg_addr;
+	struct leg_wait w;
+	uint8_t pkt[64];
+	uint64_t t0;
+	size_t n;
+	int p;
+
+	leg_cfg(&cfg, CFG_LATCH_ON_CHANGE);
+	leg = rtp_leg_new(base, &cfg, "timeout-1", &cbs, &sink);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg));
+	p = udp_socket("127.0.0.1", &p_addr);
+	CU_ASSERT_FATAL(p != -1);
+	memset(&w, 0, sizeof(w));
+	w.leg = leg;
+	w.sink = &sink;
+	w.timeouts = 1;
+
+	/* no remote yet: no timer */
+	rtp_leg_set_timeouts_ms(leg, 100, 0);
+	CU_ASSERT_FALSE(spin(base, leg_reached, &w, 300));
+	/* the timer starts with the remote */
+	t0 = mono_ms();
+	rtp_leg_set_remote(leg, &p_addr, 0);
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 2000));
+	CU_ASSERT(mono_ms() - t0 >= 95);
+	CU_ASSERT_EQUAL(sink.timeouts, 1);
+
+	/* RTP every 40 ms for 500 ms keeps it quiet */
+	rtp_leg_set_timeouts_ms(leg, 200, 0);
+	t0 = mono_ms();
+	for (uint16_t i = 0; mono_ms() - t0 < 500; i++) {
+		n = rtp_pkt(pkt, 0, i, 160u * i, 0x42, "x");
+		sendto(p, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
+		spin(base, NULL, NULL, 40);
+	}
+	CU_ASSERT_EQUAL(sink.timeouts, 1);
+	CU_ASSERT(sink.n >= 5);
+	/* then silence: it fires */
+	w.timeouts = 2;
+	t0 = mono_ms();
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 2000));
+	CU_ASSERT(mono_ms() - t0 >= 150);
+
+	/* on hold, the hold timeout applies (0: never) */
+	rtp_leg_set_hold(leg, true);
+	w.timeouts = 3;
+	CU_ASSERT_FALSE(spin(base, leg_reached, &w, 400));
+	/* off hold again: the normal timeout, counted from now */
+	t0 = mono_ms();
+	rtp_leg_set_hold(leg, false);
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 2000));
+	CU_ASSERT(mono_ms() - t0 >= 190);
+	/* a hold timeout of its own */
+	rtp_leg_set_timeouts_ms(leg, 0, 100);
+	rtp_leg_set_hold(leg, true);
+	w.timeouts = 4;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 2000));
+
+	close(p);
+	rtp_leg_free(leg);
+	event_base_free(base);
+}
+
+/* RFC 4733 packets share the audio's SSRC and sequence; the audio's
+ * timestamp goes on; the peer's events reach the media callback. */
+static void
+test_leg_send_raw(void)
+{
+	struct event_base *base = event_base_new();
+	struct cfg_rtp cfg;
+	struct rtp_leg_cbs cbs = {on_media, NULL};
+	struct sink sink = {0};
+	struct rtp_leg *leg;
+	struct addr a_addr, leg_addr;
+	uint8_t frame[160], rx[512], ev[4] = {5, 0x8a, 0, 160}, pkt[64];
+	struct rtp_hdr h1, h2, h3;
+	struct leg_wait w;
+	uint32_t next;
+	size_t n;
+	int a;
+
+	leg_cfg(&cfg, CFG_LATCH_ON_CHANGE);
+	leg = rtp_leg_new(base, &cfg, "raw-1", &cbs, &sink);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg));
+	a = udp_socket("127.0.0.1", &a_addr);
+	CU_ASSERT_FATAL(a != -1);
+	rtp_leg_set_remote(leg, &a_addr, 8);
+	memset(frame, 0xd5, sizeof(frame));
+
+	CU_ASSERT_EQUAL(rtp_leg_send(leg, frame, sizeof(frame)), 0);
+	CU_ASSERT_EQUAL_FATAL(rtp_parse(rx, (size_t)recv(a, rx, sizeof(rx), 0), &h1), 0);
+	next = rtp_leg_ts(leg);
+	CU_ASSERT_EQUAL(next, h1.ts + 160);
+	CU_ASSERT_EQUAL(rtp_leg_send_raw(leg, 101, true, next, ev, sizeof(ev)), 0);
+	CU_ASSERT_EQUAL_FATAL(rtp_parse(rx, (size_t)recv(a, rx, sizeof(rx), 0), &h2), 0);
+	CU_ASSERT_EQUAL(h2.ssrc, h1.ssrc);
+	CU_ASSERT_EQUAL((uint16_t)(h2.seq - h1.seq), 1);
+	CU_ASSERT_EQUAL(h2.pt, 101);
+	CU_ASSERT_TRUE(h2.marker);
+	CU_ASSERT_EQUAL(h2.ts, next);
+	CU_ASSERT_EQUAL(h2.payload_len, 4);
+	CU_ASSERT_EQUAL(memcmp(h2.payload, ev, 4), 0);
+	CU_ASSERT_EQUAL(rtp_leg_ts(leg), next);         /* untouched by events */
+	CU_ASSERT_EQUAL(rtp_leg_send(leg, frame, sizeof(frame)), 0);
+	CU_ASSERT_EQUAL_FATAL(rtp_parse(rx, (size_t)recv(a, rx, sizeof(rx), 0), &h3), 0);
+	CU_ASSERT_EQUAL((uint16_t)(h3.seq - h1.seq), 2);
+	CU_ASSERT_EQUAL(h3.ts, next);
+	CU_ASSERT_EQUAL(h3.pt, 8);
+	CU_ASSERT_FALSE(h3.marker);
+	CU_ASSERT_EQUAL(rtp_leg_send_raw(leg, 128, false, 0, ev, 4), EINVAL);
+
+	/* the peer's telephone-event packets are delivered with their header */
+	n = rtp_pkt(pkt, 101, 1, 0, 0x55, "\x05\x0a\x01\xa0");
+	sendto(a, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
+	memset(&w, 0, sizeof(w));
+	w.leg = leg;
+	w.sink = &sink;
+	w.media = 1;
+	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	CU_ASSERT_EQUAL(sink.last_pt, 101);
+	CU_ASSERT_EQUAL(sink.last_len, 4);
+
+	close(a);
+	rtp_leg_free(leg);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -449,13 +1555,37 @@ main(void)
 	CU_add_test(s, "parse: padding", test_parse_padding);
 	CU_add_test(s, "parse: truncated and wrong version", test_parse_bad);
 	CU_add_test(s, "latch: off mode ignores the source", test_latch_off);
-	CU_add_test(s, "latch: no RTP yet, send to SDP", test_latch_no_rtp_yet);
-	CU_add_test(s, "latch: NAT source is learned", test_latch_nat);
-	CU_add_test(s, "latch: same IP other port keeps SDP", test_latch_same_ip_other_port);
-	CU_add_test(s, "latch: rebinding relatches", test_latch_rebind);
+	CU_add_test(s, "latch: no RTP yet, send to SDP (every mode)", test_latch_no_rtp_yet);
+	CU_add_test(s, "latch: on-change/recent/window first packet, NAT, rebinding",
+	    test_latch_follow);
+	CU_add_test(s, "latch: asymmetric non-NAT peer keeps its SDP port (every mode)",
+	    test_latch_asymmetric);
 	CU_add_test(s, "latch: IPv6", test_latch_ipv6);
+	CU_add_test(s, "latch: window expiry and fallback to SDP", test_latch_window);
+	CU_add_test(s, "latch: strict call start, attacker never learned, NAT via SIP IP",
+	    test_latch_strict_start);
+	CU_add_test(s, "latch: strict probation success and failure", test_latch_strict_probation);
+	CU_add_test(s, "latch: strict NAT rebinding, new IP only when signalled",
+	    test_latch_strict_rebind);
+	CU_add_test(s, "latch: strict mid-call attacker from the NAT IP",
+	    test_latch_strict_attacker_nat_ip);
+	CU_add_test(s, "latch: strict SSRC change", test_latch_strict_ssrc_change);
+	CU_add_test(s, "latch: mode override keeps what was learned", test_latch_set_mode);
+	CU_add_test(s, "latch: RTCP destination and acceptance", test_latch_rtcp_dest);
+	CU_add_test(s, "rxstat: sequence wrap, loss, fraction, duplicates", test_rxstat_wrap_loss);
+	CU_add_test(s, "rxstat: sequence jumps and restarts", test_rxstat_jump);
+	CU_add_test(s, "rxstat: interarrival jitter, timestamp jumps", test_rxstat_jitter);
+	CU_add_test(s, "rtcp: RFC 5761 demultiplexing", test_rtcp_is_rtcp);
+	CU_add_test(s, "rtcp: SR/RR build and parse round trip", test_rtcp_roundtrip);
+	CU_add_test(s, "rtcp: malformed compound packets", test_rtcp_malformed);
+	CU_add_test(s, "rtcp: round trip time from LSR/DLSR", test_rtcp_rtt);
+	CU_add_test(s, "rtcp: report interval", test_rtcp_interval);
 	CU_add_test(s, "leg: loopback exchange, bad datagram, latch", test_leg_loopback);
 	CU_add_test(s, "leg: port range exhausted", test_leg_no_port);
+	CU_add_test(s, "leg: strict, attacker at call start, probation", test_leg_strict);
+	CU_add_test(s, "leg: RTCP mux and port + 1, SR, RTT, bad and refused", test_leg_rtcp);
+	CU_add_test(s, "leg: media timeout and hold timeout", test_leg_timeout);
+	CU_add_test(s, "leg: raw (RFC 4733) packets share SSRC and sequence", test_leg_send_raw);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
