@@ -61,9 +61,8 @@ struct media_jb {
 
 	unsigned long frames, concealed, late, duplicate, packets, resyncs;
 	uint64_t grown, shrunk;         /* samples */
-	uint64_t wait_sum;              /* samples */
-	unsigned long wait_n;
-	int64_t wait_max;
+	uint64_t delay_sum;             /* samples, over the ticks counted in frames */
+	int64_t delay_max;
 };
 
 static int64_t
@@ -276,15 +275,7 @@ media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t le
 	if (from > 0)
 		jb->late++;     /* its head came too late */
 	jb->packets++;
-	if (req <= jb->d_play) {
-		int64_t wait = jb->d_play - req;
-
-		jb->wait_sum += (uint64_t)wait;
-		jb->wait_n++;
-		if (wait > jb->wait_max)
-			jb->wait_max = wait;
-	}
-	jb_window_add(jb, req, req > jb->d_play);
+	jb_window_add(jb, req, req > jb->d_play || req < jb->lo);
 	return 0;
 }
 
@@ -302,7 +293,7 @@ jb_encode(enum cfg_law law, int16_t v)
 
 /* Decide the delay step of this tick: +1 frame, -1 frame or 0. Too little
  * delay is corrected at once; a frame too many only once it has lasted half
- * a second, or at once (but not more often than every 100 ms) beyond max. */
+ * a second (and not more often than every 100 ms), or at once beyond max. */
 static int
 jb_step(struct media_jb *jb, int64_t d)
 {
@@ -311,13 +302,16 @@ jb_step(struct media_jb *jb, int64_t d)
 		jb->excess_ticks = 0;
 		return 1;
 	}
+	if (d - MEDIA_FRAME >= jb->target && d - jb->lo > jb->max) {
+		jb->since_shrink = 0;
+		jb->excess_ticks = 0;
+		return -1;
+	}
 	if (d - MEDIA_FRAME < jb->target + SHRINK_HYST) {
 		jb->excess_ticks = 0;
 		return 0;
 	}
-	jb->excess_ticks++;
-	if (jb->since_shrink >= SHRINK_EVERY &&
-	    (jb->excess_ticks >= SHRINK_AFTER || d - jb->lo > jb->max)) {
+	if (++jb->excess_ticks >= SHRINK_AFTER && jb->since_shrink >= SHRINK_EVERY) {
 		jb->since_shrink = 0;
 		jb->excess_ticks = 0;
 		return -1;
@@ -439,6 +433,11 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 	jb->d_play = d;
 	if (jb->started) {
 		jb->frames++;
+		if (d > jb->lo) {
+			jb->delay_sum += (uint64_t)(d - jb->lo);
+			if (d - jb->lo > jb->delay_max)
+				jb->delay_max = d - jb->lo;
+		}
 		for (size_t i = 0; i < MEDIA_FRAME; i++)
 			frame[i] = jb_encode(jb->law, amp[i]);
 	} else
@@ -461,7 +460,7 @@ media_jb_stats(const struct media_jb *jb, struct media_jb_stats *out)
 		out->delay_ms = (unsigned int)((jb->d_play - jb->lo) / 8);
 	if (jb->primed && jb->target > jb->lo)
 		out->target_ms = (unsigned int)((jb->target - jb->lo) / 8);
-	if (jb->wait_n > 0)
-		out->wait_mean_ms = (unsigned int)(jb->wait_sum / jb->wait_n / 8);
-	out->wait_max_ms = (unsigned int)(jb->wait_max / 8);
+	if (jb->frames > 0)
+		out->delay_mean_ms = (unsigned int)(jb->delay_sum / jb->frames / 8);
+	out->delay_max_ms = (unsigned int)(jb->delay_max / 8);
 }

@@ -45,10 +45,12 @@ struct media_jb_stats {
 	unsigned long grown_ms;         /* delay added by inserting concealment */
 	unsigned long shrunk_ms;        /* delay removed by skipping audio */
 	unsigned long resyncs;          /* timestamp jumps or restarts after a pause */
-	unsigned int delay_ms;          /* current buffering delay of the fastest packet */
+	/* The buffering delay: how long the fastest recent packet waits
+	 * before it is played (packets slower by jitter wait less). */
+	unsigned int delay_ms;          /* now */
 	unsigned int target_ms;         /* what the buffer steers towards */
-	unsigned int wait_mean_ms;      /* time accepted packets wait to be played */
-	unsigned int wait_max_ms;
+	unsigned int delay_mean_ms;     /* over the frames played */
+	unsigned int delay_max_ms;
 };
 
 /* min_ms..max_ms bound the buffering ([rtp] jitter_min_ms, jitter_max_ms);
