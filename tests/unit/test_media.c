@@ -580,6 +580,294 @@ test_jb_drift_slow(void)
 	drift_run(-200);
 }
 
+/* ---- DTMF ---- */
+
+struct rx_log {
+	char digits[16];
+	size_t n;
+};
+
+static void
+rx_log_cb(void *arg, const char *digits, int len)
+{
+	struct rx_log *l = arg;
+
+	for (int i = 0; i < len && l->n + 1 < sizeof(l->digits); i++)
+		l->digits[l->n++] = digits[i];
+	l->digits[l->n] = '\0';
+}
+
+/* Digits a SpanDSP detector hears in frames. */
+static void
+detect(uint8_t (*frames)[MEDIA_FRAME], size_t n, struct rx_log *l)
+{
+	dtmf_rx_state_t *rx = dtmf_rx_init(NULL, rx_log_cb, l);
+	int16_t amp[MEDIA_FRAME];
+
+	memset(l, 0, sizeof(*l));
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < MEDIA_FRAME; i++)
+			amp[i] = alaw_to_linear(frames[k][i]);
+		dtmf_rx(rx, amp, MEDIA_FRAME);
+	}
+	dtmf_rx_free(rx);
+}
+
+/* Frames with a 440 Hz murmur, and the digits generated into them. */
+static void
+make_digits(uint8_t (*frames)[MEDIA_FRAME], size_t n, const char *digits, int on_ms,
+            int off_ms, size_t start_frame)
+{
+	dtmf_tx_state_t *tx = dtmf_tx_init(NULL);
+	int16_t amp[MEDIA_FRAME];
+
+	dtmf_tx_set_timing(tx, on_ms, off_ms);
+	for (size_t k = 0; k < n; k++) {
+		int got = 0;
+
+		if (k == start_frame)
+			dtmf_tx_put(tx, digits, -1);
+		if (k >= start_frame)
+			got = dtmf_tx(tx, amp, MEDIA_FRAME);
+		for (int i = 0; i < MEDIA_FRAME; i++) {
+			double v = 300.0 * sin(2.0 * M_PI * 440.0 * (k * MEDIA_FRAME + i) / 8000.0);
+
+			if (i < got)
+				v += amp[i];
+			frames[k][i] = linear_to_alaw((int)v);
+		}
+	}
+	dtmf_tx_free(tx);
+}
+
+struct te_seen {
+	uint8_t event;
+	bool end;
+	unsigned int duration;
+	uint32_t ts;
+	bool marker;
+	size_t frame;
+};
+
+/* A digit from the PSTN: start, updates, three ends, audio muted. */
+static void
+test_dtmf_out(void)
+{
+	static uint8_t in[120][MEDIA_FRAME], sent[120][MEDIA_FRAME];
+	struct te_seen seen[200];
+	size_t nseen = 0, starts = 0, ends = 0, updates = 0;
+	struct media_dtmf_out *out = media_dtmf_out_new(CFG_LAW_ALAW);
+	struct media_dtmf_stats st;
+	struct rx_log l;
+	unsigned int last_dur = 0;
+
+	make_digits(in, 120, "5", 120, 100, 30);
+	detect(in, 120, &l);
+	CU_ASSERT_STRING_EQUAL(l.digits, "5");  /* the input has it */
+
+	for (size_t k = 0; k < 120; k++) {
+		struct media_te_pkt pk[MEDIA_TE_MAX];
+		size_t np;
+
+		memcpy(sent[k], in[k], MEDIA_FRAME);
+		media_dtmf_out_frame(out, sent[k], 7000 + (uint32_t)k * 160, pk, &np);
+		for (size_t i = 0; i < np && nseen < 200; i++) {
+			struct te_seen *t = &seen[nseen++];
+
+			t->event = pk[i].payload[0];
+			t->end = pk[i].payload[1] & 0x80;
+			t->duration = (unsigned int)(pk[i].payload[2] << 8 | pk[i].payload[3]);
+			t->ts = pk[i].ts;
+			t->marker = pk[i].marker;
+			t->frame = k;
+		}
+	}
+	CU_ASSERT_FATAL(nseen > 4);
+	for (size_t i = 0; i < nseen; i++) {
+		CU_ASSERT_EQUAL(seen[i].event, 5);
+		CU_ASSERT_EQUAL(seen[i].ts, seen[0].ts);
+		CU_ASSERT(seen[i].duration >= last_dur);
+		last_dur = seen[i].duration;
+		if (seen[i].marker)
+			starts++;
+		else if (seen[i].end)
+			ends++;
+		else
+			updates++;
+		if (i > 0 && i < nseen - 2)
+			CU_ASSERT_EQUAL(seen[i].frame, seen[i - 1].frame + 1);
+	}
+	printf("\n  out: %zu packets, start ts %u, updates %zu, ends %zu, duration %u ",
+	    nseen, seen[0].ts, updates, ends, last_dur);
+	CU_ASSERT_TRUE(seen[0].marker);
+	CU_ASSERT_FALSE(seen[0].end);
+	CU_ASSERT_EQUAL(starts, 1);
+	CU_ASSERT_EQUAL(ends, 3);
+	CU_ASSERT(seen[nseen - 1].end && seen[nseen - 2].end && seen[nseen - 3].end);
+	CU_ASSERT_EQUAL(seen[nseen - 1].duration, seen[nseen - 3].duration);
+	/* 120 ms = 960 samples, give or take the detector's timing */
+	CU_ASSERT(last_dur >= 960 - 320 && last_dur <= 960 + 320);
+	/* The event starts at the audio it replaces: frame 30 went in, it
+	 * leaves MEDIA_DTMF_DELAY frames later with timestamp 7000 + 160 k. */
+	CU_ASSERT(seen[0].ts >= 7000 + 30 * 160 && seen[0].ts <= 7000 + 33 * 160);
+
+	/* The audio sent carries no digit; away from it, it is the input,
+	 * MEDIA_DTMF_DELAY frames late. */
+	detect(sent, 120, &l);
+	CU_ASSERT_STRING_EQUAL(l.digits, "");
+	CU_ASSERT_EQUAL(memcmp(sent[20], in[20 - MEDIA_DTMF_DELAY], MEDIA_FRAME), 0);
+	CU_ASSERT_EQUAL(memcmp(sent[100], in[100 - MEDIA_DTMF_DELAY], MEDIA_FRAME), 0);
+	media_dtmf_out_stats(out, &st);
+	CU_ASSERT_EQUAL(st.events, 1);
+	CU_ASSERT_EQUAL(st.packets, nseen);
+	media_dtmf_out_free(out);
+}
+
+/* Two digits in a row are two events with their own timestamps. */
+static void
+test_dtmf_out_two(void)
+{
+	static uint8_t in[150][MEDIA_FRAME];
+	struct media_dtmf_out *out = media_dtmf_out_new(CFG_LAW_ALAW);
+	uint32_t ts[4];
+	int digits[4];
+	size_t nst = 0, ends = 0;
+
+	make_digits(in, 150, "1#", 80, 80, 10);
+	for (size_t k = 0; k < 150; k++) {
+		struct media_te_pkt pk[MEDIA_TE_MAX];
+		size_t np;
+		int d = media_dtmf_out_frame(out, in[k], (uint32_t)k * 160, pk, &np);
+
+		for (size_t i = 0; i < np; i++) {
+			if (pk[i].marker && nst < 4) {
+				ts[nst] = pk[i].ts;
+				digits[nst++] = pk[i].payload[0];
+			}
+			if (pk[i].payload[1] & 0x80)
+				ends++;
+		}
+		if (d)
+			CU_ASSERT(d == '1' || d == '#');
+	}
+	CU_ASSERT_EQUAL_FATAL(nst, 2);
+	CU_ASSERT_EQUAL(digits[0], 1);
+	CU_ASSERT_EQUAL(digits[1], 11);
+	CU_ASSERT(ts[1] > ts[0]);
+	CU_ASSERT_EQUAL(ends, 6);
+	media_dtmf_out_free(out);
+}
+
+static void
+te(uint8_t *p, int event, bool end, unsigned int duration)
+{
+	p[0] = (uint8_t)event;
+	p[1] = (uint8_t)((end ? 0x80 : 0) | 10);
+	p[2] = (uint8_t)(duration >> 8);
+	p[3] = (uint8_t)duration;
+}
+
+static size_t
+tone_samples(uint8_t (*frames)[MEDIA_FRAME], size_t n)
+{
+	size_t c = 0;
+
+	for (size_t k = 0; k < n; k++)
+		for (size_t i = 0; i < MEDIA_FRAME; i++)
+			if (frames[k][i] != 0xD5)
+				c++;
+	return c;
+}
+
+/* An event from the Internet as a sender sends it: start, an update every
+ * 20 ms, three ends; the span hears the digit for the event's duration.
+ * skip drops the first packets (a lost start). */
+static void
+dtmf_in_run(unsigned int duration, size_t skip, bool lose_end, const char *want,
+            size_t want_samples)
+{
+	static uint8_t fr[100][MEDIA_FRAME];
+	struct media_dtmf_in *in = media_dtmf_in_new(CFG_LAW_ALAW);
+	struct rx_log l;
+	size_t pkt = 0, got;
+	uint8_t p[4];
+
+	for (size_t k = 0; k < 100; k++) {
+		memset(fr[k], 0xD5, MEDIA_FRAME);
+		if (k >= 10) {
+			unsigned int d = (unsigned int)(k - 10 + 1) * 160;
+			bool end = d >= duration;
+
+			if (end)
+				d = duration;
+			if (pkt >= skip && !(end && lose_end) && (!end || k - 10 < duration / 160 + 3)) {
+				te(p, 7, end, d);
+				CU_ASSERT_EQUAL(media_dtmf_in_event(in, p, 4, 55555), 0);
+			}
+			pkt++;
+		}
+		media_dtmf_in_frame(in, fr[k]);
+	}
+	detect(fr, 100, &l);
+	got = tone_samples(fr, 100);
+	printf("\n  in: duration %u skip %zu%s: heard \"%s\" for %zu samples ", duration, skip,
+	    lose_end ? " no end" : "", l.digits, got);
+	CU_ASSERT_STRING_EQUAL(l.digits, want);
+	CU_ASSERT(got >= want_samples - 160 && got <= want_samples + 160);
+	media_dtmf_in_free(in);
+}
+
+static void
+test_dtmf_in(void)
+{
+	dtmf_in_run(800, 0, false, "7", 800);           /* 100 ms */
+	dtmf_in_run(800, 2, false, "7", 800);           /* start and one update lost */
+	dtmf_in_run(1600, 0, false, "7", 1600);         /* 200 ms */
+	dtmf_in_run(160, 0, false, "7", 320);           /* 20 ms: played 40 ms */
+	dtmf_in_run(3200, 0, true, "7", 3040 + 1600);   /* no end: 200 ms past the last update */
+}
+
+/* Malformed and non-DTMF payloads, repeated ends and late old events
+ * change nothing. */
+static void
+test_dtmf_in_bad(void)
+{
+	struct media_dtmf_in *in = media_dtmf_in_new(CFG_LAW_ALAW);
+	struct media_dtmf_stats st;
+	uint8_t f[MEDIA_FRAME], p[8];
+
+	memset(f, 0xD5, sizeof(f));
+	te(p, 3, false, 160);
+	CU_ASSERT_EQUAL(media_dtmf_in_event(in, p, 3, 100), EINVAL);
+	CU_ASSERT_EQUAL(media_dtmf_in_event(in, p, 0, 100), EINVAL);
+	te(p, 16, false, 160);
+	CU_ASSERT_EQUAL(media_dtmf_in_event(in, p, 4, 100), ENOTSUP);
+	te(p, 200, true, 160);
+	CU_ASSERT_EQUAL(media_dtmf_in_event(in, p, 4, 100), ENOTSUP);
+	CU_ASSERT_FALSE(media_dtmf_in_frame(in, f));
+	CU_ASSERT_EQUAL(tone_samples(&f, 1), 0);
+
+	/* an event that ended; its repeated ends and an older event */
+	te(p, 3, true, 320);
+	CU_ASSERT_EQUAL(media_dtmf_in_event(in, p, 4, 1000), 0);
+	CU_ASSERT_EQUAL(media_dtmf_in_event(in, p, 4, 1000), 0);
+	CU_ASSERT_EQUAL(media_dtmf_in_event(in, p, 4, 1000), 0);
+	te(p, 4, false, 160);
+	CU_ASSERT_EQUAL(media_dtmf_in_event(in, p, 4, 900), 0);
+	CU_ASSERT_TRUE(media_dtmf_in_frame(in, f));
+	CU_ASSERT_TRUE(media_dtmf_in_frame(in, f));
+	memset(f, 0xD5, sizeof(f));
+	CU_ASSERT_FALSE(media_dtmf_in_frame(in, f));
+	CU_ASSERT_EQUAL(tone_samples(&f, 1), 0);
+	media_dtmf_in_stats(in, &st);
+	CU_ASSERT_EQUAL(st.events, 1);
+	CU_ASSERT_EQUAL(st.bad, 2);
+	CU_ASSERT_EQUAL(media_dtmf_event_code('#'), 11);
+	CU_ASSERT_EQUAL(media_dtmf_event_code('x'), -1);
+	CU_ASSERT_EQUAL(media_dtmf_event_digit(15), 'D');
+	media_dtmf_in_free(in);
+}
+
 int
 main(void)
 {
@@ -598,6 +886,11 @@ main(void)
 	CU_add_test(s, "G.1050-style network profiles", test_jb_network);
 	CU_add_test(s, "drift +200 ppm for an hour", test_jb_drift_fast);
 	CU_add_test(s, "drift -200 ppm for an hour", test_jb_drift_slow);
+	s = CU_add_suite("dtmf", NULL, NULL);
+	CU_add_test(s, "PSTN digit -> RFC 4733 start, updates, 3 ends; muted", test_dtmf_out);
+	CU_add_test(s, "two digits, two events", test_dtmf_out_two);
+	CU_add_test(s, "RFC 4733 events -> digit in-band for their duration", test_dtmf_in);
+	CU_add_test(s, "malformed, non-DTMF, repeated and old events ignored", test_dtmf_in_bad);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
