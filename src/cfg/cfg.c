@@ -109,6 +109,12 @@ enum app { APP_ALWAYS, APP_SIM, APP_OUTBOUND, APP_INBOUND };
 	X("rtp", "rtp_hold_timeout", CFG_T_INT, "300", 0, 86400, NULL, \
 	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_rtp, rtp_hold_timeout), 0, \
 	    "same as rtp_timeout while the call is on hold, 0 never") \
+	X("rtp", "jitter_min_ms", CFG_T_INT, "20", 0, 1000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_rtp, jitter_min_ms), 0, \
+	    "least delay the jitter buffer keeps, in ms") \
+	X("rtp", "jitter_max_ms", CFG_T_INT, "200", 20, 1000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_rtp, jitter_max_ms), 0, \
+	    "most delay the jitter buffer adds to absorb jitter, in ms") \
 	X("rtp", "codecs", CFG_T_LIST, "pcma, pcmu", 0, 0, "pcma|pcmu", \
 	    true, false, APP_ALWAYS, PK_CODECS, OFF(cfg_rtp, codecs), 0, \
 	    "codecs offered and accepted, in order of preference") \
@@ -1073,6 +1079,11 @@ rtp_check(struct parser *p, const struct psec *s, struct cfg_rtp *r)
 		    "port range %u..%u must hold at least 2 ports", r->port_min, r->port_max);
 	if (entry_blank(s, "codecs"))
 		perr_add(p, entry_line(s, "codecs"), s->title, "codecs", "needs at least one codec");
+	if (r->jitter_min_ms > r->jitter_max_ms) {
+		key = entry_find(s, "jitter_min_ms") != NULL ? "jitter_min_ms" : "jitter_max_ms";
+		perr_add(p, entry_line(s, key), s->title, key,
+		    "jitter_min_ms %u is above jitter_max_ms %u", r->jitter_min_ms, r->jitter_max_ms);
+	}
 }
 
 /* Build one section: defaults, then its entries, then its own checks. */

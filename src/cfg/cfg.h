@@ -60,6 +60,8 @@ struct cfg_rtp {
 	unsigned int latch_silence_ms;  /* strict: silence before another source may take over */
 	unsigned int rtp_timeout;       /* seconds without RTP before hangup, 0 = never */
 	unsigned int rtp_hold_timeout;  /* same while the call is on hold */
+	unsigned int jitter_min_ms;     /* jitter buffer: least buffering delay */
+	unsigned int jitter_max_ms;     /* jitter buffer: most buffering delay */
 	struct cfg_strlist codecs;   /* "pcmu", "pcma": our preference order */
 };
 

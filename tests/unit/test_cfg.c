@@ -582,6 +582,8 @@ test_latch_keys(void)
 	CU_ASSERT_EQUAL(c->rtp.latch_silence_ms, 500);
 	CU_ASSERT_EQUAL(c->rtp.rtp_timeout, 30);
 	CU_ASSERT_EQUAL(c->rtp.rtp_hold_timeout, 300);
+	CU_ASSERT_EQUAL(c->rtp.jitter_min_ms, 20);
+	CU_ASSERT_EQUAL(c->rtp.jitter_max_ms, 200);
 	CU_ASSERT_EQUAL_FATAL(c->n_routes, 1);
 	CU_ASSERT_EQUAL(c->routes[0].latch_mode, CFG_LATCH_INHERIT);
 	CU_ASSERT_EQUAL(cfg_latch_mode_effective(c, NULL, &c->routes[0]), CFG_LATCH_STRICT);
@@ -622,6 +624,12 @@ test_latch_keys(void)
 	    "t.conf:2: [rtp] latch_probation: 0 is out of range 1..50");
 	expect_error("[rtp]\nlatch_window_ms = 99\n",
 	    "t.conf:2: [rtp] latch_window_ms: 99 is out of range 100..60000");
+
+	/* jitter buffer bounds */
+	expect_error("[rtp]\njitter_max_ms = 100\njitter_min_ms = 150\n",
+	    "t.conf:3: [rtp] jitter_min_ms: jitter_min_ms 150 is above jitter_max_ms 100");
+	expect_error("[rtp]\njitter_max_ms = 10\n",
+	    "t.conf:2: [rtp] jitter_max_ms: 10 is out of range 20..1000");
 	expect_error("[user a]\npassword = x\nnumber = 5\nlatch_mode = sometimes\n",
 	    "t.conf:4: [user a] latch_mode: 'sometimes' is not one of "
 	    "off|on-change|recent|window|strict|inherit");
