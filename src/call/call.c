@@ -96,8 +96,10 @@ call_on_free(evutil_socket_t fd, short what, void *arg)
 	log_call(LOG_LEVEL_INFO, c->id, "freed");
 	TAILQ_REMOVE(&calls, c, entry);
 	call_n--;
-	if (c->rtp)
+	if (c->rtp) {
+		rtp_leg_log_summary(c->rtp);
 		rtp_leg_free(c->rtp);
+	}
 	event_free(c->ev_free);
 	cfg_unref(c->cfg);
 	free(c);
@@ -214,8 +216,24 @@ call_on_rtp_media(void *owner, const struct rtp_hdr *h)
 	fifo_push(c, buf, len);
 }
 
+static void call_release(struct call *c, int q850, int sip_status);
+
+/* No RTP for rtp_timeout (rtp_hold_timeout on hold): the Internet side is
+ * gone; both sides are hung up with cause 102 (recovery on timer expiry). */
+static void
+call_on_rtp_timeout(void *owner)
+{
+	struct call *c = owner;
+
+	if (c->state == CALL_RELEASING)
+		return;
+	log_call(LOG_LEVEL_NOTICE, c->id, "media timeout: no RTP received, hanging up");
+	call_release(c, 102, 408);
+}
+
 static const struct rtp_leg_cbs call_rtp_cbs = {
 	.media = call_on_rtp_media,
+	.timeout = call_on_rtp_timeout,
 };
 
 /* The span's clock: one frame from the PSTN goes out as RTP, one frame of
@@ -237,11 +255,18 @@ call_on_span_audio(void *owner, const uint8_t *frame, size_t len)
 	span_call_write(c->sc, buf, sizeof(buf));
 }
 
+/* The RTP leg, with the latch mode of the user or route that applies. */
 static int
-call_rtp_open(struct call *c)
+call_rtp_open(struct call *c, const struct cfg_user *user, const struct cfg_route *route)
 {
+	enum cfg_latch_mode mode = cfg_latch_mode_effective(c->cfg, user, route);
+
 	c->rtp = rtp_leg_new(call_base, &c->cfg->rtp, c->id, &call_rtp_cbs, c);
-	return c->rtp ? 0 : EADDRINUSE;
+	if (!c->rtp)
+		return EADDRINUSE;
+	rtp_leg_set_latch_mode(c->rtp, mode);
+	log_call(LOG_LEVEL_DEBUG, c->id, "rtp: latch mode %s", cfg_latch_mode_name(mode));
+	return 0;
 }
 
 static void
@@ -414,12 +439,15 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 		call_release(c, 3, 404);
 		return;
 	}
-	if ((err = call_rtp_open(c)) != 0) {
+	if ((err = call_rtp_open(c, inv->auth_user ? cfg_user_find(c->cfg, inv->auth_user) : NULL,
+	    r)) != 0) {
 		log_call(LOG_LEVEL_ERROR, c->id, "no RTP port free");
 		call_release(c, 47, 503);
 		return;
 	}
 	c->pt = choice.pt;
+	rtp_leg_set_signal_addr(c->rtp, &inv->source);
+	rtp_leg_set_rtcp_mux(c->rtp, offer.rtcp_mux != 0);
 	rtp_leg_set_remote(c->rtp, &offer.addr, choice.pt);
 	call_build_sdp(c, &choice);
 
@@ -473,6 +501,9 @@ pstn_side_take_answer(struct call *c, const char *sdp, size_t sdp_len)
 		for (size_t j = 0; j < c->cfg->rtp.codecs.n; j++) {
 			if (sdp_codec_pt(c->cfg->rtp.codecs.v[j]) == ans.pt[i]) {
 				c->pt = ans.pt[i];
+				if (c->sip)
+					rtp_leg_set_signal_addr(c->rtp, sip_leg_peer(c->sip));
+				rtp_leg_set_rtcp_mux(c->rtp, ans.rtcp_mux != 0);
 				rtp_leg_set_remote(c->rtp, &ans.addr, c->pt);
 				return 0;
 			}
@@ -548,7 +579,7 @@ call_on_span_incoming(void *arg, const struct span_incoming *in)
 		call_release(c, 1, 404);
 		return;
 	}
-	if (call_rtp_open(c) != 0) {
+	if (call_rtp_open(c, NULL, r) != 0) {
 		log_call(LOG_LEVEL_ERROR, c->id, "no RTP port free");
 		call_release(c, 47, 503);
 		return;
@@ -637,7 +668,7 @@ call_list_write(struct evbuffer *out)
 		struct rtp_stats st = {0};
 
 		if (c->rtp) {
-			const struct addr *d = rtp_latch_dest(rtp_leg_latch(c->rtp));
+			const struct addr *d = rtp_leg_dest(c->rtp);
 
 			snprintf(local, sizeof(local), "%s:%u", c->cfg->rtp.address,
 			    rtp_leg_port(c->rtp));

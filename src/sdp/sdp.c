@@ -325,11 +325,13 @@ sdp_negotiate(const struct sdp_media *offer, const struct cfg_strlist *codecs,
 	out->pt = -1;
 	out->te_pt = -1;
 	out->dir = SDP_SENDRECV;
+	out->rtcp_mux = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (sdp_has_pt(offer, pref[i])) {
 			out->pt = pref[i];
 			out->te_pt = offer->te_pt;
 			out->dir = sdp_dir_answer(offer->dir);
+			out->rtcp_mux = offer->rtcp_mux;
 			return 0;
 		}
 	}
@@ -344,6 +346,7 @@ sdp_local_offer(struct sdp_local *l, const struct cfg_strlist *codecs)
 	l->n_pt = sdp_pref(codecs, l->pt, SDP_MAX_PT);
 	l->te_pt = SDP_TE_PT_DEFAULT;
 	l->dir = SDP_SENDRECV;
+	l->rtcp_mux = 1;
 }
 
 void
@@ -353,6 +356,7 @@ sdp_local_answer(struct sdp_local *l, const struct sdp_choice *c)
 	l->n_pt = 1;
 	l->te_pt = c->te_pt;
 	l->dir = c->dir;
+	l->rtcp_mux = c->rtcp_mux;
 }
 
 static const char *
@@ -425,6 +429,8 @@ sdp_write(const struct sdp_local *l, char *buf, size_t len)
 	}
 	sdp_add(&b, "a=ptime:20\r\n");
 	sdp_add(&b, "a=%s\r\n", sdp_dir_name(l->dir));
+	if (l->rtcp_mux)
+		sdp_add(&b, "a=rtcp-mux\r\n");
 	if (b.overflow) {
 		buf[0] = '\0';
 		return -1;

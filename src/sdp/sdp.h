@@ -40,6 +40,7 @@ struct sdp_choice {
 	int pt;                 /* SDP_PT_PCMU or SDP_PT_PCMA */
 	int te_pt;              /* the offer's telephone-event PT, or -1 */
 	enum sdp_dir dir;       /* our direction, the answer to the offer's */
+	int rtcp_mux;           /* the offer has a=rtcp-mux: we accept it */
 };
 /* Choose from `offer` by our preference `codecs` ("pcmu", "pcma").
  * 0, or ENOENT when there is no common codec (the caller answers 488). */
@@ -55,6 +56,7 @@ struct sdp_local {
 	size_t n_pt;
 	int te_pt;              /* -1 for none */
 	enum sdp_dir dir;
+	int rtcp_mux;           /* write a=rtcp-mux (RFC 5761) */
 };
 /* Build an offer (every codec of `codecs`, telephone-event 101) into l.
  * This and sdp_local_answer set only pt, n_pt, te_pt and dir: ip, port and

@@ -201,6 +201,8 @@ test_parse_hold_zero_addr(void)
 	CU_ASSERT_EQUAL(m.dir, SDP_INACTIVE);
 }
 
+static void list_set(struct cfg_strlist *l, const char *a, const char *b);
+
 static void
 test_parse_ptime_rtcpmux_dynamic(void)
 {
@@ -230,6 +232,25 @@ test_parse_ptime_rtcpmux_dynamic(void)
 
 	CU_ASSERT_EQUAL_FATAL(parse(media_ptime, &m), 0);
 	CU_ASSERT_EQUAL(m.ptime, 10);
+
+	/* An offer with rtcp-mux is answered with it (RFC 5761). */
+	{
+		struct sdp_choice c;
+		struct sdp_local l;
+		struct cfg_strlist pref;
+		char buf[512];
+
+		CU_ASSERT_EQUAL_FATAL(parse(text, &m), 0);
+		list_set(&pref, "pcma", "pcmu");
+		CU_ASSERT_EQUAL_FATAL(sdp_negotiate(&m, &pref, &c), 0);
+		CU_ASSERT_EQUAL(c.rtcp_mux, 1);
+		memset(&l, 0, sizeof(l));
+		l.ip = "192.0.2.9";
+		l.port = 30000;
+		sdp_local_answer(&l, &c);
+		CU_ASSERT_FATAL(sdp_write(&l, buf, sizeof(buf)) > 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(buf, "a=rtcp-mux\r\n"));
+	}
 }
 
 static void
@@ -398,6 +419,9 @@ test_write_answer_roundtrip(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "a=fmtp:101 0-16\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "a=ptime:20\r\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "a=recvonly\r\n"));
+	/* offer_basic has no a=rtcp-mux: the answer must not claim it. */
+	CU_ASSERT_EQUAL(c.rtcp_mux, 0);
+	CU_ASSERT_PTR_NULL(strstr(buf, "a=rtcp-mux"));
 	/* every line ends in CRLF */
 	for (char *p = buf; (p = strchr(p, '\n')) != NULL; p++)
 		CU_ASSERT(p > buf && p[-1] == '\r');
