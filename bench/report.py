@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Turn a benchmark's raw figures into its result: one JSON object (written
+to --out and printed as the last line of stdout) and a human-readable table
+(printed before it).
+
+usage: report.py KIND --raw NAME=FILE... [--set KEY=JSON...] --out FILE
+
+KIND is concurrent, setup-rate, flood, reload or anchor. Each --raw file
+holds one JSON object (pbload's output, or a list for setup-rate); --set
+adds a field (its value parsed as JSON, else kept as a string). The machine
+and the load on it at the end are added from /proc."""
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def load_json(path):
+    with open(path) as f:
+        text = f.read().strip()
+    return json.loads(text.splitlines()[-1]) if text else None
+
+
+def val(s):
+    try:
+        return json.loads(s)
+    except ValueError:
+        return s
+
+
+def fmt(v, nd=1):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return ("%%.%df" % nd) % v
+    return str(v)
+
+
+def table(rows, head):
+    w = [max(len(str(h)), *(len(fmt(r[i])) for r in rows)) if rows else len(h)
+         for i, h in enumerate(head)]
+    out = ["| " + " | ".join(str(h).ljust(w[i]) for i, h in enumerate(head)) + " |",
+           "|" + "|".join("-" * (x + 2) for x in w) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(fmt(c).ljust(w[i]) for i, c in enumerate(r)) + " |")
+    return "\n".join(out)
+
+
+def phase_row(label, p, per_unit_key="cpu_us_per_stream_s"):
+    return [label, p["streams_active"], p["cpu_pct"], p[per_unit_key], p["pps_in"], p["pps_out"],
+            p["loss_pct"], p["late"], p["rtt_ms"]["p50"], p["rtt_ms"]["p99"],
+            p["excess_ms"]["p50"], p["excess_ms"]["p99"], p["excess_ms"]["p99_9"],
+            p["max_gap_ms"]]
+
+
+PHASE_HEAD = ["phase", "streams", "CPU %", "CPU us/stream-s", "pps in", "pps out", "loss %",
+              "late", "rtt p50 ms", "rtt p99 ms", "excess p50 ms", "excess p99 ms",
+              "excess p99.9 ms", "max gap ms"]
+
+
+def concurrent(res, raw):
+    g = raw["gen"]
+    res.update({k: g[k] for k in ("calls", "calls_up", "calls_failed", "calls_dropped",
+                                  "setup_s", "gen_timer_overruns", "gen_rx_bad")})
+    if "invite_to_200_ms" in g:
+        res["invite_to_200_ms"] = g["invite_to_200_ms"]
+    p = g["phases"][-1]
+    n = max(p["streams_active"], 1)
+    res.update({
+        "window_s": p["window_s"],
+        "daemon_cpu_pct": p["cpu_pct"],
+        "daemon_cpu_pct_ticks": p["cpu_pct_ticks"],
+        "cpu_us_per_call_s": p["cpu_us_per_stream_s"],
+        "cpu_us_per_packet": p["cpu_us_per_packet"],
+        "pps_in": p["pps_in"], "pps_out": p["pps_out"],
+        "rss_kb_start": g["rss_kb_start"], "rss_kb_calls_up": g["rss_kb_calls_up"],
+        "rss_kb_load": p["rss_kb"],
+        "rss_kb_per_call": (p["rss_kb"] - g["rss_kb_start"]) / n if g["rss_kb_start"] > 0 else None,
+        "sent": p["sent"], "received": p["received"], "loss_pct": p["loss_pct"],
+        "late": p["late"], "rtt_ms": p["rtt_ms"], "added_latency_ms": p["excess_ms"],
+        "max_gap_ms": p["max_gap_ms"], "gen_cpu_pct": p["gen_cpu_pct"],
+        "daemon_runqueue_wait_pct": p.get("runqueue_wait_pct"),
+        "other_processes_cpu_pct": p.get("other_cpu_pct"),
+    })
+    lines = [table([[res["calls"], res["calls_up"], res["daemon_cpu_pct"], res["cpu_us_per_call_s"],
+                     res["cpu_us_per_packet"], res["pps_in"], res["pps_out"],
+                     res["rss_kb_load"], res["rss_kb_per_call"], res["loss_pct"], res["late"],
+                     p["rtt_ms"]["p50"], p["excess_ms"]["p50"], p["excess_ms"]["p99"],
+                     p["excess_ms"]["p99_9"], res["gen_cpu_pct"]]],
+                   ["calls", "up", "daemon CPU %", "CPU us/call-s", "CPU us/pkt", "pps in",
+                    "pps out", "RSS kB", "RSS kB/call", "loss %", "late", "rtt p50 ms",
+                    "added p50 ms", "added p99 ms", "added p99.9 ms", "gen CPU %"])]
+    lines.append("daemon waited for a CPU %s %% of the window; other processes used %s %% of a core"
+                 % (fmt(p.get("runqueue_wait_pct")), fmt(p.get("other_cpu_pct"))))
+    return lines
+
+
+def flood(res, raw):
+    g = raw["gen"]
+    res.update({k: g[k] for k in ("calls", "calls_up", "calls_failed", "calls_dropped")})
+    res["phases"] = {p["name"]: {
+        "cpu_pct": p["cpu_pct"], "cpu_us_per_call_s": p["cpu_us_per_stream_s"],
+        "loss_pct": p["loss_pct"], "late": p["late"], "rtt_ms": p["rtt_ms"],
+        "added_latency_ms": p["excess_ms"], "max_gap_ms": p["max_gap_ms"],
+        "foreign": p["foreign"], "window_s": p["window_s"]} for p in g["phases"]}
+    if "flooder" in raw and raw["flooder"]:
+        res["flooder"] = raw["flooder"]
+    return [table([phase_row(p["name"], p) for p in g["phases"]], PHASE_HEAD)]
+
+
+def reload_(res, raw):
+    g = raw["gen"]
+    res.update({k: g[k] for k in ("calls", "calls_up", "calls_failed", "calls_dropped")})
+    res["phases"] = {p["name"]: {
+        "loss_pct": p["loss_pct"], "late": p["late"], "max_gap_ms": p["max_gap_ms"],
+        "max_lost_run": p["max_lost_run"], "cpu_pct": p["cpu_pct"],
+        "added_latency_ms": p["excess_ms"]} for p in g["phases"]}
+    rl = [p for p in g["phases"] if p["name"] == "reload"]
+    if rl:
+        res["longest_gap_ms"] = rl[0]["max_gap_ms"]
+        res["longest_lost_run_packets"] = rl[0]["max_lost_run"]
+    return [table([phase_row(p["name"], p) + [p["max_lost_run"]] for p in g["phases"]],
+                  PHASE_HEAD + ["max lost run"])]
+
+
+def anchor(res, raw):
+    rows = []
+    per = {}
+    for name in ("pstnbridged", "rtpengine", "minrelay"):
+        g = raw.get(name)
+        if not g:
+            per[name] = None
+            continue
+        p = g["phases"][-1]
+        per[name] = {"streams": p["streams_active"], "cpu_pct": p["cpu_pct"],
+                     "cpu_us_per_stream_s": p["cpu_us_per_stream_s"],
+                     "cpu_us_per_packet": p["cpu_us_per_packet"],
+                     "pps_in": p["pps_in"], "pps_out": p["pps_out"], "loss_pct": p["loss_pct"],
+                     "rss_kb": p["rss_kb"], "gen_cpu_pct": p["gen_cpu_pct"]}
+        rows.append([name, p["streams_active"], p["cpu_pct"], p["cpu_us_per_stream_s"],
+                     p["cpu_us_per_packet"], p["pps_in"], p["pps_out"], p["loss_pct"],
+                     p["rss_kb"]])
+    res["results"] = per
+    ours = per.get("pstnbridged")
+    ratios = {}
+    for other in ("rtpengine", "minrelay"):
+        if ours and per.get(other) and per[other]["cpu_us_per_stream_s"] > 0:
+            ratios["pstnbridged_over_" + other] = round(
+                ours["cpu_us_per_stream_s"] / per[other]["cpu_us_per_stream_s"], 3)
+        else:
+            ratios["pstnbridged_over_" + other] = None
+    res["ratios"] = ratios
+    lines = [table(rows, ["program", "streams", "CPU %", "CPU us/stream-s", "CPU us/pkt",
+                          "pps in", "pps out", "loss %", "RSS kB"])]
+    lines.append("ratios: " + ", ".join("%s = %s" % (k, fmt(v, 3)) for k, v in ratios.items()))
+    return lines
+
+
+def setup_rate(res, raw):
+    steps = raw["steps"]
+    res["steps"] = steps
+    ok = [s for s in steps if s.get("ok")]
+    best = max(ok, key=lambda s: s["rate"]) if ok else None
+    res["max_rate_cps"] = best["rate"] if best else 0
+    res["p99_invite_to_200_ms_at_max"] = best.get("p99_ms") if best else None
+    rows = [[s["rate"], s["calls"], s["ok_calls"], s["failed"], s["fail_pct"], s.get("p50_ms"),
+             s.get("p99_ms"), s.get("cpu_pct"), "yes" if s.get("ok") else "no"] for s in steps]
+    return [table(rows, ["rate cps", "calls", "ok", "failed", "fail %", "p50 ms",
+                         "p99 ms", "daemon CPU %", "< 0.1% failed"])]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("kind", choices=["concurrent", "setup-rate", "flood", "reload", "anchor"])
+    ap.add_argument("--raw", action="append", default=[])
+    ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+
+    raw = {}
+    for r in a.raw:
+        name, _, path = r.partition("=")
+        try:
+            raw[name] = load_json(path)
+        except (OSError, ValueError) as e:
+            print("report: %s: %s" % (path, e), file=sys.stderr)
+            raw[name] = None
+    res = {"benchmark": a.kind}
+    for s in a.set:
+        k, _, v = s.partition("=")
+        res[k] = val(v)
+    res["loadavg_at_end"] = open("/proc/loadavg").read().split()[:3]
+    fn = {"concurrent": concurrent, "flood": flood, "reload": reload_, "anchor": anchor,
+          "setup-rate": setup_rate}[a.kind]
+    need = {"concurrent": "gen", "flood": "gen", "reload": "gen", "setup-rate": "steps"}
+    if a.kind in need and not raw.get(need[a.kind]):
+        print("report: no raw figures", file=sys.stderr)
+        return 1
+    if a.kind == "setup-rate":
+        lines = fn(res, raw[need[a.kind]] if isinstance(raw[need[a.kind]], dict) else
+                   {"steps": raw["steps"]})
+    else:
+        lines = fn(res, raw)
+    m = res.get("machine", {})
+    if isinstance(m, dict):
+        print("%s on %s x %s, kernel %s, %s, load average %s at start, %s at end" % (
+            a.kind, m.get("cores", "?"), m.get("cpu_model", "?"), m.get("kernel", "?"),
+            m.get("date_utc", "?"), " ".join(m.get("loadavg_at_start", [])),
+            " ".join(res["loadavg_at_end"])))
+    for l in lines:
+        print(l)
+    with open(a.out, "w") as f:
+        json.dump(res, f, sort_keys=True)
+        f.write("\n")
+    print(json.dumps(res, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
