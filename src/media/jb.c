@@ -223,7 +223,7 @@ media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t le
 	if (len == 0 || len > AHEAD_MAX)
 		return EINVAL;
 	if (jb->primed && !jb->first_tick &&
-	    now_us - jb->last_arrival_us > IDLE_US)
+	    now_us > jb->last_arrival_us + IDLE_US)
 		jb_unprime(jb);
 	if (!jb->primed)
 		jb_prime(jb, ts, l);
@@ -382,7 +382,7 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 	int16_t amp[MEDIA_FRAME];
 	int64_t l = jb_local(now_us), d;
 
-	if (jb->primed && !jb->first_tick && now_us - jb->last_arrival_us > IDLE_US)
+	if (jb->primed && !jb->first_tick && now_us > jb->last_arrival_us + IDLE_US)
 		jb_unprime(jb);
 	if (!jb->primed) {
 		memset(frame, jb_silence(jb->law), MEDIA_FRAME);
