@@ -48,10 +48,12 @@ enum pk {
 	PK_CODECS,      /* strlist of codec names */
 	PK_DIGITS,      /* char *: a number, may be empty */
 	PK_SIPURI,      /* char *: "sip:..." */
+	PK_CHANS,       /* DAHDI channel numbers and ranges: int[CFG_MAX_BCHANS], count at off2 */
+	PK_ECHOCANCEL,  /* unsigned int: "off" (0) or a tail in ms, min..max */
 };
 
 /* When a key may be used in its section. */
-enum app { APP_ALWAYS, APP_SIM, APP_OUTBOUND, APP_INBOUND };
+enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 
 #define OFF(st, f) offsetof(struct st, f)
 /* In the order of enum cfg_latch_mode. */
@@ -131,6 +133,22 @@ enum app { APP_ALWAYS, APP_SIM, APP_OUTBOUND, APP_INBOUND };
 	    "national|ni1|dms100|4ess|5ess|euroisdn_e1|euroisdn_t1|qsig", \
 	    false, false, APP_ALWAYS, PK_ENUM_STR, OFF(cfg_span, switchtype), 0, \
 	    "ISDN switch type; euroisdn_e1 for e1, national for t1 when unset") \
+	X("span", "signalling", CFG_T_ENUM, "pri_cpe", 0, 0, "pri_cpe|pri_net", \
+	    false, false, APP_DAHDI, PK_ENUM, OFF(cfg_span, signalling), 0, \
+	    "dahdi: the daemon is the user side (pri_cpe) or the network side (pri_net)") \
+	X("span", "span", CFG_T_INT, NULL, 1, 255, NULL, \
+	    false, false, APP_DAHDI, PK_INT, OFF(cfg_span, dahdi.span), 0, \
+	    "dahdi: DAHDI span number (or give dchannel and bchannels)") \
+	X("span", "dchannel", CFG_T_INT, NULL, 1, 4095, NULL, \
+	    false, false, APP_DAHDI, PK_INT, OFF(cfg_span, dahdi.dchannel), 0, \
+	    "dahdi: DAHDI channel number of the D-channel (with bchannels)") \
+	X("span", "bchannels", CFG_T_LIST, NULL, 1, 4095, NULL, \
+	    false, false, APP_DAHDI, PK_CHANS, OFF(cfg_span, dahdi.bchannels), \
+	    OFF(cfg_span, dahdi.n_bchannels), \
+	    "dahdi: DAHDI channel numbers of the B-channels, ranges allowed (1-23)") \
+	X("span", "echocancel", CFG_T_STRING, "off", 1, 128, NULL, \
+	    true, false, APP_DAHDI, PK_ECHOCANCEL, OFF(cfg_span, dahdi.echocancel), 0, \
+	    "dahdi: echo canceller tail in ms (1-128), or off") \
 	X("span", "echo", CFG_T_LIST, "", 0, 0, NULL, \
 	    true, false, APP_SIM, PK_NUMBERS, OFF(cfg_span, sim.echo), 0, \
 	    "sim numbers that answer and echo the audio back") \
@@ -719,12 +737,8 @@ value_parse(size_t ki, void *base, const char *v, char *err, size_t errlen)
 			snprintf(err, errlen, "'%s' is not one of %s", v, k->values);
 			return EINVAL;
 		}
-		if (ki == (size_t)key_find(SEC_SPAN, "driver") && idx == CFG_DRIVER_DAHDI) {
-			snprintf(err, errlen, "driver dahdi is not available yet");
-			rc = ENOTSUP;
-		}
 		*(int *)field = idx;
-		return rc;
+		return 0;
 	case PK_ENUM_STR:
 		if (enum_index(k->values, v) < 0) {
 			snprintf(err, errlen, "'%s' is not one of %s", v, k->values);
@@ -767,6 +781,67 @@ value_parse(size_t ki, void *base, const char *v, char *err, size_t errlen)
 			}
 		}
 		return set_string(field, v, err, errlen);
+	}
+	case PK_ECHOCANCEL: {
+		char *end;
+		long n;
+
+		if (strcmp(v, "off") == 0) {
+			*(unsigned int *)field = 0;
+			return 0;
+		}
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (!isdigit((unsigned char)*v) || *end != '\0' || errno == ERANGE ||
+		    n < k->min || n > k->max) {
+			snprintf(err, errlen, "'%s' is not off or a tail length of %ld..%ld ms",
+			    v, k->min, k->max);
+			return EINVAL;
+		}
+		*(unsigned int *)field = (unsigned int)n;
+		return 0;
+	}
+	case PK_CHANS: {
+		int *chans = field;
+		size_t nc = 0;
+
+		if ((rc = split_list(v, &tmp, err, errlen)) != 0)
+			goto out;
+		for (size_t i = 0; i < tmp.n; i++) {
+			long lo, hi;
+			char *end;
+
+			errno = 0;
+			lo = strtol(tmp.v[i], &end, 10);
+			hi = lo;
+			if (*end == '-' && isdigit((unsigned char)end[1]))
+				hi = strtol(end + 1, &end, 10);
+			if (!isdigit((unsigned char)tmp.v[i][0]) || *end != '\0' ||
+			    errno == ERANGE || lo < k->min || hi > k->max || lo > hi) {
+				snprintf(err, errlen, "'%s' is not a channel number or range "
+				    "(%ld..%ld, like 1-15)", tmp.v[i], k->min, k->max);
+				rc = EINVAL;
+				goto out;
+			}
+			for (long c = lo; c <= hi; c++) {
+				for (size_t j = 0; j < nc; j++) {
+					if (chans[j] == c) {
+						snprintf(err, errlen, "channel %ld is listed twice", c);
+						rc = EINVAL;
+						goto out;
+					}
+				}
+				if (nc == CFG_MAX_BCHANS) {
+					snprintf(err, errlen, "too many channels (at most %d)",
+					    CFG_MAX_BCHANS);
+					rc = EINVAL;
+					goto out;
+				}
+				chans[nc++] = (int)c;
+			}
+		}
+		*(size_t *)((char *)base + im->off2) = nc;
+		goto out;
 	}
 	case PK_ADDRS:
 	case PK_CIDRS:
@@ -867,6 +942,28 @@ value_print(size_t ki, const void *base, FILE *out)
 	case PK_INT:
 		fprintf(out, "%d", *(const int *)field);
 		break;
+	case PK_ECHOCANCEL:
+		if (*(const unsigned int *)field == 0)
+			fputs("off", out);
+		else
+			fprintf(out, "%u", *(const unsigned int *)field);
+		break;
+	case PK_CHANS: {
+		const int *chans = field;
+		size_t i = 0, j;
+
+		n = *(const size_t *)((const char *)base + im->off2);
+		while (i < n) {
+			/* a run of consecutive numbers prints as a range */
+			for (j = i; j + 1 < n && chans[j + 1] == chans[j] + 1; j++)
+				continue;
+			fprintf(out, "%s%d", i ? ", " : "", chans[i]);
+			if (j > i)
+				fprintf(out, "-%d", chans[j]);
+			i = j + 1;
+		}
+		break;
+	}
 	case PK_ENUM:
 		fputs(enum_value(k->values, *(const int *)field, buf, sizeof(buf)), out);
 		break;
@@ -940,6 +1037,8 @@ key_applies(size_t ki, enum sec_kind kind, const void *base)
 		return true;
 	case APP_SIM:
 		return kind == SEC_SPAN && ((const struct cfg_span *)base)->driver == CFG_DRIVER_SIM;
+	case APP_DAHDI:
+		return kind == SEC_SPAN && ((const struct cfg_span *)base)->driver == CFG_DRIVER_DAHDI;
 	case APP_OUTBOUND:
 		return kind == SEC_ROUTE &&
 		    ((const struct cfg_route *)base)->direction == CFG_ROUTE_OUTBOUND;
@@ -956,6 +1055,8 @@ app_msg(enum app a)
 	switch (a) {
 	case APP_SIM:
 		return "only valid with driver = sim";
+	case APP_DAHDI:
+		return "only valid with driver = dahdi";
 	case APP_OUTBOUND:
 		return "only valid in outbound routes";
 	case APP_INBOUND:
@@ -1009,6 +1110,50 @@ defaults_apply(struct parser *p, enum sec_kind kind, void *base)
 	}
 }
 
+/* driver = dahdi: the span number, or the D-channel and the B-channels. */
+static void
+dahdi_check(struct parser *p, const struct psec *s, struct cfg_span *sp)
+{
+	struct cfg_dahdi *d = &sp->dahdi;
+	bool has_span = entry_find(s, "span") != NULL;
+	bool has_d = entry_find(s, "dchannel") != NULL;
+	bool has_b = entry_find(s, "bchannels") != NULL;
+	size_t max = sp->type == CFG_SPAN_T1 ? 23 : 30;
+
+	d->law_from_span = entry_find(s, "law") == NULL;
+	if (has_span && (has_d || has_b)) {
+		perr_add(p, entry_line(s, has_d ? "dchannel" : "bchannels"), s->title,
+		    has_d ? "dchannel" : "bchannels",
+		    "give either span or dchannel and bchannels, not both");
+		return;
+	}
+	if (!has_span && !has_d && !has_b) {
+		perr_add(p, s->line, s->title, "span",
+		    "missing required key: span, or dchannel and bchannels");
+		return;
+	}
+	if (has_span)
+		return;
+	if (!has_d) {
+		perr_add(p, entry_line(s, "bchannels"), s->title, "dchannel",
+		    "missing required key (with bchannels)");
+		return;
+	}
+	if (!has_b || entry_blank(s, "bchannels")) {
+		perr_add(p, entry_line(s, "dchannel"), s->title, "bchannels",
+		    "needs at least one B-channel (with dchannel)");
+		return;
+	}
+	if (d->n_bchannels > max)
+		perr_add(p, entry_line(s, "bchannels"), s->title, "bchannels",
+		    "%zu B-channels, a%s span has at most %zu", d->n_bchannels,
+		    sp->type == CFG_SPAN_T1 ? " t1" : "n e1", max);
+	for (size_t i = 0; i < d->n_bchannels; i++)
+		if (d->bchannels[i] == d->dchannel)
+			perr_add(p, entry_line(s, "bchannels"), s->title, "bchannels",
+			    "channel %d is the D-channel", d->dchannel);
+}
+
 static void
 span_check(struct parser *p, const struct psec *s, struct cfg_span *sp)
 {
@@ -1027,6 +1172,9 @@ span_check(struct parser *p, const struct psec *s, struct cfg_span *sp)
 	    value_parse((size_t)key_find(SEC_SPAN, "switchtype"), sp,
 	    sp->type == CFG_SPAN_T1 ? "national" : "euroisdn_e1", err, sizeof(err)) != 0)
 		p->oom = true;
+
+	if (sp->driver == CFG_DRIVER_DAHDI)
+		dahdi_check(p, s, sp);
 
 	/* a number belongs to one telephone kind only */
 	for (size_t a = 0; a < 7; a++) {
@@ -1126,6 +1274,41 @@ section_build(struct parser *p, struct psec *s)
 	}
 }
 
+/* Two dahdi spans cannot share a DAHDI span or channel. */
+static void
+dahdi_file_check(struct parser *p, const struct psec *s)
+{
+	const struct cfg_span *a = s->base;
+
+	if (a->driver != CFG_DRIVER_DAHDI)
+		return;
+	for (const struct psec *o = p->secs; o < s; o++) {
+		const struct cfg_span *b = o->base;
+
+		if (o->skip || o->kind != SEC_SPAN || b->driver != CFG_DRIVER_DAHDI)
+			continue;
+		if (a->dahdi.span != 0 && a->dahdi.span == b->dahdi.span)
+			perr_add(p, entry_line(s, "span"), s->title, "span",
+			    "DAHDI span %d is already span %s (line %d)", a->dahdi.span,
+			    b->name, o->line);
+		if (a->dahdi.span != 0 || b->dahdi.span != 0)
+			continue;
+		for (size_t i = 0; i <= a->dahdi.n_bchannels; i++) {
+			int ca = i < a->dahdi.n_bchannels ? a->dahdi.bchannels[i] : a->dahdi.dchannel;
+
+			for (size_t j = 0; j <= b->dahdi.n_bchannels; j++) {
+				int cb = j < b->dahdi.n_bchannels ? b->dahdi.bchannels[j] :
+				    b->dahdi.dchannel;
+
+				if (ca != 0 && ca == cb)
+					perr_add(p, s->line, s->title, "",
+					    "DAHDI channel %d is already used by span %s (line %d)",
+					    ca, b->name, o->line);
+			}
+		}
+	}
+}
+
 /* Checks across sections, once everything is built. */
 static void
 file_check(struct parser *p, struct cfg *c)
@@ -1137,6 +1320,8 @@ file_check(struct parser *p, struct cfg *c)
 
 		if (s->skip)
 			continue;
+		if (s->kind == SEC_SPAN)
+			dahdi_file_check(p, s);
 		if (s->kind == SEC_ROUTE) {
 			if (r->direction == CFG_ROUTE_OUTBOUND) {
 				for (size_t j = 0; j < r->spans.n; j++)

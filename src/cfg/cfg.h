@@ -27,6 +27,8 @@ enum cfg_latch_mode {
 enum cfg_span_driver { CFG_DRIVER_SIM = 0, CFG_DRIVER_DAHDI };
 enum cfg_span_type { CFG_SPAN_E1 = 0, CFG_SPAN_T1 };
 enum cfg_law { CFG_LAW_ALAW = 0, CFG_LAW_ULAW };
+/* Which side of the PRI the daemon is: the user side, or the network. */
+enum cfg_signalling { CFG_SIG_PRI_CPE = 0, CFG_SIG_PRI_NET };
 enum cfg_route_dir { CFG_ROUTE_OUTBOUND = 0, CFG_ROUTE_INBOUND };
 
 /* A list of strings, e.g. "100, 101" or "sim1 sim2". */
@@ -79,6 +81,18 @@ struct cfg_sim_phones {
 	unsigned int ring_seconds;
 };
 
+/* The DAHDI channels of a span with driver = dahdi: the span number, or
+ * the channel numbers of its D-channel and B-channels. */
+#define CFG_MAX_BCHANS 31
+struct cfg_dahdi {
+	int span;                       /* DAHDI span number; 0: by channel numbers */
+	int dchannel;                   /* DAHDI channel number of the D-channel */
+	int bchannels[CFG_MAX_BCHANS];  /* DAHDI channel numbers of the B-channels */
+	size_t n_bchannels;
+	unsigned int echocancel;        /* tail in ms, 0 = off */
+	bool law_from_span;             /* law not set: use the span's */
+};
+
 struct cfg_span {
 	char *name;
 	int line;                       /* where the section starts */
@@ -86,7 +100,9 @@ struct cfg_span {
 	enum cfg_span_type type;
 	enum cfg_law law;
 	char *switchtype;               /* libpri switch type name */
+	enum cfg_signalling signalling;
 	struct cfg_sim_phones sim;
+	struct cfg_dahdi dahdi;         /* driver = dahdi */
 };
 
 struct cfg_route {

@@ -59,6 +59,7 @@ span_driver_find(enum cfg_span_driver d)
 	case CFG_DRIVER_SIM:
 		return &span_sim_driver;
 	case CFG_DRIVER_DAHDI:
+		return &span_dahdi_driver;
 	default:
 		return NULL;
 	}
@@ -129,12 +130,31 @@ span_str_eq(const char *a, const char *b)
 	return b != NULL && strcmp(a, b) == 0;
 }
 
-/* Keys that need a new span when they change. */
+static int
+span_nodetype(const struct cfg_span *cs)
+{
+	if (cs->driver == CFG_DRIVER_DAHDI && cs->signalling == CFG_SIG_PRI_NET)
+		return PRI_NETWORK;
+	return PRI_CPE;
+}
+
+/* Keys that need a new span when they change. A dahdi span that takes
+ * its law from DAHDI keeps it while the config does not set one. */
 static int
 span_same_hardware(const struct span *s, const struct cfg_span *cs)
 {
-	return s->driver == cs->driver && s->type == cs->type &&
-	    s->law == cs->law && span_str_eq(s->switchtype, cs->switchtype);
+	const struct cfg_dahdi *a = &s->dahdi, *b = &cs->dahdi;
+	int same_law;
+
+	if (a->law_from_span)
+		same_law = b->law_from_span;
+	else
+		same_law = !b->law_from_span && s->law == cs->law;
+	return s->driver == cs->driver && s->type == cs->type && same_law &&
+	    span_str_eq(s->switchtype, cs->switchtype) &&
+	    s->nodetype == span_nodetype(cs) && a->span == b->span &&
+	    a->dchannel == b->dchannel && a->n_bchannels == b->n_bchannels &&
+	    memcmp(a->bchannels, b->bchannels, sizeof(a->bchannels[0]) * a->n_bchannels) == 0;
 }
 
 static void
@@ -241,6 +261,8 @@ span_new(const struct cfg_span *cs, struct span **out)
 	s->driver = cs->driver;
 	s->type = cs->type;
 	s->law = cs->law;
+	s->nodetype = span_nodetype(cs);
+	s->dahdi = cs->dahdi;
 	if ((s->name = strdup(cs->name)) == NULL) {
 		error = ENOMEM;
 		goto out;
@@ -357,6 +379,7 @@ span_registry_apply(const struct cfg *cfg)
 		}
 		span_phones_release(&s->phones);
 		s->phones = phones;
+		s->dahdi.echocancel = cs->dahdi.echocancel;
 		if (s->drv->reload != NULL)
 			s->drv->reload(s);
 		log_info("span=%s reloaded in place", s->name);
@@ -502,13 +525,17 @@ span_silence(enum cfg_law law)
 	return law == CFG_LAW_ULAW ? SPAN_SILENCE_ULAW : SPAN_SILENCE_ALAW;
 }
 
-void
-span_set_up(struct span *s, int up)
+/* The one place the span goes up or down. */
+static void
+span_update_up(struct span *s)
 {
+	int up = s->dchan_up && !s->alarmed;
+
 	if (s->up == up)
 		return;
 	s->up = up;
-	log_notice("span=%s D-channel %s", s->name, up ? "up" : "down");
+	log_notice("span=%s %s (D-channel %s, %s)", s->name, up ? "up" : "down",
+	    s->dchan_up ? "up" : "down", s->alarmed ? "in alarm" : "no alarm");
 	if (up) {
 		span_pri_restart_lost(s);
 		return;
@@ -523,6 +550,26 @@ span_set_up(struct span *s, int up)
 		span_pri_drop(sc);
 		span_call_finish(sc);
 	}
+}
+
+void
+span_set_up(struct span *s, int up)
+{
+	if (s->dchan_up == up)
+		return;
+	s->dchan_up = up;
+	log_notice("span=%s D-channel %s", s->name, up ? "up" : "down");
+	span_update_up(s);
+}
+
+void
+span_set_alarm(struct span *s, int alarmed)
+{
+	if (s->alarmed == alarmed)
+		return;
+	s->alarmed = alarmed;
+	log_notice("span=%s layer 1 %s", s->name, alarmed ? "in alarm" : "alarm cleared");
+	span_update_up(s);
 }
 
 struct span_chan *
@@ -678,7 +725,7 @@ span_call_new(struct span *s, const char *called, const char *calling,
 		return EAGAIN;
 	}
 	if (!s->up) {
-		log_info("span=%s call to %s refused: D-channel down", s->name, called);
+		log_info("span=%s call to %s refused: span down", s->name, called);
 		*cause = PRI_CAUSE_NETWORK_OUT_OF_ORDER;
 		return ENOTCONN;
 	}

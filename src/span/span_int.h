@@ -6,6 +6,8 @@
 
 #include <sys/queue.h>
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +67,17 @@ struct span_chan {
 
 struct span;
 
+/* A D-channel that is not a datagram socket (DAHDI): one HDLC frame per
+ * call, the 2 FCS bytes included both ways, as libpri expects them. read
+ * returns the frame's length, 0 when nothing is waiting, or -1 when it
+ * consumed something else (an event) and should be called again. write
+ * returns the length written or -1. */
+struct span_pri_io {
+	ssize_t (*read)(void *arg, void *buf, size_t len);
+	ssize_t (*write)(void *arg, const void *buf, size_t len);
+	void *arg;
+};
+
 /* A physical layer. The driver creates the D-channel descriptor the
  * daemon's libpri runs on, and paces the B-channel audio. */
 struct span_driver {
@@ -76,7 +89,10 @@ struct span_driver {
 	void (*stop)(struct span *s);
 	/* Reloadable keys changed (span->phones already updated). */
 	void (*reload)(struct span *s);
+	/* The D-channel's I/O when it is not a datagram socket (or NULL). */
+	const struct span_pri_io *(*pri_io)(struct span *s);
 };
+
 
 struct span_pri;
 
@@ -84,13 +100,17 @@ struct span {
 	char *name;
 	int refs;                       /* registry + one per call */
 	int draining;
-	int up;
+	int up;                         /* dchan_up and not alarmed: takes calls */
+	int dchan_up;                   /* libpri says the D-channel is up */
+	int alarmed;                    /* the driver says layer 1 is in alarm */
+	int nodetype;                   /* PRI_CPE or PRI_NETWORK (daemon's side) */
 	enum cfg_span_driver driver;
 	enum cfg_span_type type;
 	enum cfg_law law;
 	char *switchtype;               /* as configured, may be NULL */
 	int pri_switch;                 /* PRI_SWITCH_* */
 	struct cfg_sim_phones phones;   /* deep copy (owned) */
+	struct cfg_dahdi dahdi;         /* driver = dahdi (a copy, no pointers) */
 	struct span_chan chans[SPAN_MAX_CHANS];
 	size_t nchans;
 	int dchan;                      /* D-channel timeslot, for logs */
@@ -106,7 +126,11 @@ struct span {
 struct event_base *span_base(void);
 void span_ref(struct span *s);
 void span_unref(struct span *s);
+/* libpri's D-channel state, and the driver's alarm state: the span takes
+ * calls when the D-channel is up and there is no alarm. Going down ends
+ * its calls with cause 38; coming back sends RESTART for their channels. */
 void span_set_up(struct span *s, int up);
+void span_set_alarm(struct span *s, int alarmed);
 struct span_chan *span_chan_find(struct span *s, int channel);
 /* Lowest free B-channel, or NULL. */
 struct span_chan *span_chan_pick(struct span *s);
@@ -135,6 +159,11 @@ void span_phones_release(struct cfg_sim_phones *p);
 typedef void (*span_pri_event_cb)(void *arg, pri_event *e);
 struct span_pri *span_pri_new(struct event_base *base, const char *name, int fd,
                               int nodetype, int switchtype, span_pri_event_cb cb, void *arg);
+/* Same over a D-channel read and written through io (copied); fd is the
+ * descriptor the loop polls for reading. */
+struct span_pri *span_pri_new_io(struct event_base *base, const char *name, int fd,
+                                 const struct span_pri_io *io, int nodetype, int switchtype,
+                                 span_pri_event_cb cb, void *arg);
 void span_pri_free(struct span_pri *p);
 struct pri *span_pri_ctrl(struct span_pri *p);
 /* Re-arm the timer after calls into libpri made outside its callbacks. */
@@ -158,6 +187,8 @@ int span_pri_hangup_final(enum span_call_state st, int peer_released,
 
 /* span_sim.c */
 extern const struct span_driver span_sim_driver;
+/* span_dahdi.c */
+extern const struct span_driver span_dahdi_driver;
 /* Tests: send raw bytes as one D-channel frame from the far end. */
 int span_sim_inject(const char *name, const void *buf, size_t len);
 

@@ -27,6 +27,7 @@
 struct span_pri {
 	struct pri *pri;                /* never freed: libpri has no destructor */
 	int fd;                         /* not owned */
+	struct span_pri_io io;          /* io.read == NULL: fd is a socket */
 	struct event *ev_read;          /* owned */
 	struct event *ev_timer;         /* owned */
 	span_pri_event_cb cb;
@@ -89,6 +90,16 @@ span_pri_io_read(struct pri *pri, void *buf, int buflen)
 	ssize_t n;
 
 	p->last_read = 0;
+	if (p->io.read != NULL) {
+		if ((n = p->io.read(p->io.arg, buf, (size_t)buflen)) < 0) {
+			/* something else was read: try again */
+			p->last_read = 1;
+			return 0;
+		}
+		if (n == 0)
+			return 0;
+		goto frame;
+	}
 	n = recv(p->fd, buf, (size_t)buflen, MSG_DONTWAIT | MSG_TRUNC);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -96,6 +107,7 @@ span_pri_io_read(struct pri *pri, void *buf, int buflen)
 			    "pri %s: D-channel read: %s", p->name, strerror(errno));
 		return 0;
 	}
+frame:
 	p->last_read = 1;
 	if (n < SPAN_PRI_MIN_FRAME || n > buflen) {
 		span_pri_bad_frames++;
@@ -113,6 +125,8 @@ span_pri_io_write(struct pri *pri, void *buf, int buflen)
 	struct span_pri *p = pri_get_userdata(pri);
 	ssize_t n;
 
+	if (p->io.write != NULL)
+		return (int)p->io.write(p->io.arg, buf, (size_t)buflen);
 	n = send(p->fd, buf, (size_t)buflen, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n < 0) {
 		log_limited(&span_pri_rl_io, LOG_LEVEL_WARN,
@@ -170,6 +184,14 @@ struct span_pri *
 span_pri_new(struct event_base *base, const char *name, int fd, int nodetype,
     int switchtype, span_pri_event_cb cb, void *arg)
 {
+	return span_pri_new_io(base, name, fd, NULL, nodetype, switchtype, cb, arg);
+}
+
+struct span_pri *
+span_pri_new_io(struct event_base *base, const char *name, int fd,
+    const struct span_pri_io *io, int nodetype, int switchtype,
+    span_pri_event_cb cb, void *arg)
+{
 	static int hooks;
 	struct span_pri *p;
 
@@ -181,6 +203,8 @@ span_pri_new(struct event_base *base, const char *name, int fd, int nodetype,
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	p->fd = fd;
+	if (io != NULL)
+		p->io = *io;
 	p->cb = cb;
 	p->arg = arg;
 	snprintf(p->name, sizeof(p->name), "%s", name);
@@ -260,8 +284,12 @@ span_pri_start(struct span *s)
 	char name[64];
 
 	snprintf(name, sizeof(name), "%s", s->name);
-	s->pri = span_pri_new(s->base, name, s->dfd, PRI_CPE, s->pri_switch,
-	    span_pri_on_event, s);
+	if (s->drv->pri_io != NULL)
+		s->pri = span_pri_new_io(s->base, name, s->dfd, s->drv->pri_io(s),
+		    s->nodetype, s->pri_switch, span_pri_on_event, s);
+	else
+		s->pri = span_pri_new(s->base, name, s->dfd, s->nodetype, s->pri_switch,
+		    span_pri_on_event, s);
 	if (s->pri == NULL)
 		return ENOMEM;
 	/* CONNECT ACKNOWLEDGE is ours to send, and reported when received:

@@ -248,7 +248,7 @@ test_err_bad_enum(void)
 	expect_error("[span s]\ndriver = analog\n",
 	    "t.conf:2: [span s] driver: 'analog' is not one of sim|dahdi");
 	expect_error("[span s]\ndriver = dahdi\n",
-	    "t.conf:2: [span s] driver: driver dahdi is not available yet");
+	    "t.conf:1: [span s] span: missing required key: span, or dchannel and bchannels");
 }
 
 static void
@@ -328,13 +328,95 @@ test_err_duplicates(void)
 static void
 test_err_sim_key_non_sim(void)
 {
-	/* dahdi is refused for now, and the sim keys with it */
+	/* a dahdi span refuses the sim keys (and lacks its span here) */
 	expect_error_n("[span d]\ndriver = dahdi\necho = 100\nring_seconds = 5\n",
 	    "t.conf:3: [span d] echo: only valid with driver = sim", 3);
 	expect_error_n("[span d]\ndriver = dahdi\necho = 100\nring_seconds = 5\n",
 	    "t.conf:4: [span d] ring_seconds: only valid with driver = sim", 3);
 	expect_error("[span s]\ndriver = sim\necho = 12a\n",
 	    "t.conf:3: [span s] echo: '12a' is not a number (digits, *, #, +)");
+}
+
+/* driver = dahdi: its keys, their checks, and the checks across spans. */
+static void
+test_dahdi_keys(void)
+{
+	const struct cfg_span *sp;
+	struct cfg *c;
+	char *d = NULL;
+	size_t dl = 0;
+	FILE *f;
+
+	c = load_ok("[span a]\ndriver = dahdi\ntype = t1\nspan = 2\n"
+	    "[span b]\ndriver = dahdi\ndchannel = 47\nbchannels = 32-46, 48-50, 60\n"
+	    "law = ulaw\nsignalling = pri_net\nechocancel = 128\n");
+	if (c == NULL)
+		return;
+	sp = cfg_span_find(c, "a");
+	CU_ASSERT_EQUAL(sp->driver, CFG_DRIVER_DAHDI);
+	CU_ASSERT_EQUAL(sp->dahdi.span, 2);
+	CU_ASSERT_EQUAL(sp->dahdi.n_bchannels, 0);
+	CU_ASSERT_EQUAL(sp->dahdi.echocancel, 0);
+	CU_ASSERT_EQUAL(sp->signalling, CFG_SIG_PRI_CPE);
+	CU_ASSERT_TRUE(sp->dahdi.law_from_span);
+	sp = cfg_span_find(c, "b");
+	CU_ASSERT_EQUAL(sp->dahdi.span, 0);
+	CU_ASSERT_EQUAL(sp->dahdi.dchannel, 47);
+	CU_ASSERT_EQUAL(sp->dahdi.n_bchannels, 19);
+	CU_ASSERT_EQUAL(sp->dahdi.bchannels[0], 32);
+	CU_ASSERT_EQUAL(sp->dahdi.bchannels[14], 46);
+	CU_ASSERT_EQUAL(sp->dahdi.bchannels[15], 48);
+	CU_ASSERT_EQUAL(sp->dahdi.bchannels[18], 60);
+	CU_ASSERT_EQUAL(sp->signalling, CFG_SIG_PRI_NET);
+	CU_ASSERT_EQUAL(sp->dahdi.echocancel, 128);
+	CU_ASSERT_FALSE(sp->dahdi.law_from_span);
+	CU_ASSERT_EQUAL(sp->law, CFG_LAW_ULAW);
+	/* the dump writes ranges back */
+	f = open_memstream(&d, &dl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	cfg_dump(c, f);
+	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL(strstr(d, "bchannels = 32-46, 48-50, 60\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(d, "echocancel = off\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(d, "echocancel = 128\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(d, "signalling = pri_net\n"));
+	CU_ASSERT_PTR_NULL(strstr(d, "ring_seconds"));
+	free(d);
+	cfg_unref(c);
+
+	expect_error("[span a]\ndriver = dahdi\nspan = 1\ndchannel = 24\n",
+	    "t.conf:4: [span a] dchannel: give either span or dchannel and bchannels, not both");
+	expect_error("[span a]\ndriver = dahdi\ndchannel = 24\n",
+	    "t.conf:3: [span a] bchannels: needs at least one B-channel (with dchannel)");
+	expect_error("[span a]\ndriver = dahdi\nbchannels = 1-5\n",
+	    "t.conf:3: [span a] dchannel: missing required key (with bchannels)");
+	expect_error("[span a]\ndriver = dahdi\ntype = t1\ndchannel = 30\nbchannels = 1-24\n",
+	    "t.conf:5: [span a] bchannels: 24 B-channels, a t1 span has at most 23");
+	expect_error("[span a]\ndriver = dahdi\ndchannel = 3\nbchannels = 1-5\n",
+	    "t.conf:4: [span a] bchannels: channel 3 is the D-channel");
+	expect_error("[span a]\ndriver = dahdi\ndchannel = 16\nbchannels = 1-5, 4\n",
+	    "t.conf:4: [span a] bchannels: channel 4 is listed twice");
+	expect_error("[span a]\ndriver = dahdi\ndchannel = 16\nbchannels = 5-3\n",
+	    "t.conf:4: [span a] bchannels: '5-3' is not a channel number or range "
+	    "(1..4095, like 1-15)");
+	expect_error("[span a]\ndriver = dahdi\ndchannel = 16\nbchannels = 1-x\n",
+	    "t.conf:4: [span a] bchannels: '1-x' is not a channel number or range "
+	    "(1..4095, like 1-15)");
+	expect_error("[span a]\ndriver = dahdi\nspan = 1\nechocancel = loud\n",
+	    "t.conf:4: [span a] echocancel: 'loud' is not off or a tail length of 1..128 ms");
+	expect_error("[span a]\ndriver = dahdi\nspan = 1\nechocancel = 256\n",
+	    "t.conf:4: [span a] echocancel: '256' is not off or a tail length of 1..128 ms");
+	expect_error("[span a]\ndriver = dahdi\nspan = 0\n",
+	    "t.conf:3: [span a] span: 0 is out of range 1..255");
+	expect_error("[span a]\ndriver = dahdi\nspan = 1\nsignalling = pri_bri\n",
+	    "t.conf:4: [span a] signalling: 'pri_bri' is not one of pri_cpe|pri_net");
+	expect_error("[span a]\ndriver = sim\nspan = 1\n",
+	    "t.conf:3: [span a] span: only valid with driver = dahdi");
+	expect_error("[span a]\ndriver = dahdi\nspan = 1\n[span b]\ndriver = dahdi\nspan = 1\n",
+	    "t.conf:6: [span b] span: DAHDI span 1 is already span a (line 1)");
+	expect_error("[span a]\ndriver = dahdi\ndchannel = 16\nbchannels = 1-15\n"
+	    "[span b]\ndriver = dahdi\ndchannel = 31\nbchannels = 15, 17-30\n",
+	    "t.conf:5: [span b] : DAHDI channel 15 is already used by span a (line 1)");
 }
 
 static void
@@ -662,6 +744,7 @@ main(void)
 	CU_add_test(s, "every key is in pstnbridge.conf.5", test_man_page);
 	CU_add_test(s, "latch keys and per-user/route latch_mode", test_latch_keys);
 	CU_add_test(s, "key table is consistent", test_key_table);
+	CU_add_test(s, "dahdi keys", test_dahdi_keys);
 	CU_add_test(s, "the sample has every key and loads", test_sample);
 	CU_add_test(s, "cfg_dump round trip", test_dump_roundtrip);
 	CU_add_test(s, "cfg_ref and cfg_unref", test_refs);
