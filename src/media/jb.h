@@ -15,12 +15,14 @@
  * Adaptation: the transit time (arrival minus timestamp) of the last 256
  * packets gives the fastest packet (lo) and the 99th percentile (hi). The
  * playout delay D (local clock minus the timestamp being played) is steered
- * towards hi plus a small margin, kept between lo + min_ms and lo + max_ms.
- * Growing inserts concealment at once (at most one frame per tick); shrinking
- * skips at most 10 ms every 100 ms. Because lo and hi follow the stream,
- * a clock drift between sender and span is absorbed the same way: a fast
- * sender makes the buffer skip 10 ms now and then, a slow one makes it
- * insert.
+ * towards hi plus a small margin, kept between lo + min_ms and lo + max_ms,
+ * in steps of one 20 ms frame (so that 20 ms packets stay aligned with the
+ * ticks): too little delay inserts a frame of concealment at once; a frame
+ * too many is skipped once the excess has lasted half a second, or at once
+ * when the delay is beyond max_ms. Because lo and hi follow the stream, a
+ * clock drift between sender and span is absorbed the same way: a fast
+ * sender makes the buffer skip a frame now and then (every 100 s at
+ * 200 ppm), a slow one makes it insert one.
  *
  * A stream that stops for a second is forgotten: the next packet primes the
  * buffer anew (after hold or silence suppression, or a timestamp jump). */
