@@ -132,7 +132,7 @@ static int sip_fd = -1;
 static int ep = -1;
 static struct phase_stat ph[MAX_PHASES];
 static int cur_phase = -1;
-static uint64_t gen_rx_all, rx_bad_len, tx_err, overruns, sip_rx, sip_unmatched;
+static uint64_t gen_rx_all, rx_bad_len, tx_err, overruns, max_stall, sip_rx, sip_unmatched;
 static volatile sig_atomic_t stop_flag;
 static int sip_local_port;
 
@@ -1315,6 +1315,8 @@ main(int argc, char **argv)
 
 			if (exp > 1)
 				overruns += exp - 1;
+			if (exp > max_stall)
+				max_stall = exp;
 			for (uint64_t e = 0; e < exp && cur_phase < opt.nphases; e++) {
 				if (tick == bounds[cur_phase + 1]) {
 					phase_mark(&ph[cur_phase], 1);
@@ -1368,9 +1370,9 @@ main(int argc, char **argv)
 		}
 		printf("\"pid\":%d,\"pid_alive_at_end\":%s,\"rss_kb_start\":%ld,\"rss_kb_calls_up\":%ld,",
 		    opt.pid, proc_alive(opt.pid) ? "true" : "false", rss_before, rss_calls_idle);
-		printf("\"gen_timer_overruns\":%llu,\"gen_tx_errors\":%llu,\"gen_rx_bad\":%llu,"
-		    "\"sip_unmatched\":%llu,\"late_threshold_ms\":%d,\"phases\":[",
-		    (unsigned long long)overruns, (unsigned long long)tx_err,
+		printf("\"gen_timer_overruns\":%llu,\"gen_max_stall_ms\":%llu,\"gen_tx_errors\":%llu,"
+		    "\"gen_rx_bad\":%llu,\"sip_unmatched\":%llu,\"late_threshold_ms\":%d,\"phases\":[",
+		    (unsigned long long)overruns, (unsigned long long)max_stall, (unsigned long long)tx_err,
 		    (unsigned long long)rx_bad_len, (unsigned long long)sip_unmatched, LATE_US / 1000);
 		for (int p = 1; p < opt.nphases; p++) {
 			struct phase_stat *s = &ph[p];

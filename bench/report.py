@@ -61,8 +61,9 @@ PHASE_HEAD = ["phase", "streams", "CPU %", "CPU us/stream-s", "pps in", "pps out
 
 def concurrent(res, raw):
     g = raw["gen"]
-    res.update({k: g[k] for k in ("calls", "calls_up", "calls_failed", "calls_dropped",
-                                  "setup_s", "gen_timer_overruns", "gen_rx_bad")})
+    res.update({k: g.get(k) for k in ("calls", "calls_up", "calls_failed", "calls_dropped",
+                                      "setup_s", "gen_timer_overruns", "gen_max_stall_ms",
+                                      "gen_rx_bad")})
     if "invite_to_200_ms" in g:
         res["invite_to_200_ms"] = g["invite_to_200_ms"]
     p = g["phases"][-1]
@@ -91,15 +92,19 @@ def concurrent(res, raw):
                    ["calls", "up", "daemon CPU %", "CPU us/call-s", "CPU us/pkt", "pps in",
                     "pps out", "RSS kB", "RSS kB/call", "loss %", "late", "rtt p50 ms",
                     "added p50 ms", "added p99 ms", "added p99.9 ms", "gen CPU %"])]
-    lines.append("daemon waited for a CPU %s %% of the window; other processes used %s %% of a core"
-                 % (fmt(p.get("runqueue_wait_pct")), fmt(p.get("other_cpu_pct"))))
+    lines.append("daemon waited for a CPU %s %% of the window; other processes used %s %% of a core;"
+                 " longest generator stall %s ms" % (fmt(p.get("runqueue_wait_pct")),
+                                                    fmt(p.get("other_cpu_pct")),
+                                                    fmt(g.get("gen_max_stall_ms"))))
     return lines
 
 
 def flood(res, raw):
     g = raw["gen"]
     res.update({k: g[k] for k in ("calls", "calls_up", "calls_failed", "calls_dropped")})
+    res["gen_max_stall_ms"] = g.get("gen_max_stall_ms")
     res["phases"] = {p["name"]: {
+        "runqueue_wait_pct": p.get("runqueue_wait_pct"),
         "cpu_pct": p["cpu_pct"], "cpu_us_per_call_s": p["cpu_us_per_stream_s"],
         "loss_pct": p["loss_pct"], "late": p["late"], "rtt_ms": p["rtt_ms"],
         "added_latency_ms": p["excess_ms"], "max_gap_ms": p["max_gap_ms"],
@@ -112,7 +117,9 @@ def flood(res, raw):
 def reload_(res, raw):
     g = raw["gen"]
     res.update({k: g[k] for k in ("calls", "calls_up", "calls_failed", "calls_dropped")})
+    res["gen_max_stall_ms"] = g.get("gen_max_stall_ms")
     res["phases"] = {p["name"]: {
+        "runqueue_wait_pct": p.get("runqueue_wait_pct"),
         "loss_pct": p["loss_pct"], "late": p["late"], "max_gap_ms": p["max_gap_ms"],
         "max_lost_run": p["max_lost_run"], "cpu_pct": p["cpu_pct"],
         "added_latency_ms": p["excess_ms"]} for p in g["phases"]}
@@ -137,7 +144,10 @@ def anchor(res, raw):
                      "cpu_us_per_stream_s": p["cpu_us_per_stream_s"],
                      "cpu_us_per_packet": p["cpu_us_per_packet"],
                      "pps_in": p["pps_in"], "pps_out": p["pps_out"], "loss_pct": p["loss_pct"],
-                     "rss_kb": p["rss_kb"], "gen_cpu_pct": p["gen_cpu_pct"]}
+                     "rss_kb": p["rss_kb"], "gen_cpu_pct": p["gen_cpu_pct"],
+                     "runqueue_wait_pct": p.get("runqueue_wait_pct"),
+                     "other_cpu_pct": p.get("other_cpu_pct"),
+                     "gen_max_stall_ms": g.get("gen_max_stall_ms")}
         rows.append([name, p["streams_active"], p["cpu_pct"], p["cpu_us_per_stream_s"],
                      p["cpu_us_per_packet"], p["pps_in"], p["pps_out"], p["loss_pct"],
                      p["rss_kb"]])
