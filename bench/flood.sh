@@ -6,7 +6,7 @@
 # sockets each). The calls' loss and latency before, during and after the
 # flood, and what the daemon dropped.
 #
-# usage: bench/flood.sh [N=1000] [PPS=50000] [FLOOD_S=30] [BEFORE_S=10]
+# usage: bench/flood.sh [N=1000] [PPS=50000] [FLOOD_S=30] [BEFORE_S=10] [AFTER_S=5] [WARMUP=3]
 #   BENCH_LATCH picks the latch mode (default on-change; strict rejects
 #   wrong sources, on-change lets them take a call's media over).
 #
@@ -20,8 +20,8 @@ N=${1:-1000}
 PPS=${2:-50000}
 FLOOD=${3:-30}
 BEFORE=${4:-10}
-AFTER=5
-WARM=3
+AFTER=${5:-5}
+WARM=${6:-3}
 BENCH_LOG_LEVEL=${BENCH_LOG_LEVEL:-info}
 
 bench_build pbload flood

@@ -6,15 +6,15 @@
 # (the daemon sent no BYE, every call still listed by pstnbridgectl, every
 # BYE at the end answered).
 #
-# usage: bench/reload.sh [N=1000] [RELOAD_S=10] [RELOADS=1]
+# usage: bench/reload.sh [N=1000] [RELOAD_S=10] [RELOADS=1] [BEFORE_S=5] [AFTER_S=3] [WARMUP=3]
 . "$(dirname "$0")/lib.sh"
 
 N=${1:-1000}
 RL=${2:-10}
 RELOADS=${3:-1}
-WARM=3
-BEFORE=5
-AFTER=3
+BEFORE=${4:-5}
+AFTER=${5:-3}
+WARM=${6:-3}
 
 bench_build pbload
 bench_config "$N" > "$CONF"

@@ -11,6 +11,7 @@ export BENCH_LOG_LEVEL=info
 # ports away from the other integration tests (20000-29999) and a real run
 export BENCH_RTP_MIN=$((31000 + ($$ % 40) * 50))
 export BENCH_GEN_BASE=$((45000 + ($$ % 40) * 100))
+export BENCH_RELAY_MIN=$((52000 + ($$ % 40) * 200))
 
 log() { echo "[$(date +%T.%3N)] $*"; }
 fail() { log "FAIL: $*"; exit 1; }
@@ -56,5 +57,57 @@ check concurrent "$res" \
 	'0 <= r["added_latency_ms"]["p50"] <= r["added_latency_ms"]["p99_9"]' \
 	'r["buffer"]["span_tick_ms"] == 20' 'r["machine"]["cores"] >= 1' \
 	'"date_utc" in r["machine"]'
+
+# run NAME ARGS...: bench/NAME.sh ARGS; sets RES to its result.json
+run() {
+	local name=$1
+	shift
+	log "$name: $*"
+	"$BENCH/$name.sh" "$@" > "$T/$name.out" 2>&1 || {
+		tail -n 30 "$T/$name.out"; fail "$name.sh failed"; }
+	RES=$(ls "$BENCH_OUT"/"$name"-*/result.json 2>/dev/null | tail -n 1)
+	sed -n '1,/^{/p' "$T/$name.out" | grep -v '^{' | tail -n 8
+}
+
+run setup-rate "10 20" 2 1
+check setup-rate "$RES" \
+	'len(r["steps"]) == 2' 'all(s["calls"] == s["rate"] * 2 for s in r["steps"])' \
+	'all(s["ok_calls"] + s["failed"] >= s["calls"] for s in r["steps"])' \
+	'all(0 <= s["fail_pct"] <= 100 for s in r["steps"])' \
+	'r["max_rate_cps"] in (0, 10, 20)' \
+	'r["max_rate_cps"] == 0 or r["p99_invite_to_200_ms_at_max"] >= 0' \
+	'all(s["cpu_pct"] >= 0 for s in r["steps"])'
+
+run flood 20 2000 2 2 1 1
+check flood "$RES" \
+	'r["calls_up"] == 20' 'set(r["phases"]) == {"before", "flood", "after"}' \
+	'all(0 <= p["loss_pct"] <= 100 for p in r["phases"].values())' \
+	'all(p["cpu_pct"] >= 0 for p in r["phases"].values())' \
+	'r["phases"]["before"]["rtt_ms"]["p50"] > 0' \
+	'r["flooder"]["sent"] >= 3000' 'r["flooder"]["sent_rtp"] > 0' 'r["flooder"]["sent_junk"] > 0' \
+	'isinstance(r["daemon_drops"], dict)' '"summary_lines" in r["daemon_drops"]'
+
+run reload 20 2 1 1 1 1
+check reload "$RES" \
+	'r["calls_up"] == 20' 'r["calls_dropped"] == 0' \
+	'r["calls_listed_before"] == 20' 'r["calls_listed_after"] == 20' \
+	'r["longest_gap_ms"] > 0' 'r["longest_lost_run_packets"] >= 0' \
+	'set(r["phases"]) == {"before", "reload", "after"}'
+
+run anchor 20 2 1
+check anchor "$RES" \
+	'r["streams"] == 20' 'r["results"]["pstnbridged"]["streams"] == 20' \
+	'r["results"]["minrelay"]["streams"] == 20' \
+	'r["results"]["pstnbridged"]["cpu_us_per_stream_s"] > 0' \
+	'r["results"]["minrelay"]["cpu_us_per_stream_s"] > 0' \
+	'r["results"]["minrelay"]["pps_in"] > 500' \
+	'r["ratios"]["pstnbridged_over_minrelay"] > 0' \
+	'r["results"]["rtpengine"] is None or r["results"]["rtpengine"]["cpu_us_per_stream_s"] > 0' \
+	'r["results"]["rtpengine"] is None or r["ratios"]["pstnbridged_over_rtpengine"] > 0'
+if command -v rtpengine >/dev/null; then
+	check anchor-rtpengine "$RES" 'r["results"]["rtpengine"] is not None'
+else
+	log "anchor: rtpengine is not installed (package rtpengine-daemon): its part was skipped"
+fi
 
 log "PASS"
