@@ -177,6 +177,8 @@ span_free(struct span *s)
 		s->chans[i].call = NULL;
 		span_call_free(sc);
 	}
+	if (s->ev_restart != NULL)
+		event_free(s->ev_restart);
 	if (s->pri != NULL)
 		span_pri_free(s->pri);
 	if (s->drv != NULL && s->drv_state != NULL)
@@ -525,10 +527,21 @@ span_silence(enum cfg_law law)
 	return law == CFG_LAW_ULAW ? SPAN_SILENCE_ULAW : SPAN_SILENCE_ALAW;
 }
 
+static void
+span_on_restart(evutil_socket_t fd, short what, void *arg)
+{
+	struct span *s = arg;
+
+	if (s->up)
+		span_pri_restart_lost(s);
+}
+
 /* The one place the span goes up or down. */
 static void
 span_update_up(struct span *s)
 {
+	struct timeval tv = { SPAN_RESTART_DELAY_MS / 1000, (SPAN_RESTART_DELAY_MS % 1000) * 1000 };
+
 	int up = s->dchan_up && !s->alarmed;
 
 	if (s->up == up)
@@ -537,9 +550,14 @@ span_update_up(struct span *s)
 	log_notice("span=%s %s (D-channel %s, %s)", s->name, up ? "up" : "down",
 	    s->dchan_up ? "up" : "down", s->alarmed ? "in alarm" : "no alarm");
 	if (up) {
-		span_pri_restart_lost(s);
+		if (s->ev_restart == NULL)
+			s->ev_restart = evtimer_new(s->base, span_on_restart, s);
+		if (s->ev_restart == NULL || evtimer_add(s->ev_restart, &tv) != 0)
+			span_pri_restart_lost(s);
 		return;
 	}
+	if (s->ev_restart != NULL)
+		evtimer_del(s->ev_restart);
 	for (size_t i = 0; i < s->nchans; i++) {
 		struct span_call *sc = s->chans[i].call;
 
@@ -585,7 +603,8 @@ struct span_chan *
 span_chan_pick(struct span *s)
 {
 	for (size_t i = 0; i < s->nchans; i++)
-		if (s->chans[i].call == NULL && !s->chans[i].restarting)
+		if (s->chans[i].call == NULL && !s->chans[i].restarting &&
+		    !s->chans[i].need_restart)
 			return &s->chans[i];
 	return NULL;
 }

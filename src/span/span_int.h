@@ -20,6 +20,11 @@
 #define SPAN_TICK_MS      20
 #define SPAN_SILENCE_ALAW 0xD5
 #define SPAN_SILENCE_ULAW 0xFF
+/* How long after the span comes up the channels that lost their calls
+ * are restarted: layer 2 settles first (libpri's network side, for one,
+ * re-establishes the link with its own SABME one T200 after the first,
+ * which loses what was sent in between). */
+#define SPAN_RESTART_DELAY_MS 2000
 /* How long a clearing call may wait for libpri to finish before the
  * channel is taken back anyway (T305 + 2 * T308 with some margin). */
 #define SPAN_RELEASE_GUARD_SEC 45
@@ -62,7 +67,7 @@ struct span_chan {
 	int num;                        /* B-channel number (E1: timeslot) */
 	struct span_call *call;         /* the call on it, NULL when free */
 	int restarting;                 /* RESTART sent, no ACK yet: not usable */
-	int need_restart;               /* lost its call with the D-channel */
+	int need_restart;               /* lost its call with the span: not usable */
 };
 
 struct span;
@@ -116,6 +121,7 @@ struct span {
 	int dchan;                      /* D-channel timeslot, for logs */
 	int dfd;                        /* D-channel descriptor (owned by driver) */
 	struct span_pri *pri;           /* daemon's CPE libpri (owned) */
+	struct event *ev_restart;       /* RESTART of lost channels (owned) */
 	const struct span_driver *drv;
 	void *drv_state;                /* owned by the driver */
 	struct event_base *base;

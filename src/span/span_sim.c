@@ -626,7 +626,7 @@ span_sim_originate(const char *name, const char *called, const char *calling,
 	/* The far end picks from the top, the daemon from the bottom. */
 	for (size_t i = s->nchans; i-- > 0;) {
 		if (far->lines[i].state == SIM_LINE_IDLE && s->chans[i].call == NULL &&
-		    !s->chans[i].restarting) {
+		    !s->chans[i].restarting && !s->chans[i].need_restart) {
 			l = &far->lines[i];
 			break;
 		}

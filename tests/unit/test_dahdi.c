@@ -645,7 +645,7 @@ t_alarm_case(int alarm, const char *name)
 	CU_ASSERT_FALSE(span_is_up(s));
 	fake_dahdi_set_alarms(1, 0);
 	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s), 1000));
-	CU_ASSERT_TRUE(RUN_UNTIL(far.restarts == 1, 2000));
+	CU_ASSERT_TRUE(RUN_UNTIL(far.restarts == 1, SPAN_RESTART_DELAY_MS + 3000));
 	CU_ASSERT_EQUAL(far.restart_chan, chan);
 	log = t_log_end();
 	snprintf(want, sizeof(want), "alarm: %s", name);
@@ -727,7 +727,7 @@ test_dchannel_loss(void)
 	CU_ASSERT_TRUE(RUN_UNTIL(t.hangups == 1, 2000));
 	CU_ASSERT_EQUAL(t.cause, 38);
 	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s), 5000));
-	CU_ASSERT_TRUE(RUN_UNTIL(far.restarts >= 1, 3000));
+	CU_ASSERT_TRUE(RUN_UNTIL(far.restarts >= 1, SPAN_RESTART_DELAY_MS + 3000));
 	if (t_call(s, &t) != 0)
 		goto out;
 	CU_ASSERT_TRUE(RUN_UNTIL(t.answered, 3000));
