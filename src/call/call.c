@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -17,6 +18,8 @@
 
 #include "call/cause.h"
 #include "core/log.h"
+#include "media/dtmf.h"
+#include "media/jb.h"
 #include "route/route.h"
 #include "rtp/rtp.h"
 #include "sdp/sdp.h"
@@ -24,10 +27,7 @@
 #include "span/span.h"
 
 #define CALL_NUM_MAX 64
-/* Internet-to-PSTN audio waits in a FIFO (in span law) until the span's
- * clock takes it: playout starts at two frames, at most ten are held. */
-#define FIFO_BYTES (10 * SPAN_FRAME_BYTES)
-#define FIFO_PRIME (2 * SPAN_FRAME_BYTES)
+#define CALL_PAYLOAD_MAX 1600   /* 200 ms of G.711: the largest packet we take */
 
 enum call_dir { CALL_FROM_SIP = 0, CALL_FROM_PSTN };
 
@@ -46,12 +46,16 @@ struct call {
 	char sip_callid[128];
 	enum cfg_law law;               /* the span's law */
 	int pt;                         /* negotiated codec, -1 until known */
+	int te_pt;                      /* negotiated telephone-event, -1 if none */
 	char sdp[1024];                 /* our description (offer or answer) */
 	bool answered;                  /* the call reached CALL_UP */
 
-	uint8_t fifo[FIFO_BYTES];
-	size_t fifo_head, fifo_len;
-	bool fifo_primed;
+	struct media_jb *jb;            /* owned: Internet-to-PSTN jitter buffer */
+	struct media_dtmf_out *dout;    /* owned: PSTN DTMF to RFC 4733, when negotiated */
+	struct media_dtmf_in *din;      /* owned: RFC 4733 to PSTN DTMF, when negotiated */
+	uint32_t rx_ssrc;
+	bool rx_ssrc_set;
+	struct log_ratelimit rl_dtmf;
 
 	struct event *ev_free;          /* owned: deferred free */
 	TAILQ_ENTRY(call) entry;
@@ -100,6 +104,19 @@ call_on_free(evutil_socket_t fd, short what, void *arg)
 		rtp_leg_log_summary(c->rtp);
 		rtp_leg_free(c->rtp);
 	}
+	if (c->jb) {
+		struct media_jb_stats st;
+
+		media_jb_stats(c->jb, &st);
+		log_call(LOG_LEVEL_INFO, c->id,
+		    "jitter buffer: frames %lu concealed %lu late %lu duplicate %lu delay mean %u max %u ms",
+		    st.frames, st.concealed, st.late, st.duplicate, st.delay_mean_ms, st.delay_max_ms);
+		media_jb_free(c->jb);
+	}
+	if (c->dout)
+		media_dtmf_out_free(c->dout);
+	if (c->din)
+		media_dtmf_in_free(c->din);
 	event_free(c->ev_free);
 	cfg_unref(c->cfg);
 	free(c);
@@ -142,6 +159,7 @@ call_new(enum call_dir dir)
 	snprintf(c->id, sizeof(c->id), "%08x", arc4random());
 	c->dir = dir;
 	c->pt = -1;
+	c->te_pt = -1;
 	c->cfg = cfg_ref(call_cfg);
 	TAILQ_INSERT_TAIL(&calls, c, entry);
 	call_n++;
@@ -165,55 +183,42 @@ law_convert(uint8_t *buf, size_t len, enum cfg_law from, enum cfg_law to)
 		buf[i] = from == CFG_LAW_ALAW ? alaw_to_ulaw(buf[i]) : ulaw_to_alaw(buf[i]);
 }
 
-static void
-fifo_push(struct call *c, const uint8_t *p, size_t len)
+static uint64_t
+now_us(void)
 {
-	if (len > FIFO_BYTES) {
-		p += len - FIFO_BYTES;
-		len = FIFO_BYTES;
-	}
-	if (c->fifo_len + len > FIFO_BYTES) {
-		/* Overflow: the oldest audio goes. */
-		size_t drop = c->fifo_len + len - FIFO_BYTES;
-		c->fifo_head = (c->fifo_head + drop) % FIFO_BYTES;
-		c->fifo_len -= drop;
-	}
-	for (size_t i = 0; i < len; i++)
-		c->fifo[(c->fifo_head + c->fifo_len + i) % FIFO_BYTES] = p[i];
-	c->fifo_len += len;
-}
+	struct timespec ts;
 
-/* One frame for the span's tick: buffered audio, or silence. */
-static void
-fifo_pop_frame(struct call *c, uint8_t *frame)
-{
-	if (!c->fifo_primed && c->fifo_len >= FIFO_PRIME)
-		c->fifo_primed = true;
-	if (!c->fifo_primed || c->fifo_len < SPAN_FRAME_BYTES) {
-		c->fifo_primed = false;
-		memset(frame, c->law == CFG_LAW_ALAW ? 0xD5 : 0xFF, SPAN_FRAME_BYTES);
-		return;
-	}
-	for (size_t i = 0; i < SPAN_FRAME_BYTES; i++)
-		frame[i] = c->fifo[(c->fifo_head + i) % FIFO_BYTES];
-	c->fifo_head = (c->fifo_head + SPAN_FRAME_BYTES) % FIFO_BYTES;
-	c->fifo_len -= SPAN_FRAME_BYTES;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void
 call_on_rtp_media(void *owner, const struct rtp_hdr *h)
 {
 	struct call *c = owner;
-	uint8_t buf[FIFO_BYTES];
+	uint8_t buf[CALL_PAYLOAD_MAX];
 	size_t len = h->payload_len;
 
-	if (h->pt != SDP_PT_PCMU && h->pt != SDP_PT_PCMA)
-		return; /* telephone-event and comfort noise are later work */
+	if (c->te_pt >= 0 && h->pt == c->te_pt) {
+		if (c->din && media_dtmf_in_event(c->din, h->payload, h->payload_len, h->ts) == EINVAL)
+			log_limited(&c->rl_dtmf, LOG_LEVEL_NOTICE,
+			    "call=%s rtp: malformed telephone-event payload (%zu bytes)", c->id,
+			    h->payload_len);
+		return;
+	}
+	if ((h->pt != SDP_PT_PCMU && h->pt != SDP_PT_PCMA) || !c->jb)
+		return; /* comfort noise and other codecs are not played */
 	if (len > sizeof(buf))
 		len = sizeof(buf);
 	memcpy(buf, h->payload, len);
 	law_convert(buf, len, pt_law(h->pt), c->law);
-	fifo_push(c, buf, len);
+	if (!c->rx_ssrc_set || h->ssrc != c->rx_ssrc) {
+		if (c->rx_ssrc_set)
+			media_jb_reset(c->jb);
+		c->rx_ssrc = h->ssrc;
+		c->rx_ssrc_set = true;
+	}
+	media_jb_put(c->jb, h->ts, buf, len, now_us());
 }
 
 static void call_release(struct call *c, int q850, int sip_status);
@@ -243,16 +248,52 @@ call_on_span_audio(void *owner, const uint8_t *frame, size_t len)
 {
 	struct call *c = owner;
 	uint8_t buf[SPAN_FRAME_BYTES];
+	uint64_t now = now_us();
 
 	if (!c->sc || len != SPAN_FRAME_BYTES)
 		return;
 	if (c->pt >= 0) {
 		memcpy(buf, frame, len);
+		if (c->dout) {
+			struct media_te_pkt pkts[MEDIA_TE_MAX];
+			size_t n = 0;
+
+			/* In-band DTMF becomes RFC 4733 events; the tone is muted. */
+			media_dtmf_out_frame(c->dout, buf, rtp_leg_ts(c->rtp), pkts, &n);
+			for (size_t i = 0; i < n; i++)
+				rtp_leg_send_raw(c->rtp, c->te_pt, pkts[i].marker, pkts[i].ts,
+				    pkts[i].payload, MEDIA_TE_LEN);
+		}
 		law_convert(buf, len, c->law, pt_law(c->pt));
 		rtp_leg_send(c->rtp, buf, len);
 	}
-	fifo_pop_frame(c, buf);
+	if (c->jb)
+		media_jb_get(c->jb, buf, now);
+	else
+		memset(buf, c->law == CFG_LAW_ALAW ? 0xD5 : 0xFF, sizeof(buf));
+	if (c->din)
+		media_dtmf_in_frame(c->din, buf);
 	span_call_write(c->sc, buf, sizeof(buf));
+}
+
+/* Media state once the codec and telephone-event are known, and the span's
+ * law: the jitter buffer, and the DTMF relays when telephone-event was
+ * negotiated (otherwise DTMF passes in-band untouched). */
+static int
+call_media_start(struct call *c)
+{
+	if (!c->jb) {
+		c->jb = media_jb_new(c->law, c->cfg->rtp.jitter_min_ms, c->cfg->rtp.jitter_max_ms);
+		if (!c->jb)
+			return ENOMEM;
+	}
+	if (c->te_pt >= 0 && !c->dout) {
+		c->dout = media_dtmf_out_new(c->law);
+		c->din = media_dtmf_in_new(c->law);
+		if (!c->dout || !c->din)
+			return ENOMEM;
+	}
+	return 0;
 }
 
 /* The RTP leg, with the latch mode of the user or route that applies. */
@@ -446,6 +487,7 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 		return;
 	}
 	c->pt = choice.pt;
+	c->te_pt = choice.te_pt;
 	rtp_leg_set_signal_addr(c->rtp, &inv->source);
 	rtp_leg_set_rtcp_mux(c->rtp, offer.rtcp_mux != 0);
 	rtp_leg_set_remote(c->rtp, &offer.addr, choice.pt);
@@ -461,6 +503,10 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 		if (span_call_new(s, number, c->calling, &sip_side_span_cbs, c, &c->sc, &why) == 0) {
 			snprintf(c->span, sizeof(c->span), "%s", span_name(s));
 			c->chan = span_call_channel(c->sc);
+			if (call_media_start(c) != 0) {
+				call_release(c, 47, 503);
+				return;
+			}
 			span_call_set_callid(c->sc, c->id);
 			log_call(LOG_LEVEL_INFO, c->id, "route %s: SETUP %s on span %s channel %d",
 			    r->name, number, c->span, c->chan);
@@ -501,6 +547,7 @@ pstn_side_take_answer(struct call *c, const char *sdp, size_t sdp_len)
 		for (size_t j = 0; j < c->cfg->rtp.codecs.n; j++) {
 			if (sdp_codec_pt(c->cfg->rtp.codecs.v[j]) == ans.pt[i]) {
 				c->pt = ans.pt[i];
+				c->te_pt = ans.te_pt;
 				if (c->sip)
 					rtp_leg_set_signal_addr(c->rtp, sip_leg_peer(c->sip));
 				rtp_leg_set_rtcp_mux(c->rtp, ans.rtcp_mux != 0);
@@ -522,6 +569,10 @@ pstn_side_on_sip_answered(void *owner, const char *sdp, size_t sdp_len)
 	if (pstn_side_take_answer(c, sdp, sdp_len) != 0) {
 		log_call(LOG_LEVEL_NOTICE, c->id, "answer without a usable SDP: hanging up");
 		call_release(c, 65, 488);
+		return;
+	}
+	if (call_media_start(c) != 0) {
+		call_release(c, 47, 503);
 		return;
 	}
 	span_call_answer(c->sc);
