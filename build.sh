@@ -19,6 +19,7 @@ packages=(
 	libevent-dev libpri-dev libspandsp-dev libosip2-dev libinih-dev
 	libssl-dev libsystemd-dev libcunit1-dev dahdi-source libsqlite3-dev
 	sip-tester tshark python3 sox
+	nftables conntrack iproute2 baresip baresip-core
 	debhelper dpkg-dev fakeroot
 )
 
