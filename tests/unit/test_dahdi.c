@@ -604,10 +604,21 @@ test_events(void)
 	CU_ASSERT_EQUAL(t_wait_blocks(1, NULL, 0, 4, 1000), 4);
 	t_log_begin();
 	fake_dahdi_event(1, DAHDI_EVENT_WRITE_UNDERRUN);
+	fake_dahdi_event(1, DAHDI_EVENT_READ_OVERRUN);
+	fake_dahdi_event(1, DAHDI_EVENT_EC_DISABLED);
+	/* alarms are the D-channel's business: logged, not acted on */
+	fake_dahdi_event(1, DAHDI_EVENT_ALARM);
+	fake_dahdi_event(1, DAHDI_EVENT_NOALARM);
 	t_send_block(1, t.frames[0]);
 	CU_ASSERT_TRUE(RUN_UNTIL(t.nframes == 1, 1000));
 	log = t_log_end();
 	CU_ASSERT_PTR_NOT_NULL(strstr(log, "channel 1: write-underrun"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(log, "channel 1: read-overrun"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(log, "channel 1: DAHDI disabled the echo canceller"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(log, "channel 1: DAHDI event alarm"));
+	CU_ASSERT_PTR_NULL(strstr(log, "alarm: "));
+	CU_ASSERT_TRUE(span_is_up(s));
+	CU_ASSERT_PTR_NOT_NULL(t.sc);
 	CU_ASSERT_EQUAL(fake_dahdi_chan(1)->nevents, 0);
 	span_call_hangup(t.sc, 16);
 	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));

@@ -66,6 +66,10 @@ pattern_block(struct pattern *p, uint8_t *out)
 		p->x ^= p->x >> 17;
 		p->x ^= p->x << 5;
 		out[i] = (uint8_t)(p->x >> 24);
+		/* mu-law's negative zero: the daemon decodes and encodes
+		 * Internet audio, which makes it 0xff (also zero) */
+		if (out[i] == 0x7f)
+			out[i] = 0x7e;
 	}
 }
 

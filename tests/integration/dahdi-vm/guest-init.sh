@@ -97,6 +97,7 @@ sipp_call() {
 check_call() {	# SPAN CALLNO
 	l=$(grep "FAREND $1 call $2 a2b" "/tmp/far-$1.log")
 	echo "GUEST: $l"
+	grep "jitter buffer:" /tmp/daemon.log | sed 's/^/GUEST: daemon: /'
 	a=$(echo "$l" | sed -n 's/.* a2b \([0-9]*\)\/\([0-9]*\) .*/\1 \2/p')
 	b=$(echo "$l" | sed -n 's/.* b2a \([0-9]*\)\/\([0-9]*\) .*/\1 \2/p')
 	set -- $1 $2 $a $b
