@@ -729,9 +729,11 @@ call_list_write(struct evbuffer *out)
 		}
 		evbuffer_add_printf(out,
 		    "id=%s state=%s span=%s chan=%d sip=%s rtp_local=%s rtp_remote=%s rx=%lu tx=%lu"
-		    " called=%s calling=%s\n",
+		    " called=%s calling=%s latch=%s nat=%s relatches=%u rejected=%lu bad=%lu\n",
 		    c->id, call_state_name(c->state), c->span[0] ? c->span : "-", c->chan,
 		    c->sip_callid[0] ? c->sip_callid : "-", local, remote, st.rx_packets,
-		    st.tx_packets, c->called[0] ? c->called : "-", c->calling[0] ? c->calling : "-");
+		    st.tx_packets, c->called[0] ? c->called : "-", c->calling[0] ? c->calling : "-",
+		    c->rtp ? cfg_latch_mode_name(st.latch_mode) : "-", st.nat ? "yes" : "no",
+		    st.relatches, st.rx_rejected, st.rx_bad);
 	}
 }
