@@ -10,6 +10,7 @@
 #   BENCH_DCPU, BENCH_GCPU      cores for the daemon and the generator (1, 0)
 #   BENCH_SIP_PORT              the daemon's SIP port (default: a free one)
 #   BENCH_RTP_MIN               first port of the daemon's RTP range (30000)
+#   BENCH_RTP_MAX               its last port (default: 4 per call + 99)
 #   BENCH_GEN_BASE              first generator port on 127.0.0.2/3 (40000)
 #   BENCH_LATCH                 [rtp] latch_mode (default on-change)
 #   BENCH_LOG_LEVEL             the daemon's log level (default notice)
@@ -166,7 +167,7 @@ trusted = 127.0.0.0/8
 [rtp]
 address = 127.0.0.1
 port_min = $RTP_MIN
-port_max = $((RTP_MIN + 4 * n + 99))
+port_max = ${BENCH_RTP_MAX:-$((RTP_MIN + 4 * n + 99))}
 latch_mode = $LATCH
 rtp_timeout = 0
 codecs = pcma

@@ -8,10 +8,16 @@ T=${IT_TESTDIR:-$(mktemp -d "${TMPDIR:-/tmp}/pstnbridge-t_bench_smoke.XXXXXX")}
 mkdir -p "$T"
 export BENCH_OUT=$T/bench
 export BENCH_LOG_LEVEL=info
-# ports away from the other integration tests (20000-29999) and a real run
-export BENCH_RTP_MIN=$((31000 + ($$ % 40) * 50))
+# Ports reserved against the other integration tests running on the
+# machine (ittool.py keeps them for this shell's lifetime): the daemons' SIP
+# port and RTP range (the flood sends to every port of it, so it must be
+# ours alone), and the relays' range. The generator binds 127.0.0.2/3 only.
+read -r BENCH_SIP_PORT BENCH_RTP_MIN BENCH_RELAY_MIN < <(python3 -W ignore "$HERE/ittool.py" \
+	ports --owner $$ 2 200 200) || { echo "no free ports"; exit 1; }
+[ -n "${BENCH_RELAY_MIN:-}" ] || { echo "no free ports"; exit 1; }
+export BENCH_SIP_PORT BENCH_RTP_MIN BENCH_RELAY_MIN
+export BENCH_RTP_MAX=$((BENCH_RTP_MIN + 199))
 export BENCH_GEN_BASE=$((45000 + ($$ % 40) * 100))
-export BENCH_RELAY_MIN=$((52000 + ($$ % 40) * 200))
 
 log() { echo "[$(date +%T.%3N)] $*"; }
 fail() { log "FAIL: $*"; exit 1; }
