@@ -20,6 +20,7 @@ packages=(
 	libssl-dev libsystemd-dev libcunit1-dev dahdi-source libsqlite3-dev
 	sip-tester tshark python3 sox
 	nftables conntrack iproute2 baresip baresip-core
+	qemu-system-x86 cpio bc
 	debhelper dpkg-dev fakeroot
 )
 
