@@ -14,6 +14,8 @@
 #   BENCH_GEN_BASE              first generator port on 127.0.0.2/3 (40000)
 #   BENCH_LATCH                 [rtp] latch_mode (default on-change)
 #   BENCH_LOG_LEVEL             the daemon's log level (default notice)
+#   BENCH_JITTER_MIN, BENCH_JITTER_MAX  [rtp] jitter_min_ms / jitter_max_ms
+#                               (default: not written: the daemon's defaults)
 
 set -u
 
@@ -172,6 +174,8 @@ latch_mode = $LATCH
 rtp_timeout = 0
 codecs = pcma
 EOF
+	[ -z "${BENCH_JITTER_MIN:-}" ] || echo "jitter_min_ms = $BENCH_JITTER_MIN"
+	[ -z "${BENCH_JITTER_MAX:-}" ] || echo "jitter_max_ms = $BENCH_JITTER_MAX"
 	for s in "$@"; do
 		echo "$s"
 	done
@@ -250,32 +254,9 @@ bench_pbload() {
 		--local-a 127.0.0.2 --local-b 127.0.0.3 "$@"
 }
 
-# The configured buffering of the daemon (JSON object).
+# The configured buffering of the daemon (JSON object; see bufinfo.py).
 bench_buffer_json() {
-	python3 - "$CONF" "$BENCH_DIR" <<'EOF'
-import json, re, sys
-conf = open(sys.argv[1]).read()
-out = {}
-for k in ("jitter_min_ms", "jitter_max_ms", "jitter_ms"):
-    m = re.search(r"^\s*%s\s*=\s*(\d+)" % k, conf, re.M)
-    if m:
-        out[k] = int(m.group(1))
-try:
-    src = open(sys.argv[2] + "/../src/call/call.c").read()
-    m = re.search(r"#define FIFO_PRIME \((\d+) \* SPAN_FRAME_BYTES\)", src)
-    if m:
-        out["fifo_prime_ms"] = 20 * int(m.group(1))
-    if "media_jb_new" in src:
-        out["jitter_buffer"] = "media_jb (adaptive)"
-    elif m:
-        out["jitter_buffer"] = "fixed FIFO in call.c"
-except OSError:
-    pass
-out["span_tick_ms"] = 20
-out["echo_pipeline_note"] = ("the echo returns a frame two span ticks after the daemon wrote it; "
-                             "rtt_ms includes buffer wait + 2 ticks of the sim far end")
-print(json.dumps(out))
-EOF
+	python3 "$BENCH_DIR/bufinfo.py" "$CONF"
 }
 
 # The machine (JSON object).

@@ -16,6 +16,10 @@ import sys
 import time
 
 
+DISTURBED_WAIT_PCT = 5.0
+DISTURBED_STALL_MS = 20
+
+
 def load_json(path):
     with open(path) as f:
         text = f.read().strip()
@@ -212,6 +216,22 @@ def main():
                    {"steps": raw["steps"]})
     else:
         lines = fn(res, raw)
+    # Was the run disturbed by other load? (the daemon waited for a CPU, or
+    # the generator stalled past the echo path's slack)
+    waits, stalls = [], []
+    for g in raw.values():
+        if isinstance(g, dict) and "phases" in g:
+            waits += [p.get("runqueue_wait_pct") or 0 for p in g["phases"]]
+            stalls.append(g.get("gen_max_stall_ms") or 0)
+    res["max_runqueue_wait_pct"] = max(waits) if waits else None
+    res["max_gen_stall_ms"] = max(stalls) if stalls else None
+    res["disturbed"] = bool((waits and max(waits) > DISTURBED_WAIT_PCT) or
+                            (stalls and max(stalls) > DISTURBED_STALL_MS))
+    if res["disturbed"]:
+        lines.append("WARNING: disturbed run: the process under test waited for a CPU up to %s %% "
+                     "of a phase, the generator stalled up to %s ms (other load on the machine); "
+                     "loss and latency are not the daemon's alone"
+                     % (fmt(res["max_runqueue_wait_pct"]), fmt(res["max_gen_stall_ms"])))
     m = res.get("machine", {})
     if isinstance(m, dict):
         print("%s on %s x %s, kernel %s, %s, load average %s at start, %s at end" % (
