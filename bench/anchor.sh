@@ -11,7 +11,7 @@
 #
 # usage: bench/anchor.sh [N=500] [SECONDS=20] [WARMUP=4]
 #   rtpengine is skipped (with a message, its row null) when it is not
-#   installed (Debian package rtpengine-daemon).
+#   installed (Debian package rtpengine-daemon) or BENCH_NO_RTPENGINE=1.
 . "$(dirname "$0")/lib.sh"
 
 N=${1:-500}
@@ -50,7 +50,7 @@ RAWS+=(--raw "pstnbridged=$W/pstnbridged.json")
 
 # ---- rtpengine
 RTPE_VERSION=null
-if command -v rtpengine >/dev/null; then
+if [ "${BENCH_NO_RTPENGINE:-0}" != 1 ] && command -v rtpengine >/dev/null; then
 	RTPE_VERSION="\"$(rtpengine --version 2>&1 | awk '/Version/ { print $2; exit }')\""
 	cat > "$W/rtpengine.conf" <<EOF
 [rtpengine]
@@ -93,7 +93,7 @@ EOF
 	kill -TERM "$RP" 2>/dev/null
 	bench_wait_dead "$RP" 5 || kill -KILL "$RP" 2>/dev/null
 else
-	blog "rtpengine is not installed (apt-get install rtpengine-daemon): its row is skipped"
+	blog "rtpengine is not installed (apt-get install rtpengine-daemon) or BENCH_NO_RTPENGINE=1: its row is skipped"
 fi
 
 # ---- the bare relay
