@@ -333,6 +333,25 @@ media_dtmf_in_event(struct media_dtmf_in *in, const uint8_t *payload, size_t len
 	return 0;
 }
 
+int
+media_dtmf_in_digit(struct media_dtmf_in *in, char digit, unsigned int duration_ms)
+{
+	int code = media_dtmf_event_code(digit);
+
+	if (code < 0)
+		return EINVAL;
+	if (duration_ms < 40)
+		duration_ms = 40;
+	if (duration_ms > 5000)
+		duration_ms = 5000;
+	/* Not an RFC 4733 event: the event timestamps are left alone. */
+	in->event = (uint8_t)code;
+	in->duration = duration_ms * 8;
+	in->ended = true;
+	dtmf_in_start(in, (uint8_t)code, 10);
+	return 0;
+}
+
 bool
 media_dtmf_in_frame(struct media_dtmf_in *in, uint8_t frame[MEDIA_FRAME])
 {

@@ -78,6 +78,10 @@ void media_dtmf_in_free(struct media_dtmf_in *in);
  * not a DTMF digit (16 and up); both are ignored. */
 int media_dtmf_in_event(struct media_dtmf_in *in, const uint8_t *payload, size_t len,
                         uint32_t ts);
+/* Play a digit ('0'-'9', '*', '#', 'A'-'D') for duration_ms (40 to 5000)
+ * from the next frame on, e.g. a digit of a SIP INFO; it replaces a digit
+ * that is playing. 0, or EINVAL for another character. */
+int media_dtmf_in_digit(struct media_dtmf_in *in, char digit, unsigned int duration_ms);
 /* Overwrite (part of) the frame towards the span with the digit while an
  * event plays. Returns true when the frame was touched. */
 bool media_dtmf_in_frame(struct media_dtmf_in *in, uint8_t frame[MEDIA_FRAME]);

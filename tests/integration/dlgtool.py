@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Checks of the in-dialog tests (t_dlg_*.sh) on a capture of lo that holds
+both the SIP of the daemon's port and the RTP (standard library only; the
+pcap, RTP and audio helpers come from ittool.py).
+
+Subcommands (each prints its numbers as JSON, then FAIL lines; exit 1 on a
+failed check):
+  hold PCAP --port P --sip-port S
+        the 200 of the re-INVITE with CSeq 2 (hold) and 3 (resume): between
+        them the daemon sends (almost) no RTP to P; after the resume its RTP
+        to P comes back and echoes what sipp sent
+  move PCAP --port P --new-port Q --sip-port S
+        after the 200 of the re-INVITE with CSeq 2 the daemon's RTP goes to
+        Q (and no more to P), and echoes what sipp sends from P
+  dtmf PCAP --port P --digit D
+        the RTP the daemon sent to P holds the two tones of digit D in at
+        least --min-frames frames
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ittool  # noqa: E402
+
+DTMF = {
+	"1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "A": (697, 1633),
+	"4": (770, 1209), "5": (770, 1336), "6": (770, 1477), "B": (770, 1633),
+	"7": (852, 1209), "8": (852, 1336), "9": (852, 1477), "C": (852, 1633),
+	"*": (941, 1209), "0": (941, 1336), "#": (941, 1477), "D": (941, 1633),
+}
+
+
+def load(pcap, port, sip_port=None):
+	"""(sip, tx, rx): SIP messages (t, first line, cseq, text) to or from
+	sip_port; RTP sipp sent from port (t, payload, dport); RTP the daemon
+	sent (t, payload, sport, dport) to any port but sip_port."""
+	sip, tx, rx = [], [], []
+	for t, src, sport, dst, dport, u in ittool.read_pcap(pcap):
+		if sip_port is not None and sip_port in (sport, dport):
+			text = u.decode(errors="replace")
+			m = re.search(r"^CSeq:\s*(\d+ \w+)", text, re.M | re.I)
+			sip.append((t, text.split("\r\n", 1)[0], m.group(1) if m else "", text))
+			continue
+		r = ittool.rtp_payload(u)
+		if r is None:
+			continue
+		if sport == port:
+			tx.append((t, r[3], dport))
+		else:
+			rx.append((t, r[3], sport, dport))
+	return sip, tx, rx
+
+
+def response_time(sip, status, cseq):
+	for t, line, cs, _ in sip:
+		if line.startswith("SIP/2.0 %d" % status) and cs == cseq:
+			return t
+	return None
+
+
+def echo_count(pkts, tx):
+	sent = {p for _, p, _ in tx}
+	allb = b"".join(p for _, p, _ in tx)
+	n = 0
+	for x in pkts:
+		p = x[1]
+		if len(set(p)) <= 2:
+			continue
+		if p in sent or (len(p) >= 40 and p in allb):
+			n += 1
+	return n
+
+
+def report(st, fails):
+	print(json.dumps(st, sort_keys=True))
+	for f in fails:
+		print("FAIL: " + f)
+	sys.exit(1 if fails else 0)
+
+
+def cmd_hold(a):
+	sip, tx, rx = load(a.pcap, a.port, a.sip_port)
+	t_hold = response_time(sip, 200, "2 INVITE")
+	t_res = response_time(sip, 200, "3 INVITE")
+	fails = []
+	if t_hold is None or t_res is None:
+		report({"hold": t_hold, "resume": t_res}, ["no 200 for the hold or resume re-INVITE"])
+	to_p = [x for x in rx if x[3] == a.port]
+	held = [x for x in to_p if t_hold + 0.3 <= x[0] <= t_res]
+	after = [x for x in to_p if x[0] >= t_res + 0.5]
+	st = {"hold_at": round(t_hold, 3), "resume_at": round(t_res, 3),
+	      "held_s": round(t_res - t_hold, 2), "rx_while_held": len(held),
+	      "rx_after_resume": len(after), "echo_after_resume": echo_count(after, tx)}
+	if len(held) > a.max_held:
+		fails.append("the daemon sent %d RTP packets while held (recvonly), want <= %d"
+		             % (len(held), a.max_held))
+	if len(after) < a.min_rx:
+		fails.append("%d RTP packets after the resume, want >= %d" % (len(after), a.min_rx))
+	if st["echo_after_resume"] < a.min_echo:
+		fails.append("%d echoed packets after the resume, want >= %d"
+		             % (st["echo_after_resume"], a.min_echo))
+	report(st, fails)
+
+
+def cmd_move(a):
+	sip, tx, rx = load(a.pcap, a.port, a.sip_port)
+	t = response_time(sip, 200, "2 INVITE")
+	if t is None:
+		report({}, ["no 200 for the re-INVITE"])
+	to_new = [x for x in rx if x[3] == a.new_port and x[0] >= t]
+	to_old = [x for x in rx if x[3] == a.port and x[0] >= t + 0.5]
+	before = [x for x in rx if x[3] == a.port and x[0] < t]
+	st = {"moved_at": round(t, 3), "rx_old_before": len(before), "rx_new_after": len(to_new),
+	      "rx_old_after": len(to_old), "echo_new": echo_count(to_new, tx),
+	      "echo_old_before": echo_count(before, tx)}
+	fails = []
+	if st["echo_old_before"] < a.min_echo:
+		fails.append("%d echoed packets on the first port, want >= %d"
+		             % (st["echo_old_before"], a.min_echo))
+	if st["echo_new"] < a.min_echo:
+		fails.append("%d echoed packets to the new port %d, want >= %d"
+		             % (st["echo_new"], a.new_port, a.min_echo))
+	if len(to_old) > a.max_old:
+		fails.append("%d packets still went to the old port, want <= %d"
+		             % (len(to_old), a.max_old))
+	report(st, fails)
+
+
+def cmd_dtmf(a):
+	_, _, rx = load(a.pcap, a.port, a.sip_port)
+	lo, hi = DTMF[a.digit.upper()]
+	others = sorted({f for v in DTMF.values() for f in v} - {lo, hi})
+	frames = 0
+	first = None
+	for t, p, _, dport in rx:
+		if dport != a.port:
+			continue
+		s = [ittool.ALAW_DEC[c] for c in p]
+		r1 = ittool.goertzel_ratio(s, lo)
+		r2 = ittool.goertzel_ratio(s, hi)
+		ro = max(ittool.goertzel_ratio(s, f) for f in others)
+		if r1 >= 0.2 and r2 >= 0.2 and r1 + r2 >= 0.7 and ro < 0.1:
+			frames += 1
+			if first is None:
+				first = t
+	st = {"digit": a.digit, "freqs": [lo, hi], "frames": frames,
+	      "first": round(first, 3) if first else None}
+	fails = []
+	if frames < a.min_frames:
+		fails.append("digit %s heard in %d frames of the daemon's RTP, want >= %d"
+		             % (a.digit, frames, a.min_frames))
+	if a.max_frames is not None and frames > a.max_frames:
+		fails.append("digit %s heard in %d frames, want <= %d" % (a.digit, frames, a.max_frames))
+	report(st, fails)
+
+
+def main():
+	ap = argparse.ArgumentParser()
+	sub = ap.add_subparsers(dest="cmd", required=True)
+	p = sub.add_parser("hold")
+	p.add_argument("pcap")
+	p.add_argument("--port", type=int, required=True)
+	p.add_argument("--sip-port", type=int, required=True)
+	p.add_argument("--max-held", type=int, default=2)
+	p.add_argument("--min-rx", type=int, default=50)
+	p.add_argument("--min-echo", type=int, default=30)
+	p = sub.add_parser("move")
+	p.add_argument("pcap")
+	p.add_argument("--port", type=int, required=True)
+	p.add_argument("--new-port", type=int, required=True)
+	p.add_argument("--sip-port", type=int, required=True)
+	p.add_argument("--min-echo", type=int, default=30)
+	p.add_argument("--max-old", type=int, default=2)
+	p = sub.add_parser("dtmf")
+	p.add_argument("pcap")
+	p.add_argument("--port", type=int, required=True)
+	p.add_argument("--sip-port", type=int)
+	p.add_argument("--digit", required=True)
+	p.add_argument("--min-frames", type=int, default=5)
+	p.add_argument("--max-frames", type=int)
+	a = ap.parse_args()
+	{"hold": cmd_hold, "move": cmd_move, "dtmf": cmd_dtmf}[a.cmd](a)
+
+
+if __name__ == "__main__":
+	main()
