@@ -85,6 +85,84 @@ test_sip_to_q850_defaults(void)
 	CU_ASSERT_EQUAL(cause_from_sip(200), 16);
 }
 
+/* Completeness, both ways: every value is either in the RFC's table
+ * (and maps as the table says) or falls to the documented default, so no
+ * cause and no status can come out unmapped or mapped by accident. */
+static int
+pair_find(const struct pair *t, size_t n, int from)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].from == from)
+			return t[i].to;
+	return -1;
+}
+
+static int
+class_default(int q850)
+{
+	switch (q850 >> 4) {
+	case 0:
+	case 1:
+		return 480;
+	case 2:
+	case 3:
+		return 503;
+	case 4:
+		return 501;
+	case 5:
+		return 400;
+	default:
+		return 500;
+	}
+}
+
+static void
+test_q850_to_sip_complete(void)
+{
+	size_t n = sizeof(q850_sip) / sizeof(q850_sip[0]);
+
+	/* 33 rows: the 31 of the RFC's table (22 once) and our 16 and 69 */
+	CU_ASSERT_EQUAL(n, 33);
+	for (int c = 0; c <= 127; c++) {
+		int want = pair_find(q850_sip, n, c), got = cause_to_sip(c);
+
+		if (want < 0)
+			want = class_default(c);
+		if (got != want)
+			fprintf(stderr, "cause %d -> %d, want %d\n", c, got, want);
+		CU_ASSERT_EQUAL(got, want);
+		/* always a final failure response */
+		CU_ASSERT_TRUE(got >= 400 && got <= 699);
+	}
+}
+
+static void
+test_sip_to_q850_complete(void)
+{
+	size_t n = sizeof(sip_q850) / sizeof(sip_q850[0]);
+
+	/* 34 rows of the RFC (487, 488 and 606 without a cause there) plus
+	 * our 487, 488, 580 and 606 */
+	CU_ASSERT_EQUAL(n, 38);
+	for (int st = 300; st <= 699; st++) {
+		int want = pair_find(sip_q850, n, st), got = cause_from_sip(st);
+
+		if (want < 0)
+			want = 31;
+		if (got != want)
+			fprintf(stderr, "status %d -> %d, want %d\n", st, got, want);
+		CU_ASSERT_EQUAL(got, want);
+		CU_ASSERT_TRUE(got >= 1 && got <= 127);
+	}
+	/* where the two tables are each other's inverse, a round trip
+	 * gives the status back (502 -> 38 -> 503 is the RFC's own) */
+	CU_ASSERT_EQUAL(cause_to_sip(cause_from_sip(486)), 486);
+	CU_ASSERT_EQUAL(cause_to_sip(cause_from_sip(404)), 404);
+	CU_ASSERT_EQUAL(cause_to_sip(cause_from_sip(484)), 484);
+	CU_ASSERT_EQUAL(cause_to_sip(cause_from_sip(410)), 410);
+	CU_ASSERT_EQUAL(cause_to_sip(cause_from_sip(502)), 503);
+}
+
 static void
 test_sip_reason(void)
 {
@@ -182,6 +260,8 @@ main(void)
 	CU_add_test(s, "Q.850 -> SIP: unlisted causes by class", test_q850_to_sip_defaults);
 	CU_add_test(s, "SIP -> Q.850: every entry of RFC 3398 8.2.6.1", test_sip_to_q850_table);
 	CU_add_test(s, "SIP -> Q.850: unlisted statuses give 31", test_sip_to_q850_defaults);
+	CU_add_test(s, "Q.850 -> SIP: all 128 causes", test_q850_to_sip_complete);
+	CU_add_test(s, "SIP -> Q.850: all statuses 300-699", test_sip_to_q850_complete);
 	CU_add_test(s, "SIP reason phrases", test_sip_reason);
 	CU_add_test(s, "Q.850 cause names", test_cause_name);
 	CU_add_test(s, "Reason header format and round trip", test_reason_header);
