@@ -15,12 +15,17 @@ failed check):
   dtmf PCAP --port P --digit D
         the RTP the daemon sent to P holds the two tones of digit D in at
         least --min-frames frames
+  options --port S
+        send an OPTIONS over UDP to 127.0.0.1:S and print the whole
+        responses that come within --wait seconds
 """
 import argparse
 import json
 import os
 import re
+import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ittool  # noqa: E402
@@ -157,6 +162,33 @@ def cmd_dtmf(a):
 	report(st, fails)
 
 
+def cmd_options(a):
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.bind(("127.0.0.1", 0))
+	port = s.getsockname()[1]
+	msg = ("OPTIONS sip:ping@127.0.0.1:%d SIP/2.0\r\n"
+	       "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKdlg%d;rport\r\n"
+	       "From: <sip:probe@127.0.0.1:%d>;tag=dlg%d\r\n"
+	       "To: <sip:ping@127.0.0.1:%d>\r\n"
+	       "Call-ID: dlg-options-%d-%d@127.0.0.1\r\n"
+	       "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	       % (a.port, port, os.getpid(), port, os.getpid(), a.port, os.getpid(), int(time.time())))
+	s.sendto(msg.encode(), ("127.0.0.1", a.port))
+	end = time.time() + a.wait
+	while True:
+		left = end - time.time()
+		if left <= 0:
+			break
+		s.settimeout(left)
+		try:
+			d, _ = s.recvfrom(65535)
+		except socket.timeout:
+			break
+		sys.stdout.write(d.decode(errors="replace").replace("\r\n", "\n"))
+		sys.stdout.flush()
+	s.close()
+
+
 def main():
 	ap = argparse.ArgumentParser()
 	sub = ap.add_subparsers(dest="cmd", required=True)
@@ -181,8 +213,11 @@ def main():
 	p.add_argument("--digit", required=True)
 	p.add_argument("--min-frames", type=int, default=5)
 	p.add_argument("--max-frames", type=int)
+	p = sub.add_parser("options")
+	p.add_argument("--port", type=int, required=True)
+	p.add_argument("--wait", type=float, default=1.0)
 	a = ap.parse_args()
-	{"hold": cmd_hold, "move": cmd_move, "dtmf": cmd_dtmf}[a.cmd](a)
+	{"hold": cmd_hold, "move": cmd_move, "dtmf": cmd_dtmf, "options": cmd_options}[a.cmd](a)
 
 
 if __name__ == "__main__":
