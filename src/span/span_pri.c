@@ -215,7 +215,11 @@ span_pri_new_io(struct event_base *base, const char *name, int fd,
 	p->pri = pri_new_cb(fd, nodetype, switchtype, span_pri_io_read, span_pri_io_write, p);
 	if (p->pri == NULL)
 		goto fail;
-	pri_set_debug(p->pri, PRI_DEBUG_Q931_ANOMALY);
+	/* At debug level every Q.931 message is logged, decoded (the
+	 * integration tests read them); otherwise only anomalies. */
+	pri_set_debug(p->pri, log_get_level() >= LOG_LEVEL_DEBUG ?
+	    PRI_DEBUG_Q931_ANOMALY | PRI_DEBUG_Q931_DUMP | PRI_DEBUG_Q931_STATE :
+	    PRI_DEBUG_Q931_ANOMALY);
 	if (event_add(p->ev_read, NULL) != 0)
 		goto fail;
 	span_pri_rearm(p);
