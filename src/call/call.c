@@ -17,6 +17,7 @@
 #include <spandsp.h>
 
 #include "call/cause.h"
+#include "call/limits.h"
 #include "core/log.h"
 #include "media/dtmf.h"
 #include "media/jb.h"
@@ -48,7 +49,14 @@ struct call {
 	int pt;                         /* negotiated codec, -1 until known */
 	int te_pt;                      /* negotiated telephone-event, -1 if none */
 	char sdp[1024];                 /* our description (offer or answer) */
+	unsigned long long sdp_sess;    /* its o= session id and version */
+	unsigned long long sdp_ver;
+	bool tx_muted;                  /* the peer holds: our direction is recvonly/inactive */
+	bool dtmf_info;                 /* DTMF from SIP INFO is played to the PSTN */
 	bool answered;                  /* the call reached CALL_UP */
+	char limit_key[80];             /* counted in call_limits under this key, or "" */
+	unsigned int max_duration;      /* seconds from the answer, 0: no limit */
+	struct event *ev_limit;         /* owned: the max_duration timer */
 
 	struct media_jb *jb;            /* owned: Internet-to-PSTN jitter buffer */
 	struct media_dtmf_out *dout;    /* owned: PSTN DTMF to RFC 4733, when negotiated */
@@ -66,6 +74,7 @@ static struct event_base *call_base;
 static struct cfg *call_cfg;            /* owned reference: the generation for new calls */
 static int call_accepting_flag = 1;
 static size_t call_n;
+static struct limits *call_limits;      /* owned: per-user counters, kept across reloads */
 static unsigned long long call_sdp_sess;
 
 static const char *const state_names[] = {
@@ -80,6 +89,35 @@ call_state_name(enum call_state s)
 	return state_names[s];
 }
 
+static void call_release(struct call *c, int q850, int sip_status);
+
+/* A caller's max_duration is reached: both sides are hung up, cause 16. */
+static void
+call_on_max_duration(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+
+	if (c->state == CALL_RELEASING)
+		return;
+	log_call(LOG_LEVEL_NOTICE, c->id, "max_duration of %u s reached: hanging up",
+	    c->max_duration);
+	call_release(c, 16, 0);
+}
+
+static void
+call_limit_timer_start(struct call *c)
+{
+	struct timeval tv = { .tv_sec = (time_t)c->max_duration, .tv_usec = 0 };
+
+	if (c->max_duration == 0 || c->ev_limit)
+		return;
+	if (!(c->ev_limit = evtimer_new(call_base, call_on_max_duration, c)) ||
+	    evtimer_add(c->ev_limit, &tv) != 0) {
+		log_call(LOG_LEVEL_ERROR, c->id, "no max_duration timer: hanging up");
+		call_release(c, 47, 503);
+	}
+}
+
 static void
 call_set_state(struct call *c, enum call_state s)
 {
@@ -88,8 +126,10 @@ call_set_state(struct call *c, enum call_state s)
 	log_call(LOG_LEVEL_INFO, c->id, "state %s -> %s", call_state_name(c->state),
 	    call_state_name(s));
 	c->state = s;
-	if (s == CALL_UP)
+	if (s == CALL_UP) {
 		c->answered = true;
+		call_limit_timer_start(c);
+	}
 }
 
 static void
@@ -117,6 +157,10 @@ call_on_free(evutil_socket_t fd, short what, void *arg)
 		media_dtmf_out_free(c->dout);
 	if (c->din)
 		media_dtmf_in_free(c->din);
+	if (c->ev_limit)
+		event_free(c->ev_limit);
+	if (c->limit_key[0] && call_limits)
+		limits_call_end(call_limits, c->limit_key);
 	event_free(c->ev_free);
 	cfg_unref(c->cfg);
 	free(c);
@@ -161,6 +205,7 @@ call_new(enum call_dir dir)
 	c->pt = -1;
 	c->te_pt = -1;
 	c->cfg = cfg_ref(call_cfg);
+	c->dtmf_info = c->cfg->sip.dtmf_info == CFG_DTMF_INFO_YES;
 	TAILQ_INSERT_TAIL(&calls, c, entry);
 	call_n++;
 	return c;
@@ -252,7 +297,7 @@ call_on_span_audio(void *owner, const uint8_t *frame, size_t len)
 
 	if (!c->sc || len != SPAN_FRAME_BYTES)
 		return;
-	if (c->pt >= 0) {
+	if (c->pt >= 0 && !c->tx_muted) {
 		memcpy(buf, frame, len);
 		if (c->dout) {
 			struct media_te_pkt pkts[MEDIA_TE_MAX];
@@ -287,9 +332,11 @@ call_media_start(struct call *c)
 		if (!c->jb)
 			return ENOMEM;
 	}
-	if (c->te_pt >= 0 && !c->dout) {
-		c->dout = media_dtmf_out_new(c->law);
-		c->din = media_dtmf_in_new(c->law);
+	if (c->te_pt >= 0) {
+		if (!c->dout)
+			c->dout = media_dtmf_out_new(c->law);
+		if (!c->din)
+			c->din = media_dtmf_in_new(c->law);
 		if (!c->dout || !c->din)
 			return ENOMEM;
 	}
@@ -323,8 +370,100 @@ call_build_sdp(struct call *c, const struct sdp_choice *answer_to)
 	l.port = rtp_leg_port(c->rtp);
 	l.sess_id = ++call_sdp_sess + ((unsigned long long)arc4random() << 20);
 	l.sess_version = 1;
+	c->sdp_sess = l.sess_id;
+	c->sdp_ver = l.sess_version;
 	if (sdp_write(&l, c->sdp, sizeof(c->sdp)) < 0)
 		c->sdp[0] = '\0';
+}
+
+/* ---- re-INVITE / UPDATE and SIP INFO, both directions of call ---- */
+
+/* Our description again: an answer to a new offer, or (answer_to NULL) an
+ * offer with our codecs; the version goes up only when it changes. */
+static int
+call_rebuild_sdp(struct call *c, const struct sdp_choice *answer_to, char *out, size_t len)
+{
+	struct sdp_local l;
+	char prev[sizeof(c->sdp)];
+
+	if (answer_to)
+		sdp_local_answer(&l, answer_to);
+	else
+		sdp_local_offer(&l, &c->cfg->rtp.codecs);
+	l.ip = c->cfg->rtp.address;
+	l.port = rtp_leg_port(c->rtp);
+	l.sess_id = c->sdp_sess;
+	l.sess_version = c->sdp_ver;
+	if (sdp_write(&l, prev, sizeof(prev)) < 0)
+		return ENOSPC;
+	if (strcmp(prev, c->sdp) != 0) {
+		l.sess_version = ++c->sdp_ver;
+		if (sdp_write(&l, c->sdp, sizeof(c->sdp)) < 0)
+			return ENOSPC;
+	}
+	if (strlen(c->sdp) >= len)
+		return ENOSPC;
+	memcpy(out, c->sdp, strlen(c->sdp) + 1);
+	return 0;
+}
+
+static const char *const call_dir_names[] = { "sendrecv", "sendonly", "recvonly", "inactive" };
+
+/* The peer's new offer (hold, resume, codec or address change) from a
+ * re-INVITE or UPDATE: the RTP leg is told (its latch rules apply to the
+ * new address), hold switches the media timeout to rtp_hold_timeout; we
+ * answer. answer NULL: it is the answer to the offer we made in a 2xx. */
+static int
+call_on_sip_reoffer(void *owner, const char *sdp, size_t sdp_len, char *answer, size_t answer_len)
+{
+	struct call *c = owner;
+	struct sdp_media offer;
+	struct sdp_choice choice;
+	bool hold;
+
+	if (c->state == CALL_RELEASING || !c->rtp)
+		return 481;
+	if (!sdp)
+		return call_rebuild_sdp(c, NULL, answer, answer_len) == 0 ? 0 : 500;
+	if (sdp_parse(sdp, sdp_len, &offer) != 0 ||
+	    sdp_negotiate(&offer, &c->cfg->rtp.codecs, &choice) != 0) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "re-offer without a usable audio stream: 488");
+		return 488;
+	}
+	hold = offer.dir != SDP_SENDRECV;
+	if (choice.pt != c->pt)
+		log_call(LOG_LEVEL_INFO, c->id, "codec %s -> %s", sdp_pt_name(c->pt),
+		    sdp_pt_name(choice.pt));
+	log_call(LOG_LEVEL_INFO, c->id, "re-offer: %s, our direction %s", call_dir_names[offer.dir],
+	    call_dir_names[choice.dir]);
+	c->pt = choice.pt;
+	c->te_pt = choice.te_pt;
+	c->tx_muted = choice.dir == SDP_RECVONLY || choice.dir == SDP_INACTIVE;
+	rtp_leg_set_rtcp_mux(c->rtp, offer.rtcp_mux != 0);
+	rtp_leg_set_remote(c->rtp, &offer.addr, choice.pt);
+	rtp_leg_set_hold(c->rtp, hold);
+	if (c->sc && call_media_start(c) != 0)
+		return 500;
+	if (!answer)
+		return 0;
+	return call_rebuild_sdp(c, &choice, answer, answer_len) == 0 ? 0 : 500;
+}
+
+/* A digit from SIP INFO, played to the PSTN like an RFC 4733 event. */
+static int
+call_on_sip_dtmf(void *owner, char digit, unsigned int duration_ms)
+{
+	struct call *c = owner;
+
+	if (!c->dtmf_info)
+		return ENOTSUP;
+	if (!c->sc || c->state == CALL_RELEASING)
+		return EINVAL;
+	if (!c->din && !(c->din = media_dtmf_in_new(c->law)))
+		return ENOMEM;
+	log_call(LOG_LEVEL_INFO, c->id, "DTMF %c (%u ms) from SIP INFO to the PSTN", digit,
+	    duration_ms);
+	return media_dtmf_in_digit(c->din, digit, duration_ms);
 }
 
 /* ---- SIP to PSTN ---- */
@@ -421,7 +560,74 @@ sip_side_on_confirmed(void *owner)
 static const struct sip_leg_cbs sip_side_sip_cbs = {
 	.confirmed = sip_side_on_confirmed,
 	.ended = call_on_sip_ended,
+	.reoffer = call_on_sip_reoffer,
+	.dtmf = call_on_sip_dtmf,
 };
+
+/* Over [general] max_calls: new calls get 503 with this Retry-After. */
+#define CALL_RETRY_AFTER 10
+
+static bool
+call_over_global_limit(void)
+{
+	unsigned int max = call_cfg ? call_cfg->general.max_calls : 0;
+
+	return max > 0 && call_n >= max;
+}
+
+/* The toll-fraud policy of a call from SIP, once its route is known: the
+ * destination prefixes (checked on the number as dialled and as it goes
+ * to the PSTN), then the caller's concurrent and per-minute limits. An
+ * authenticated user gets its allow/deny lists over [general]
+ * default_deny; a trusted source only [sip] trusted_deny (when set). 0
+ * when the call may go on; otherwise it is released with 403 (cause 21)
+ * and EACCES returned. */
+static int
+call_policy(struct call *c, const struct sip_invite *inv, const char *number)
+{
+	const struct cfg_user *u = inv->auth_user ? cfg_user_find(c->cfg, inv->auth_user) : NULL;
+	const struct cfg_strlist *allow = NULL, *deny = NULL, *dflt = NULL;
+	const char *nums[2] = { c->called, number }, *m = NULL, *who;
+	enum limits_verdict v = LIMITS_OK;
+	char src[ADDR_STRLEN], key[sizeof(c->limit_key)];
+	size_t i;
+
+	if (u) {
+		allow = &u->policy.allow;
+		deny = &u->policy.deny;
+		dflt = &c->cfg->general.default_deny;
+		who = u->name;
+	} else if (inv->trusted) {
+		if (c->cfg->sip.trusted_deny.n == 0)
+			return 0;
+		deny = &c->cfg->sip.trusted_deny;
+		who = addr_str(&inv->source, src, sizeof(src));
+	} else {
+		dflt = &c->cfg->general.default_deny;
+		who = addr_str(&inv->source, src, sizeof(src));
+	}
+	for (i = 0; i < 2 && v == LIMITS_OK; i++)
+		v = limits_prefix_check(nums[i], allow, deny, dflt, &m);
+	if (v != LIMITS_OK) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "%s %s: %s %s%s%s: 403", u ? "user" : "trusted",
+		    who, limits_verdict_name(v), nums[i - 1], m ? " by prefix " : "", m ? m : "");
+		call_release(c, 21, 403);
+		return EACCES;
+	}
+	if (!u)
+		return 0;
+	snprintf(key, sizeof(key), "user:%s", u->name);
+	v = limits_call_admit(call_limits, key, &u->policy, now_us() / 1000);
+	if (v != LIMITS_OK) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "user %s: over %s (%u live calls): 403", u->name,
+		    limits_verdict_name(v), limits_calls(call_limits, key));
+		call_release(c, 21, 403);
+		return EACCES;
+	}
+	snprintf(c->limit_key, sizeof(c->limit_key), "%s", key);
+	c->max_duration = u->policy.max_duration;
+	return 0;
+}
 
 void
 call_on_sip_invite(void *arg, const struct sip_invite *inv)
@@ -446,6 +652,13 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 		sip_leg_hangup(inv->leg, 403, 0);
 		return;
 	}
+	if (call_over_global_limit()) {
+		log_notice("sip: [general] max_calls (%u) reached: 503 (call-id %s)",
+		    call_cfg->general.max_calls, inv->call_id);
+		sip_leg_set_retry_after(inv->leg, CALL_RETRY_AFTER);
+		sip_leg_hangup(inv->leg, 503, 34);
+		return;
+	}
 	c = call_new(CALL_FROM_SIP);
 	if (!c) {
 		sip_leg_hangup(inv->leg, 503, 47);
@@ -453,6 +666,12 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 	}
 	c->sip = inv->leg;
 	sip_leg_attach(c->sip, &sip_side_sip_cbs, c);
+	if (inv->auth_user) {
+		const struct cfg_user *u = cfg_user_find(c->cfg, inv->auth_user);
+
+		if (u && u->dtmf_info != CFG_DTMF_INFO_INHERIT)
+			c->dtmf_info = u->dtmf_info == CFG_DTMF_INFO_YES;
+	}
 	snprintf(c->sip_callid, sizeof(c->sip_callid), "%s", inv->call_id ? inv->call_id : "-");
 	snprintf(c->called, sizeof(c->called), "%s", inv->called ? inv->called : "");
 	snprintf(c->calling, sizeof(c->calling), "%s", inv->calling ? inv->calling : "");
@@ -480,6 +699,8 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 		call_release(c, 3, 404);
 		return;
 	}
+	if (call_policy(c, inv, number) != 0)
+		return;
 	if ((err = call_rtp_open(c, inv->auth_user ? cfg_user_find(c->cfg, inv->auth_user) : NULL,
 	    r)) != 0) {
 		log_call(LOG_LEVEL_ERROR, c->id, "no RTP port free");
@@ -518,6 +739,10 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 	}
 	if (cause == 3)
 		cause = 38; /* no span of the route exists or is up */
+	/* All B-channels busy (34) or congestion (42): 503, and the caller
+	 * may try again after CALL_RETRY_AFTER. */
+	if ((cause == 34 || cause == 42) && c->sip)
+		sip_leg_set_retry_after(c->sip, CALL_RETRY_AFTER);
 	call_release(c, cause, cause_to_sip(cause));
 }
 
@@ -583,6 +808,8 @@ static const struct sip_leg_cbs pstn_side_sip_cbs = {
 	.progress = pstn_side_on_sip_progress,
 	.answered = pstn_side_on_sip_answered,
 	.ended = call_on_sip_ended,
+	.reoffer = call_on_sip_reoffer,
+	.dtmf = call_on_sip_dtmf,
 };
 
 static void
@@ -597,6 +824,58 @@ static const struct span_call_cbs pstn_side_span_cbs = {
 	.audio = call_on_span_audio,
 };
 
+/* The [user] one of whose numbers is `number`, or NULL. */
+static const struct cfg_user *
+call_user_by_number(const struct cfg *cfg, const char *number)
+{
+	for (size_t i = 0; i < cfg->n_users; i++) {
+		for (size_t j = 0; j < cfg->users[i].numbers.n; j++) {
+			if (strcmp(cfg->users[i].numbers.v[j], number) == 0)
+				return &cfg->users[i];
+		}
+	}
+	return NULL;
+}
+
+/* The built-in directory: a called number of a [user] rings that user's
+ * registered contacts (all at once), before any inbound [route]. True when
+ * the call was taken (placed or released); false when no user has it. */
+static bool
+call_to_user(struct call *c)
+{
+	const struct cfg_user *u = call_user_by_number(c->cfg, c->called);
+	int err;
+
+	if (u == NULL)
+		return false;
+	if (call_rtp_open(c, u, NULL) != 0) {
+		log_call(LOG_LEVEL_ERROR, c->id, "no RTP port free");
+		call_release(c, 47, 503);
+		return true;
+	}
+	call_build_sdp(c, NULL);
+	err = sip_leg_invite_user(u->name, c->calling, NULL, c->sdp, &pstn_side_sip_cbs, c, &c->sip);
+	if (err == ENOENT) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "user %s (number %s) is not registered", u->name,
+		    c->called);
+		c->sip = NULL;
+		call_release(c, 20, 480);
+		return true;
+	}
+	if (err != 0) {
+		log_call(LOG_LEVEL_ERROR, c->id, "cannot call user %s: %s", u->name, strerror(err));
+		c->sip = NULL;
+		call_release(c, 41, 500);
+		return true;
+	}
+	snprintf(c->sip_callid, sizeof(c->sip_callid), "%s", sip_leg_call_id(c->sip));
+	log_call(LOG_LEVEL_INFO, c->id, "user %s: INVITE to its contacts (call-id %s)", u->name,
+	    c->sip_callid);
+	span_call_proceeding(c->sc);
+	call_set_state(c, CALL_PROCEEDING);
+	return true;
+}
+
 void
 call_on_span_incoming(void *arg, const struct span_incoming *in)
 {
@@ -606,6 +885,12 @@ call_on_span_incoming(void *arg, const struct span_incoming *in)
 
 	if (!call_accepting_flag) {
 		span_call_hangup(in->sc, 42);
+		return;
+	}
+	if (call_over_global_limit()) {
+		log_notice("pstn: [general] max_calls (%u) reached: cause 34",
+		    call_cfg->general.max_calls);
+		span_call_hangup(in->sc, 34);
 		return;
 	}
 	c = call_new(CALL_FROM_PSTN);
@@ -624,6 +909,8 @@ call_on_span_incoming(void *arg, const struct span_incoming *in)
 	log_call(LOG_LEVEL_INFO, c->id, "pstn SETUP %s -> %s on span %s channel %d",
 	    c->calling, c->called, c->span, c->chan);
 
+	if (call_to_user(c))
+		return;
 	r = route_find(c->cfg, CFG_ROUTE_INBOUND, c->called);
 	if (!r || route_target(r, c->called, uri, sizeof(uri)) != 0) {
 		log_call(LOG_LEVEL_NOTICE, c->id, "no inbound route for %s", c->called);
@@ -655,6 +942,8 @@ int
 call_init(struct event_base *base, struct cfg *cfg)
 {
 	call_base = base;
+	if (!call_limits && !(call_limits = limits_new()))
+		return ENOMEM;
 	call_cfg = cfg_ref(cfg);
 	return 0;
 }
@@ -707,6 +996,8 @@ call_shutdown(void)
 	if (call_cfg)
 		cfg_unref(call_cfg);
 	call_cfg = NULL;
+	limits_free(call_limits);
+	call_limits = NULL;
 }
 
 void
