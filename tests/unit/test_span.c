@@ -741,6 +741,89 @@ out:
 	t_stop();
 }
 
+/* Every switch type: the daemon (CPE) and the sim far end (NETWORK) run
+ * the same one; a call each way is set up, carries audio, and clears. */
+static const struct {
+	const char *name;
+	enum cfg_span_type type;
+	enum cfg_law law;
+	int sw;
+} t_switches[] = {
+	{ "national", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_NI2 },
+	{ "ni1", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_NI1 },
+	{ "dms100", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_DMS100 },
+	{ "4ess", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_ATT4ESS },
+	{ "5ess", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_LUCENT5E },
+	{ "euroisdn_e1", CFG_SPAN_E1, CFG_LAW_ALAW, PRI_SWITCH_EUROISDN_E1 },
+	{ "euroisdn_t1", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_EUROISDN_T1 },
+	{ "qsig", CFG_SPAN_E1, CFG_LAW_ALAW, PRI_SWITCH_QSIG },
+};
+
+static void
+t_switch_case(size_t i)
+{
+	struct span *s;
+	struct tcall t;
+
+	memset(&tin, 0, sizeof(tin));
+	base = event_base_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	CU_ASSERT_EQUAL_FATAL(span_registry_init(base, t_incoming, &tin), 0);
+	t_cfg_one(t_switches[i].type, t_switches[i].law);
+	t_spans[0].switchtype = (char *)t_switches[i].name;
+	CU_ASSERT_EQUAL_FATAL(span_registry_apply(&t_cfg), 0);
+	s = span_find("s1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(s->pri_switch, t_switches[i].sw);
+	if (!RUN_UNTIL(span_is_up(s), 3000)) {
+		fprintf(stderr, "switchtype %s: span not up\n", t_switches[i].name);
+		CU_FAIL("span not up");
+		goto out;
+	}
+	/* outbound: SETUP, answered, echo, we hang up */
+	if (t_call(s, "100", &t) != 0)
+		goto out;
+	if (!RUN_UNTIL(t.answered, 2000))
+		fprintf(stderr, "switchtype %s: outbound call not answered\n", t_switches[i].name);
+	CU_ASSERT_TRUE(t.answered);
+	CU_ASSERT_TRUE(t.proceeding >= 1);
+	t.echo_write = 1;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.matched >= 5, 1000));
+	if (t.sc != NULL)
+		span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+	CU_ASSERT_EQUAL(t.hangups, 0);
+	/* inbound: the far end calls, we answer, the far end hangs up */
+	tin.take = 1;
+	CU_ASSERT_EQUAL(span_sim_originate("s1", "5000", "4000", 0, 0), 0);
+	if (!RUN_UNTIL(tin.offered > 0 && tin.call.sc != NULL, 2000)) {
+		fprintf(stderr, "switchtype %s: inbound call not offered\n", t_switches[i].name);
+		CU_FAIL("inbound call not offered");
+		goto out;
+	}
+	CU_ASSERT_STRING_EQUAL(tin.called, "5000");
+	CU_ASSERT_STRING_EQUAL(tin.calling, "4000");
+	span_call_answer(tin.call.sc);
+	if (!RUN_UNTIL(tin.call.answered > 0, 2000))
+		fprintf(stderr, "switchtype %s: inbound call not connected\n", t_switches[i].name);
+	CU_ASSERT_TRUE(tin.call.answered > 0);
+	tin.call.echo_write = 1;
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.call.matched >= 5, 1000));
+	CU_ASSERT_EQUAL(span_sim_hangup("s1", "5000"), 1);
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.call.hangups > 0, 2000));
+	CU_ASSERT_EQUAL(tin.call.cause, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+out:
+	t_stop();
+}
+
+static void
+test_span_switchtypes(void)
+{
+	for (size_t i = 0; i < sizeof(t_switches) / sizeof(t_switches[0]); i++)
+		t_switch_case(i);
+}
+
 static void
 test_span_pure(void)
 {
@@ -806,6 +889,7 @@ main(void)
 	CU_add_test(suite, "reload drains", test_span_reload);
 	CU_add_test(suite, "bad D-channel frames", test_span_bad_frames);
 	CU_add_test(suite, "D-channel down ends calls", test_span_dchan_down);
+	CU_add_test(suite, "every switch type: a call each way", test_span_switchtypes);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = (int)CU_get_number_of_failures();
