@@ -72,6 +72,18 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("general", "ctl_socket", CFG_T_STRING, "/run/pstnbridge/ctl.sock", 0, 0, NULL, \
 	    false, false, APP_ALWAYS, PK_WORD, OFF(cfg_general, ctl_socket), 0, \
 	    "path of the control socket used by pstnbridgectl") \
+	X("general", "state_dir", CFG_T_STRING, "/var/lib/pstnbridge", 0, 0, NULL, \
+	    false, false, APP_ALWAYS, PK_WORD, OFF(cfg_general, state_dir), 0, \
+	    "directory of the registrations database (registrations.db)") \
+	X("general", "max_calls", CFG_T_INT, "0", 0, 100000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_general, max_calls), 0, \
+	    "concurrent calls of the gateway, 0 no limit; beyond: 503 with Retry-After") \
+	X("general", "max_call_attempts_per_second", CFG_T_INT, "0", 0, 10000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_general, max_call_attempts_per_second), 0, \
+	    "new INVITEs per second from the network, 0 no limit; beyond: 503 with Retry-After") \
+	X("general", "default_deny", CFG_T_LIST, "00, 011, +, 0900, 0906, 0909, 1900", 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_PREFIXES, OFF(cfg_general, default_deny), 0, \
+	    "destination prefixes (international, premium rate) refused to users unless in their allow") \
 	X("sip", "listen_udp", CFG_T_ADDRLIST, "127.0.0.1:5060", 0, 0, NULL, \
 	    false, false, APP_ALWAYS, PK_ADDRS, OFF(cfg_sip, listen_udp), OFF(cfg_sip, n_listen_udp), \
 	    "addresses (ip:port) to receive SIP over UDP on; empty disables UDP") \
@@ -84,6 +96,60 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("sip", "user_agent", CFG_T_STRING, "pstnbridge", 0, 0, NULL, \
 	    true, false, APP_ALWAYS, PK_STRING, OFF(cfg_sip, user_agent), 0, \
 	    "User-Agent and Server header value") \
+	X("sip", "session_expires", CFG_T_INT, "1800", 0, 86400, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, session_expires), 0, \
+	    "session timer interval asked for and granted in seconds (RFC 4028), 0 only on request") \
+	X("sip", "min_se", CFG_T_INT, "90", 90, 86400, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, min_se), 0, \
+	    "shortest session timer interval accepted in seconds; shorter ones get 422") \
+	X("sip", "dtmf_info", CFG_T_ENUM, "no", 0, 0, "no|yes", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_sip, dtmf_info), 0, \
+	    "accept DTMF as SIP INFO (application/dtmf-relay) and play it to the PSTN") \
+	X("sip", "listen_tls", CFG_T_ADDRLIST, "", 0, 0, NULL, \
+	    false, false, APP_ALWAYS, PK_ADDRS, OFF(cfg_sip, listen_tls), OFF(cfg_sip, n_listen_tls), \
+	    "addresses (ip:port) to accept SIP over TLS on; empty disables TLS listening") \
+	X("sip", "tls_certificate", CFG_T_STRING, "", 0, 0, NULL, \
+	    false, false, APP_ALWAYS, PK_STRING, OFF(cfg_sip, tls_certificate), 0, \
+	    "PEM file with the gateway's TLS certificate (and chain); needed with listen_tls") \
+	X("sip", "tls_key", CFG_T_STRING, "", 0, 0, NULL, \
+	    false, false, APP_ALWAYS, PK_STRING, OFF(cfg_sip, tls_key), 0, \
+	    "PEM file with the private key of tls_certificate") \
+	X("sip", "tls_ca", CFG_T_STRING, "", 0, 0, NULL, \
+	    false, false, APP_ALWAYS, PK_STRING, OFF(cfg_sip, tls_ca), 0, \
+	    "PEM file of the CAs that TLS peers' certificates are checked against") \
+	X("sip", "tls_verify_peer", CFG_T_ENUM, "no", 0, 0, "no|yes", \
+	    false, false, APP_ALWAYS, PK_ENUM, OFF(cfg_sip, tls_verify_peer), 0, \
+	    "require and verify the peer's certificate (clients and servers) against tls_ca") \
+	X("sip", "register_min_expires", CFG_T_INT, "60", 1, 86400, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, register_min_expires), 0, \
+	    "shortest registration accepted in seconds; shorter ones get 423") \
+	X("sip", "register_max_expires", CFG_T_INT, "3600", 1, 86400, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, register_max_expires), 0, \
+	    "longest registration in seconds (longer ones are cut), also the default") \
+	X("sip", "register_max_contacts", CFG_T_INT, "5", 1, 32, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, register_max_contacts), 0, \
+	    "registered contacts per user; the oldest is replaced beyond it") \
+	X("sip", "keepalive_interval", CFG_T_INT, "30", 0, 3600, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, keepalive_interval), 0, \
+	    "seconds between CRLF keep-alives to UDP contacts, 0 never") \
+	X("sip", "auth_algorithms", CFG_T_LIST, "SHA-256, MD5", 0, 0, "SHA-256|MD5", \
+	    true, false, APP_ALWAYS, PK_CODECS, OFF(cfg_sip, auth_algorithms), 0, \
+	    "digest algorithms offered (one challenge each, in this order) and accepted") \
+	X("sip", "auth_nonce_ttl", CFG_T_INT, "300", 10, 86400, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, auth_nonce_ttl), 0, \
+	    "seconds a digest nonce is valid; older ones get a new challenge with stale=true") \
+	X("sip", "auth_fail_limit", CFG_T_INT, "10", 0, 1000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, auth_fail_limit), 0, \
+	    "failed authentications from one IP within auth_fail_window that block it, 0 never") \
+	X("sip", "auth_fail_window", CFG_T_INT, "60", 1, 86400, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, auth_fail_window), 0, \
+	    "seconds over which failed authentications are counted") \
+	X("sip", "auth_block_time", CFG_T_INT, "600", 1, 604800, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, auth_block_time), 0, \
+	    "seconds a blocked IP gets 403 without a challenge") \
+	X("sip", "trusted_deny", CFG_T_LIST, "", 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_PREFIXES, OFF(cfg_sip, trusted_deny), 0, \
+	    "destination prefixes refused (403) to calls from trusted addresses") \
 	X("rtp", "address", CFG_T_STRING, "127.0.0.1", 0, 0, NULL, \
 	    false, false, APP_ALWAYS, PK_IP, OFF(cfg_rtp, address), 0, \
 	    "IP address RTP sockets bind to, also written in SDP") \
@@ -198,8 +264,35 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_route, latch_mode), 0, \
 	    "latch_mode of calls of this route; inherit uses [rtp] latch_mode") \
 	X("user", "password", CFG_T_STRING, NULL, 0, 0, NULL, \
-	    true, true, APP_ALWAYS, PK_WORD, OFF(cfg_user, password), 0, \
-	    "digest authentication password") \
+	    true, false, APP_ALWAYS, PK_WORD, OFF(cfg_user, password), 0, \
+	    "digest authentication password (or give ha1)") \
+	X("user", "ha1", CFG_T_STRING, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_WORD, OFF(cfg_user, ha1), 0, \
+	    "MD5(name:pstnbridge:password) in 32 hex digits, instead of password") \
+	X("user", "ha1_sha256", CFG_T_STRING, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_WORD, OFF(cfg_user, ha1_sha256), 0, \
+	    "SHA-256(name:pstnbridge:password) in 64 hex digits, for SHA-256 digest without password") \
+	X("user", "acl", CFG_T_CIDRLIST, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_CIDRS, OFF(cfg_user, policy.acl), OFF(cfg_user, policy.n_acl), \
+	    "networks the user may authenticate from; empty: any") \
+	X("user", "allow", CFG_T_LIST, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_PREFIXES, OFF(cfg_user, policy.allow), 0, \
+	    "destination prefixes allowed although [general] default_deny lists them") \
+	X("user", "deny", CFG_T_LIST, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_PREFIXES, OFF(cfg_user, policy.deny), 0, \
+	    "destination prefixes refused to the user (403)") \
+	X("user", "max_calls", CFG_T_INT, "0", 0, 10000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_user, policy.max_calls), 0, \
+	    "concurrent calls of the user, 0 no limit; beyond: 403") \
+	X("user", "max_duration", CFG_T_INT, "0", 0, 604800, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_user, policy.max_duration), 0, \
+	    "seconds a call of the user may last after the answer, 0 no limit") \
+	X("user", "max_calls_per_minute", CFG_T_INT, "0", 0, 1000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_user, policy.max_calls_per_minute), 0, \
+	    "new calls of the user in any 60 s, 0 no limit; beyond: 403") \
+	X("user", "dtmf_info", CFG_T_ENUM, "inherit", 0, 0, "no|yes|inherit", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_user, dtmf_info), 0, \
+	    "accept DTMF as SIP INFO in this user's calls; inherit uses [sip]'s") \
 	X("user", "number", CFG_T_LIST, NULL, 0, 0, NULL, \
 	    true, true, APP_ALWAYS, PK_NUMBERS, OFF(cfg_user, numbers), 0, \
 	    "numbers of the user: its calling number, and called numbers that reach it") \
@@ -897,7 +990,9 @@ value_parse(size_t ki, void *base, const char *v, char *err, size_t errlen)
 				snprintf(err, errlen, "'%s' is not %s", it,
 				    im->pk == PK_NUMBERS ? "a number (digits, *, #, +)" :
 				    im->pk == PK_PREFIXES ? "a number prefix or *" :
-				    im->pk == PK_NAMES ? "a section name" : "one of pcma|pcmu");
+				    im->pk == PK_NAMES ? "a section name" : "one of ");
+				if (im->pk == PK_CODECS)
+					strncat(err, k->values, errlen - strlen(err) - 1);
 				rc = EINVAL;
 				goto out;
 			}
@@ -1207,10 +1302,17 @@ route_check(struct parser *p, const struct psec *s, struct cfg_route *r)
 }
 
 static void
-user_check(struct parser *p, const struct psec *s)
+user_check(struct parser *p, const struct psec *s, const struct cfg_user *u)
 {
 	if (entry_blank(s, "number"))
 		perr_add(p, entry_line(s, "number"), s->title, "number", "needs at least one number");
+	if (u->password == NULL && u->ha1 == NULL && u->ha1_sha256 == NULL)
+		perr_add(p, s->line, s->title, "password", "missing required key: password or ha1");
+	if (u->ha1 != NULL && (strlen(u->ha1) != 32 || strspn(u->ha1, "0123456789abcdefABCDEF") != 32))
+		perr_add(p, entry_line(s, "ha1"), s->title, "ha1", "must be 32 hex digits");
+	if (u->ha1_sha256 != NULL && (strlen(u->ha1_sha256) != 64 ||
+	    strspn(u->ha1_sha256, "0123456789abcdefABCDEF") != 64))
+		perr_add(p, entry_line(s, "ha1_sha256"), s->title, "ha1_sha256", "must be 64 hex digits");
 }
 
 static void
@@ -1232,6 +1334,48 @@ rtp_check(struct parser *p, const struct psec *s, struct cfg_rtp *r)
 		perr_add(p, entry_line(s, key), s->title, key,
 		    "jitter_min_ms %u is above jitter_max_ms %u", r->jitter_min_ms, r->jitter_max_ms);
 	}
+}
+
+/* The registrar's expiry range must not be empty. */
+static void
+register_check(struct parser *p, const struct psec *s, const struct cfg_sip *sip)
+{
+	const char *key;
+
+	if (s == NULL || sip->register_min_expires <= sip->register_max_expires)
+		return;
+	key = entry_find(s, "register_min_expires") != NULL ? "register_min_expires" :
+	    "register_max_expires";
+	perr_add(p, entry_line(s, key), s->title, key,
+	    "register_min_expires %u is above register_max_expires %u",
+	    sip->register_min_expires, sip->register_max_expires);
+}
+
+/* A session timer interval, when on, is not below Min-SE (RFC 4028). */
+static void
+session_timer_check(struct parser *p, const struct psec *s, const struct cfg_sip *sip)
+{
+	if (s == NULL || sip->session_expires == 0 || sip->session_expires >= sip->min_se)
+		return;
+	perr_add(p, entry_line(s, entry_find(s, "session_expires") != NULL ? "session_expires" :
+	    "min_se"), s->title, "session_expires", "%u is below min_se %u (0 turns it off)",
+	    sip->session_expires, sip->min_se);
+}
+
+/* TLS listeners need a certificate and its key; verification needs CAs. */
+static void
+tls_check(struct parser *p, const struct psec *s, const struct cfg_sip *sip)
+{
+	if (s == NULL)
+		return;
+	if (sip->n_listen_tls > 0 && (sip->tls_certificate == NULL || sip->tls_certificate[0] == '\0'))
+		perr_add(p, entry_line(s, "listen_tls"), s->title, "tls_certificate",
+		    "needed with listen_tls");
+	if (sip->n_listen_tls > 0 && (sip->tls_key == NULL || sip->tls_key[0] == '\0'))
+		perr_add(p, entry_line(s, "listen_tls"), s->title, "tls_key", "needed with listen_tls");
+	if (sip->tls_verify_peer && (sip->tls_ca == NULL || sip->tls_ca[0] == '\0'))
+		perr_add(p, entry_line(s, "tls_verify_peer"), s->title, "tls_ca",
+		    "needed with tls_verify_peer = yes");
 }
 
 /* Build one section: defaults, then its entries, then its own checks. */
@@ -1267,7 +1411,7 @@ section_build(struct parser *p, struct psec *s)
 		route_check(p, s, s->base);
 		break;
 	case SEC_USER:
-		user_check(p, s);
+		user_check(p, s, s->base);
 		break;
 	default:
 		break;
@@ -1367,7 +1511,7 @@ cfg_build(struct parser *p)
 {
 	struct cfg *c;
 	size_t nspan = 0, nroute = 0, nuser = 0;
-	const struct psec *rtp = NULL;
+	const struct psec *rtp = NULL, *sip = NULL;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
@@ -1401,6 +1545,7 @@ cfg_build(struct parser *p)
 			break;
 		case SEC_SIP:
 			s->base = &c->sip;
+			sip = s;
 			break;
 		case SEC_RTP:
 			s->base = &c->rtp;
@@ -1430,6 +1575,9 @@ cfg_build(struct parser *p)
 		section_build(p, s);
 	}
 	rtp_check(p, rtp, &c->rtp);
+	register_check(p, sip, &c->sip);
+	session_timer_check(p, sip, &c->sip);
+	tls_check(p, sip, &c->sip);
 	file_check(p, c);
 	return c;
 fail:

@@ -41,6 +41,10 @@ struct cfg_general {
 	int log_level;          /* enum log_level */
 	int drain_time;         /* seconds */
 	char *ctl_socket;       /* unix socket path of the control interface */
+	char *state_dir;        /* registrations database directory */
+	unsigned int max_calls;                 /* concurrent calls, 0 = no limit */
+	unsigned int max_call_attempts_per_second;      /* new INVITEs, 0 = no limit */
+	struct cfg_strlist default_deny;        /* destination prefixes refused unless allowed */
 };
 
 struct cfg_sip {
@@ -51,6 +55,25 @@ struct cfg_sip {
 	struct cidr trusted[CFG_MAX_LIST];
 	size_t n_trusted;
 	char *user_agent;
+	unsigned int register_min_expires;      /* seconds; shorter: 423 */
+	unsigned int register_max_expires;      /* seconds; also the default */
+	unsigned int register_max_contacts;     /* per user */
+	unsigned int keepalive_interval;        /* seconds, 0 = off */
+	struct cfg_strlist auth_algorithms;     /* "SHA-256", "MD5": challenges in order */
+	unsigned int auth_nonce_ttl;            /* seconds a nonce is valid */
+	unsigned int auth_fail_limit;           /* failures from one IP within the window... */
+	unsigned int auth_fail_window;          /* ...seconds... */
+	unsigned int auth_block_time;           /* ...block the IP this long (seconds) */
+	struct cfg_strlist trusted_deny;        /* destination prefixes refused to trusted sources */
+	unsigned int session_expires;   /* RFC 4028 interval asked for/granted, s; 0 = only on request */
+	unsigned int min_se;            /* shortest interval accepted, s (>= 90) */
+	int dtmf_info;                  /* CFG_DTMF_INFO_NO or _YES */
+	struct addr listen_tls[8];
+	size_t n_listen_tls;
+	char *tls_certificate;          /* PEM paths; "" when not set */
+	char *tls_key;
+	char *tls_ca;
+	int tls_verify_peer;            /* 0 no, 1 yes */
 };
 
 struct cfg_rtp {
@@ -117,13 +140,31 @@ struct cfg_route {
 	enum cfg_latch_mode latch_mode; /* CFG_LATCH_INHERIT unless set */
 };
 
+/* The toll-fraud policy of a caller: a [user] (and a [trunk]). */
+struct cfg_policy {
+	struct cidr acl[CFG_MAX_LIST];  /* sources it may call from; none: any */
+	size_t n_acl;
+	struct cfg_strlist allow;       /* destination prefixes allowed despite a deny list */
+	struct cfg_strlist deny;        /* destination prefixes refused */
+	unsigned int max_calls;         /* concurrent, 0 = no limit */
+	unsigned int max_duration;      /* seconds from the answer, 0 = no limit */
+	unsigned int max_calls_per_minute;      /* new calls, 0 = no limit */
+};
+
 struct cfg_user {
 	char *name;
 	int line;
-	char *password;
+	char *password;                 /* plain, or NULL when ha1 is given */
+	char *ha1;                      /* MD5(name:realm:password) hex, or NULL */
+	char *ha1_sha256;               /* SHA-256(name:realm:password) hex, or NULL */
+	struct cfg_policy policy;
 	struct cfg_strlist numbers;
 	enum cfg_latch_mode latch_mode; /* CFG_LATCH_INHERIT unless set */
+	int dtmf_info;                  /* enum cfg_dtmf_info; CFG_DTMF_INFO_INHERIT unless set */
 };
+
+/* DTMF as SIP INFO: [sip] dtmf_info, and [user] dtmf_info over it. */
+enum cfg_dtmf_info { CFG_DTMF_INFO_NO = 0, CFG_DTMF_INFO_YES, CFG_DTMF_INFO_INHERIT };
 
 struct cfg {
 	int refs;

@@ -28,11 +28,26 @@
 #include "call/cause.h"
 #include "core/log.h"
 #include "sip/sip_int.h"
+#include "sip/sip_registrar.h"
 
 /* Our own 2xx retransmission timers (libosip2 has its own T1 and T2). */
 static unsigned int sip_t1 = 500, sip_t2 = 4000;   /* ms */
 #define SIP_PUMP_ROUNDS 16
-#define SIP_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS"
+#define SIP_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO"
+#define SIP_SUPPORTED "timer, 100rel"
+#define SIP_MIN_SE_FLOOR 90             /* RFC 4028 4: the least Min-SE */
+
+/* A message we retransmit ourselves (a 2xx to a re-INVITE until its ACK, a
+ * reliable provisional response until its PRACK): T1 doubling up to T2
+ * (up to 64*T1 for a provisional), given up at 64*T1. */
+struct sip_rtx {
+	char *msg;                      /* owned */
+	size_t len;
+	int active;
+	int capped;                     /* the interval stops growing at T2 */
+	unsigned int interval;
+	uint64_t next, deadline;
+};
 
 enum leg_role { LEG_UAS, LEG_UAC };
 
@@ -70,6 +85,41 @@ struct sip_leg {
 	unsigned int rtx_interval;
 	uint64_t rtx_next, rtx_deadline;
 	int bye_pending;                /* hung up before the ACK arrived */
+	unsigned int remote_cseq;       /* of the peer's last request in the dialog, 0 unknown */
+	char *local_sdp;                /* our last description sent; for refreshes */
+
+	/* The peer's re-INVITE we answered with 2xx, until its ACK. */
+	struct sip_rtx re2xx;
+	unsigned int re_cseq;
+	int re_no_offer;                /* it had no SDP: the answer comes in the ACK */
+	osip_transaction_t *ref_tr;     /* our re-INVITE or UPDATE in flight; not owned */
+	int ref_invite;                 /* ref_tr is a re-INVITE (ACK its 2xx) */
+	char *re_ack;                   /* our ACK of its 2xx, to resend; owned */
+	size_t re_ack_len;
+	unsigned int re_ack_cseq;
+
+	/* RFC 3262: reliable provisional responses (UAS). */
+	int peer_100rel;                /* the INVITE had 100rel in Require or Supported */
+	unsigned int rseq;              /* of the last reliable provisional sent */
+	struct sip_rtx rel1xx;          /* waiting for its PRACK */
+	int rel1xx_sdp;                 /* it carried an SDP answer */
+	int held_2xx;                   /* a 2xx waits for that PRACK */
+	char *held_sdp;                 /* its body; owned */
+
+	/* RFC 4028 session timer; se == 0 when off. */
+	unsigned int se;                /* session interval, s */
+	int se_we_refresh;              /* we refresh; else the peer must */
+	uint64_t se_next;               /* ms: our refresh, or the expiry */
+	int peer_timer;                 /* the peer listed timer in Supported */
+	int peer_update;                /* the peer allows UPDATE */
+	unsigned int peer_min_se;       /* Min-SE of the INVITE, or 0 */
+
+	/* UAC: 2xx from other forks, ACKed and ended with BYE. */
+	char *fork_tags;                /* " tag1 tag2 ", or NULL */
+
+	/* UAC: parallel fork to a user's contacts (sip_fork.c). */
+	struct sip_fork *fork;          /* not owned; the fork this leg heads or is a branch of */
+	int fork_head;
 
 	/* UAC */
 	int got_1xx;
@@ -84,6 +134,7 @@ struct sip_leg {
 	size_t sdp_len;
 	struct addr source;
 	int trusted;
+	unsigned int retry_after;       /* seconds, for a 503 we send; 0: none */
 };
 TAILQ_HEAD(sip_leg_list, sip_leg);
 
@@ -119,6 +170,7 @@ static void sip_on_reap(evutil_socket_t fd, short what, void *arg);
 static void pump(void);
 static int send_bye(struct sip_leg *leg, int q850);
 static int send_cancel(struct sip_leg *leg, int q850);
+static void rtx_release(struct sip_rtx *r);
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -292,7 +344,7 @@ host_str(const struct addr *a, char *buf, size_t len)
 static const char *
 proto_name(enum sip_proto p)
 {
-	return p == SIP_PROTO_TCP ? "TCP" : "UDP";
+	return p == SIP_PROTO_TLS ? "TLS" : p == SIP_PROTO_TCP ? "TCP" : "UDP";
 }
 
 /* The whole Call-ID ("number@host"); valid until the next call. */
@@ -385,6 +437,227 @@ leg_set_sdp(struct sip_leg *leg, const char *sdp, size_t len)
 	leg->sdp_len = copy != NULL ? len : 0;
 }
 
+/* Whether a comma-separated list of tokens (option tags, methods) holds
+ * `tag`, case-insensitively; parameters after ';' are ignored. */
+static int
+list_has_token(const char *list, const char *tag)
+{
+	size_t tl = strlen(tag);
+
+	while (list != NULL && *list != '\0') {
+		const char *e;
+		size_t n;
+
+		while (*list == ' ' || *list == '\t' || *list == ',')
+			list++;
+		for (e = list; *e != '\0' && *e != ',' && *e != ';' && *e != ' ' && *e != '\t'; e++)
+			;
+		n = (size_t)(e - list);
+		if (n == tl && strncasecmp(list, tag, n) == 0)
+			return 1;
+		list = strchr(e, ',');
+	}
+	return 0;
+}
+
+/* Whether a header (by its name or its compact form) lists `tag`. */
+static int
+msg_has_option(const osip_message_t *m, const char *name, const char *compact, const char *tag)
+{
+	const char *names[2] = { name, compact };
+	osip_header_t *h;
+
+	for (int i = 0; i < 2; i++) {
+		if (names[i] == NULL)
+			continue;
+		for (int pos = 0; pos < 64; pos++) {
+			h = NULL;
+			pos = osip_message_header_get_byname(m, names[i], pos, &h);
+			if (pos < 0)
+				break;
+			if (h != NULL && h->hvalue != NULL && list_has_token(h->hvalue, tag))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* The first option tag of Require we do not support, into buf; or NULL. */
+static const char *
+unsupported_require(const osip_message_t *m, char *buf, size_t len)
+{
+	osip_header_t *h;
+
+	for (int pos = 0; pos < 64; pos++) {
+		const char *v;
+
+		h = NULL;
+		if ((pos = osip_message_header_get_byname(m, "require", pos, &h)) < 0)
+			break;
+		if (h == NULL || (v = h->hvalue) == NULL)
+			continue;
+		while (*v != '\0') {
+			const char *e;
+			size_t n;
+
+			while (*v == ' ' || *v == '\t' || *v == ',')
+				v++;
+			for (e = v; *e != '\0' && *e != ',' && *e != ' ' && *e != '\t'; e++)
+				;
+			n = (size_t)(e - v);
+			if (n > 0 && !(n == 6 && strncasecmp(v, "100rel", 6) == 0) &&
+			    !(n == 5 && strncasecmp(v, "timer", 5) == 0)) {
+				size_t j = 0;
+				for (size_t i = 0; i < n && j + 1 < len; i++)
+					buf[j++] = isgraph((unsigned char)v[i]) ? v[i] : '?';
+				buf[j] = '\0';
+				return buf;
+			}
+			v = e;
+		}
+	}
+	return NULL;
+}
+
+/* A header's value by name or compact form, or NULL. */
+static const char *
+msg_header(const osip_message_t *m, const char *name, const char *compact)
+{
+	osip_header_t *h = NULL;
+
+	if (osip_message_header_get_byname(m, name, 0, &h) >= 0 && h != NULL && h->hvalue != NULL)
+		return h->hvalue;
+	h = NULL;
+	if (compact != NULL && osip_message_header_get_byname(m, compact, 0, &h) >= 0 && h != NULL &&
+	    h->hvalue != NULL)
+		return h->hvalue;
+	return NULL;
+}
+
+enum se_refresher { SE_REF_NONE = 0, SE_REF_UAC, SE_REF_UAS };
+
+/* RFC 4028: Session-Expires (delta-seconds, refresher). 0 or ENOENT. */
+static int
+msg_session_expires(const osip_message_t *m, unsigned int *secs, enum se_refresher *ref)
+{
+	const char *v = msg_header(m, "session-expires", "x"), *p;
+	char *end;
+	unsigned long n;
+
+	*secs = 0;
+	*ref = SE_REF_NONE;
+	if (v == NULL)
+		return ENOENT;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (!isdigit((unsigned char)*v))
+		return ENOENT;
+	n = strtoul(v, &end, 10);
+	if (n == 0 || n > 86400 * 7)
+		return ENOENT;
+	*secs = (unsigned int)n;
+	if ((p = strcasestr(end, "refresher")) != NULL) {
+		p += 9;
+		while (*p == ' ' || *p == '=')
+			p++;
+		if (strncasecmp(p, "uac", 3) == 0)
+			*ref = SE_REF_UAC;
+		else if (strncasecmp(p, "uas", 3) == 0)
+			*ref = SE_REF_UAS;
+	}
+	return 0;
+}
+
+/* A header with one number (Min-SE, RSeq), or 0. */
+static unsigned long
+msg_header_num(const osip_message_t *m, const char *name)
+{
+	const char *v = msg_header(m, name, NULL);
+
+	while (v != NULL && (*v == ' ' || *v == '\t'))
+		v++;
+	if (v == NULL || !isdigit((unsigned char)*v))
+		return 0;
+	return strtoul(v, NULL, 10);
+}
+
+static unsigned long
+msg_cseq(const osip_message_t *m)
+{
+	if (m->cseq == NULL || m->cseq->number == NULL)
+		return 0;
+	return strtoul(m->cseq->number, NULL, 10);
+}
+
+/* The body of application/dtmf-relay: "Signal=5" and "Duration=160"
+ * lines. 0 with the digit and the duration in ms, or EINVAL. */
+static int
+parse_dtmf_relay(const char *body, size_t len, char *digit, unsigned int *ms)
+{
+	char line[128];
+	size_t i = 0;
+
+	*digit = '\0';
+	*ms = 250;
+	while (i < len) {
+		size_t n = 0;
+		char *eq, *k, *v;
+
+		while (i < len && body[i] != '\r' && body[i] != '\n') {
+			if (n + 1 < sizeof(line))
+				line[n++] = body[i];
+			i++;
+		}
+		while (i < len && (body[i] == '\r' || body[i] == '\n'))
+			i++;
+		line[n] = '\0';
+		if ((eq = strchr(line, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		k = line;
+		v = eq + 1;
+		while (*k == ' ' || *k == '\t')
+			k++;
+		for (char *e = eq - 1; e >= k && (*e == ' ' || *e == '\t'); e--)
+			*e = '\0';
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (strcasecmp(k, "Signal") == 0) {
+			if (strcmp(v, "10") == 0 || strncmp(v, "10 ", 3) == 0)
+				*digit = '*';
+			else if (strcmp(v, "11") == 0 || strncmp(v, "11 ", 3) == 0)
+				*digit = '#';
+			else if (v[0] != '\0' && (v[1] == '\0' || v[1] == ' ' || v[1] == '\t') &&
+			    strchr("0123456789*#ABCDabcd", v[0]) != NULL)
+				*digit = (char)toupper((unsigned char)v[0]);
+			else
+				return EINVAL;
+		} else if (strcasecmp(k, "Duration") == 0) {
+			unsigned long d;
+
+			if (!isdigit((unsigned char)*v))
+				return EINVAL;
+			d = strtoul(v, NULL, 10);
+			*ms = d < 40 ? 40 : d > 5000 ? 5000 : (unsigned int)d;
+		}
+	}
+	return *digit != '\0' ? 0 : EINVAL;
+}
+
+static unsigned int
+cfg_session_expires(void)
+{
+	return S.cfg != NULL ? S.cfg->sip.session_expires : 1800;
+}
+
+static unsigned int
+cfg_min_se(void)
+{
+	unsigned int v = S.cfg != NULL ? S.cfg->sip.min_se : SIP_MIN_SE_FLOOR;
+
+	return v < SIP_MIN_SE_FLOOR ? SIP_MIN_SE_FLOOR : v;
+}
+
 /* ---- sending ---------------------------------------------------------- */
 
 static void
@@ -419,6 +692,36 @@ send_text(const struct sip_route *r, const char *callid, const char *buf, size_t
 	return 0;
 }
 
+/* libosip2 writes the names of headers it does not know with one capital
+ * ("Rseq", "Session-expires"); the header lines are put back in the usual
+ * spelling (the case only: names are case-insensitive, but not every peer
+ * treats them so). */
+static void
+fix_header_case(char *buf, size_t len)
+{
+	static const char *const names[] = {
+		"RSeq", "RAck", "Session-Expires", "Min-SE", "WWW-Authenticate",
+		"Proxy-Authenticate", "Retry-After", "User-Agent",
+	};
+	char *p = buf, *end = buf + len;
+
+	while (p < end && *p != '\r' && *p != '\n') {
+		char *eol = memchr(p, '\n', (size_t)(end - p));
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			size_t n = strlen(names[i]);
+
+			if ((size_t)(end - p) > n && p[n] == ':' && strncasecmp(p, names[i], n) == 0) {
+				memcpy(p, names[i], n);
+				break;
+			}
+		}
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+}
+
 /* libosip2's transport hook: every transaction message goes out here. */
 static int
 sip_cb_send(osip_transaction_t *tr, osip_message_t *msg, char *host, int port, int sock)
@@ -432,6 +735,7 @@ sip_cb_send(osip_transaction_t *tr, osip_message_t *msg, char *host, int port, i
 		return -1;
 	if (osip_message_to_str(msg, &buf, &len) != 0 || buf == NULL)
 		return -1;
+	fix_header_case(buf, len);
 	error = send_text(&ti->route, msg_call_id(msg), buf, len);
 	osip_free(buf);
 	return error != 0 ? -1 : 0;
@@ -628,11 +932,21 @@ leg_detach_tr(struct sip_leg *leg)
 static void
 leg_free(struct sip_leg *leg)
 {
+	if (leg->fork != NULL)
+		sip_fork_on_free(leg);
 	TAILQ_REMOVE(&S.legs, leg, entry);
 	if (leg->inv_tr != NULL)
 		osip_transaction_set_your_instance(leg->inv_tr, NULL);
+	if (leg->ref_tr != NULL)
+		osip_transaction_set_your_instance(leg->ref_tr, NULL);
 	if (leg->invite != NULL)
 		osip_message_free(leg->invite);
+	free(leg->local_sdp);
+	rtx_release(&leg->re2xx);
+	rtx_release(&leg->rel1xx);
+	free(leg->held_sdp);
+	free(leg->re_ack);
+	free(leg->fork_tags);
 	free(leg->call_id);
 	free(leg->local_tag);
 	free(leg->remote_tag);
@@ -709,40 +1023,69 @@ contact_line(const struct sip_leg *leg, const char *user)
 	addr_str(&local, a, sizeof(a));
 	if (asprintf(&s, "Contact: <sip:%s%s%s%s>\r\n", user != NULL ? user : "",
 	    user != NULL && *user ? "@" : "", a,
-	    leg->route.proto == SIP_PROTO_TCP ? ";transport=tcp" : "") < 0)
+	    leg->route.proto == SIP_PROTO_TCP ? ";transport=tcp" :
+	    leg->route.proto == SIP_PROTO_TLS ? ";transport=tls" : "") < 0)
 		return NULL;
 	return s;
 }
 
-/* Compose and send an in-dialog request (BYE) on a new client transaction. */
-static int
-send_in_dialog(struct sip_leg *leg, const char *method, const char *extra)
+/* Compose a request of a dialog: the headers given, our Via on the leg's
+ * route, `extra` header lines and an SDP body or none. Caller frees. */
+static char *
+compose_request(const struct sip_leg *leg, const char *method, const char *target,
+                const char *to, unsigned int cseq, const char *routes, const char *extra,
+                const char *body, size_t *len)
 {
 	struct sbuf sb = {0};
 	struct addr local;
-	char a[ADDR_STRLEN], branch[40], *text;
-	size_t len;
-	int error;
+	char a[ADDR_STRLEN], branch[40];
+	size_t blen = body != NULL ? strlen(body) : 0;
 
-	if ((error = sip_transport_local(&leg->route, &local)) != 0)
-		return error;
+	if (sip_transport_local(&leg->route, &local) != 0)
+		return NULL;
 	memcpy(branch, "z9hG4bK", 7);
 	random_hex(branch + 7, 12);
-	sb_printf(&sb, "%s %s SIP/2.0\r\n", method, leg->target);
+	sb_printf(&sb, "%s %s SIP/2.0\r\n", method, target);
 	sb_printf(&sb, "Via: SIP/2.0/%s %s;branch=%s;rport\r\n", proto_name(leg->route.proto),
 	    addr_str(&local, a, sizeof(a)), branch);
 	sb_printf(&sb, "Max-Forwards: 70\r\n");
 	sb_printf(&sb, "From: %s\r\n", leg->local_hdr);
-	sb_printf(&sb, "To: %s\r\n", leg->remote_hdr);
+	sb_printf(&sb, "To: %s\r\n", to);
 	sb_printf(&sb, "Call-ID: %s\r\n", leg->call_id);
-	sb_printf(&sb, "CSeq: %u %s\r\n", ++leg->local_cseq, method);
-	sb_printf(&sb, "%s%s", leg->routes, extra != NULL ? extra : "");
-	sb_printf(&sb, "User-Agent: %s\r\nContent-Length: 0\r\n\r\n", user_agent());
-	if ((text = sb_done(&sb, &len)) == NULL)
+	sb_printf(&sb, "CSeq: %u %s\r\n", cseq, method);
+	sb_printf(&sb, "%s%s", routes, extra != NULL ? extra : "");
+	sb_printf(&sb, "User-Agent: %s\r\n", user_agent());
+	if (body != NULL)
+		sb_printf(&sb, "Content-Type: application/sdp\r\n");
+	sb_printf(&sb, "Content-Length: %zu\r\n\r\n", blen);
+	if (body != NULL)
+		sb_append(&sb, body, blen);
+	return sb_done(&sb, len);
+}
+
+/* Compose and send an in-dialog request on a new client transaction
+ * (*out, when not NULL, gets it). */
+static int
+send_in_dialog_tx(struct sip_leg *leg, const char *method, const char *extra, const char *body,
+                  osip_transaction_t **out)
+{
+	char *text;
+	size_t len;
+	int error;
+
+	text = compose_request(leg, method, leg->target, leg->remote_hdr, ++leg->local_cseq,
+	    leg->routes, extra, body, &len);
+	if (text == NULL)
 		return ENOMEM;
-	error = client_tx(text, len, &leg->route, NULL);
+	error = client_tx(text, len, &leg->route, out);
 	free(text);
 	return error;
+}
+
+static int
+send_in_dialog(struct sip_leg *leg, const char *method, const char *extra)
+{
+	return send_in_dialog_tx(leg, method, extra, NULL, NULL);
 }
 
 static int
@@ -804,6 +1147,268 @@ send_cancel(struct sip_leg *leg, int q850)
 	return error;
 }
 
+/* ---- retransmissions, session timers, forks ---------------------------- */
+
+static void
+rtx_start(struct sip_rtx *r, char *msg, size_t len, int capped, uint64_t now)
+{
+	free(r->msg);
+	r->msg = msg;
+	r->len = len;
+	r->active = 1;
+	r->capped = capped;
+	r->interval = sip_t1;
+	r->next = now + sip_t1;
+	r->deadline = now + 64 * sip_t1;
+}
+
+static void
+rtx_release(struct sip_rtx *r)
+{
+	free(r->msg);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Send again when due (UDP only). 1 when the deadline passed. */
+static int
+rtx_tick(struct sip_leg *leg, struct sip_rtx *r, uint64_t now)
+{
+	if (!r->active || now < r->next)
+		return 0;
+	if (now >= r->deadline) {
+		r->active = 0;
+		return 1;
+	}
+	if (leg->route.proto == SIP_PROTO_UDP)
+		send_text(&leg->route, leg->call_id, r->msg, r->len);
+	r->interval *= 2;
+	if (r->capped && r->interval > sip_t2)
+		r->interval = sip_t2;
+	r->next = now + r->interval;
+	if (r->next > r->deadline)
+		r->next = r->deadline;
+	return 0;
+}
+
+/* Arm the session timer after a refresh (or the first 2xx): we refresh at
+ * half the interval; the peer must have refreshed by the interval less
+ * min(32, interval/3) (RFC 4028 10). */
+static void
+se_restart(struct sip_leg *leg, uint64_t now)
+{
+	unsigned int slack;
+
+	if (leg->se == 0)
+		return;
+	slack = leg->se / 3 < 32 ? leg->se / 3 : 32;
+	if (leg->se_we_refresh)
+		leg->se_next = now + (uint64_t)leg->se * 500;
+	else
+		leg->se_next = now + (uint64_t)(leg->se - slack) * 1000;
+}
+
+/* Session-Expires of a request from the peer (the initial INVITE or a
+ * refresh): the interval and who refreshes. In the peer's request the peer
+ * is the UAC. Without Session-Expires in a refresh what was agreed stays. */
+static void
+se_from_request(struct sip_leg *leg, const osip_message_t *req, int initial)
+{
+	unsigned int v, ours = cfg_session_expires(), floor;
+	enum se_refresher ref;
+
+	if (msg_session_expires(req, &v, &ref) != 0) {
+		if (!initial || ours == 0)
+			return;
+		v = ours;
+		ref = SE_REF_NONE;
+	}
+	floor = leg->peer_min_se > cfg_min_se() ? leg->peer_min_se : cfg_min_se();
+	if (ours != 0 && v > ours)
+		v = ours > floor ? ours : floor;
+	leg->se = v;
+	if (ref == SE_REF_NONE)
+		ref = leg->peer_timer ? SE_REF_UAC : SE_REF_UAS;
+	leg->se_we_refresh = ref == SE_REF_UAS;
+}
+
+/* The header lines of our response to a request of the peer (we are the
+ * UAS of it) that carry the session timer, into buf. */
+static const char *
+se_response_lines(const struct sip_leg *leg, char *buf, size_t len)
+{
+	if (leg->se == 0) {
+		buf[0] = '\0';
+		return buf;
+	}
+	snprintf(buf, len, "Session-Expires: %u;refresher=%s\r\n%s", leg->se,
+	    leg->se_we_refresh ? "uas" : "uac", leg->se_we_refresh ? "" : "Require: timer\r\n");
+	return buf;
+}
+
+/* Session-Expires of a 2xx to our request (we are its UAC). */
+static void
+se_from_response(struct sip_leg *leg, const osip_message_t *resp)
+{
+	unsigned int v;
+	enum se_refresher ref;
+
+	if (msg_session_expires(resp, &v, &ref) != 0)
+		return;
+	leg->se = v;
+	leg->se_we_refresh = ref != SE_REF_UAS;
+}
+
+/* We refresh: UPDATE when the peer allows it, else a re-INVITE with the
+ * description we sent last. The result comes to ref_result(). */
+static int
+se_send_refresh(struct sip_leg *leg)
+{
+	char extra[256], *contact = contact_line(leg, leg->role == LEG_UAS ? leg->called : leg->calling);
+	int error, upd = leg->peer_update || leg->local_sdp == NULL;
+
+	if (contact == NULL)
+		return ENOMEM;
+	snprintf(extra, sizeof(extra), "%sSession-Expires: %u;refresher=uac\r\nSupported: " SIP_SUPPORTED
+	    "\r\n%sAllow: " SIP_ALLOW "\r\n", contact, leg->se, leg->peer_timer ? "Require: timer\r\n" : "");
+	free(contact);
+	error = send_in_dialog_tx(leg, upd ? "UPDATE" : "INVITE", extra, upd ? NULL : leg->local_sdp,
+	    &leg->ref_tr);
+	if (error != 0) {
+		leg->ref_tr = NULL;
+		return error;
+	}
+	leg->ref_invite = !upd;
+	osip_transaction_set_your_instance(leg->ref_tr, leg);
+	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: session refresh (%s, %u s)", upd ? "UPDATE" : "re-INVITE",
+	    leg->se);
+	return 0;
+}
+
+/* The session timer fired (pure but for the messages it decides). */
+static void
+se_fire(struct sip_leg *leg, uint64_t now)
+{
+	if (!leg->se_we_refresh) {
+		log_call(LOG_LEVEL_NOTICE, leg->call_id, "sip: session expired without a refresh (%u s)",
+		    leg->se);
+		send_bye(leg, 102);
+		leg_end(leg, 408, 0);
+		return;
+	}
+	if (leg->ref_tr != NULL) {
+		leg->se_next = now + 1000;
+		return;
+	}
+	if (se_send_refresh(leg) != 0) {
+		log_call(LOG_LEVEL_NOTICE, leg->call_id, "sip: cannot send the session refresh");
+		send_bye(leg, 102);
+		leg_end(leg, 500, 0);
+		return;
+	}
+	leg->se_next = now + (uint64_t)leg->se * 1000;
+}
+
+/* The final outcome of our refresh (status 408 for a timeout). */
+static void
+ref_result(struct sip_leg *leg, osip_transaction_t *tr, const osip_message_t *resp, int status)
+{
+	unsigned int cseq = leg->local_cseq;
+
+	if (tr != leg->ref_tr)
+		return;
+	osip_transaction_set_your_instance(tr, NULL);
+	leg->ref_tr = NULL;
+	if (resp != NULL)
+		cseq = (unsigned int)msg_cseq(resp);
+	if (status >= 200 && status < 300) {
+		if (leg->ref_invite && resp != NULL) {
+			char *ack;
+			size_t len;
+
+			/* ACK the 2xx of our re-INVITE; kept for its retransmissions. */
+			ack = compose_request(leg, "ACK", leg->target, leg->remote_hdr, cseq, leg->routes,
+			    NULL, NULL, &len);
+			if (ack != NULL) {
+				send_text(&leg->route, leg->call_id, ack, len);
+				free(leg->re_ack);
+				leg->re_ack = ack;
+				leg->re_ack_len = len;
+				leg->re_ack_cseq = cseq;
+			}
+		}
+		if (resp != NULL)
+			se_from_response(leg, resp);
+		se_restart(leg, now_ms());
+		return;
+	}
+	if (status == 491) {
+		leg->se_next = now_ms() + 2000;     /* glare: try again */
+		return;
+	}
+	log_call(LOG_LEVEL_NOTICE, leg->call_id, "sip: session refresh failed (%d): ending the call",
+	    status);
+	if (leg->state != LEG_TERMINATED)
+		send_bye(leg, 102);
+	leg_end(leg, status >= 300 ? status : 408, 0);
+}
+
+/* UAC: a 2xx from another fork than the one we keep: ACK it and end that
+ * dialog with BYE (once per fork; a retransmission is only ACKed). */
+static void
+fork_end(struct sip_leg *leg, const osip_message_t *resp)
+{
+	const char *tag = from_tag(resp->to);
+	struct sbuf rs = {0};
+	osip_contact_t *c = NULL;
+	char *to = NULL, *target = NULL, *routes, *text, *s = NULL, key[80];
+	unsigned int cseq = (unsigned int)msg_cseq(resp);
+	size_t len;
+	int seen;
+
+	if (tag == NULL || strlen(tag) > 64 || osip_to_to_str(resp->to, &to) != 0)
+		return;
+	snprintf(key, sizeof(key), " %s ", tag);
+	seen = leg->fork_tags != NULL && strstr(leg->fork_tags, key) != NULL;
+	if (osip_message_get_contact(resp, 0, &c) >= 0 && c != NULL && c->url != NULL)
+		osip_uri_to_str(c->url, &target);
+	for (int i = osip_list_size(&resp->record_routes) - 1; i >= 0; i--) {
+		osip_record_route_t *rr = osip_list_get(&resp->record_routes, i);
+		if (osip_record_route_to_str(rr, &s) == 0) {
+			sb_printf(&rs, "Route: %s\r\n", s);
+			osip_free(s);
+		}
+	}
+	sb_printf(&rs, "%s", "");
+	if ((routes = sb_done(&rs, NULL)) == NULL)
+		goto out;
+	text = compose_request(leg, "ACK", target != NULL ? target : leg->target, to, cseq, routes,
+	    NULL, NULL, &len);
+	if (text != NULL) {
+		send_text(&leg->route, leg->call_id, text, len);
+		free(text);
+	}
+	if (!seen) {
+		char *n = NULL;
+
+		log_call(LOG_LEVEL_INFO, leg->call_id, "sip: 2xx from another fork (tag %s): ACK and BYE",
+		    tag);
+		text = compose_request(leg, "BYE", target != NULL ? target : leg->target, to, cseq + 1,
+		    routes, NULL, NULL, &len);
+		if (text != NULL) {
+			client_tx(text, len, &leg->route, NULL);
+			free(text);
+		}
+		if (asprintf(&n, "%s%s ", leg->fork_tags != NULL ? leg->fork_tags : " ", tag) >= 0) {
+			free(leg->fork_tags);
+			leg->fork_tags = n;
+		}
+	}
+	free(routes);
+out:
+	osip_free(to);
+	osip_free(target);
+}
+
 /* ---- policy: trust and digest authentication -------------------------- */
 
 static int
@@ -845,81 +1450,60 @@ unquote(const char *s)
 	return s != NULL ? osip_strdup_without_quote(s) : NULL;
 }
 
-/* Check the Authorization of req. 0 with *user set (caller frees), ENOENT
- * when there is none, ESTALE for an expired nonce of ours, EACCES
- * otherwise (*user set to the claimed name when there is one). */
+/* Authenticate req (INVITE, REGISTER) from `from`; sip_auth.c decides.
+ * 0 with *user (the [user] name, caller frees) when it may go on.
+ * Otherwise the answer is sent and EACCES returned: 403 without a
+ * challenge to a blocked source, 401 with a challenge (stale=true for an
+ * old nonce), or 403 to a failed attempt (logged for fail2ban, counted
+ * towards blocking the source). `tag`: the To tag of the answer, or NULL
+ * for a new one. */
 static int
-auth_check(const osip_message_t *req, time_t now, char **user)
+auth_gate(osip_transaction_t *tr, const osip_message_t *req, const struct sip_route *from,
+          const char *tag, char **user)
 {
-	osip_authorization_t *a = NULL;
-	char *uname = NULL, *realm = NULL, *nonce = NULL, *uri = NULL, *resp = NULL;
-	char *qop = NULL, *nc = NULL, *cnonce = NULL, *alg = NULL, expect[33];
-	const struct cfg_user *u;
-	int error = EACCES, r;
+	const struct cfg_user *u = NULL;
+	const char *reason = NULL;
+	char *claimed = NULL, *extra = NULL, t[20];
+	uint64_t ms = now_ms();
+	enum sip_auth_result r;
 
 	*user = NULL;
-	if (osip_message_get_authorization(req, 0, &a) < 0 || a == NULL)
-		return ENOENT;
-	uname = unquote(a->username);
-	realm = unquote(a->realm);
-	nonce = unquote(a->nonce);
-	uri = unquote(a->uri);
-	resp = unquote(a->response);
-	qop = unquote(a->message_qop);
-	nc = unquote(a->nonce_count);
-	cnonce = unquote(a->cnonce);
-	alg = unquote(a->algorithm);
-	if (uname != NULL)
-		*user = strdup(uname);
-	if (a->auth_type == NULL || strcasecmp(a->auth_type, "Digest") != 0)
-		goto out;
-	if (uname == NULL || realm == NULL || nonce == NULL || uri == NULL || resp == NULL)
-		goto out;
-	if (strcmp(realm, SIP_AUTH_REALM) != 0)
-		goto out;
-	if (alg != NULL && strcasecmp(alg, "MD5") != 0)
-		goto out;
-	if (qop != NULL && strcmp(qop, "auth") != 0)
-		goto out;
-	r = sip_auth_nonce_check(nonce, now);
-	if (r == EINVAL)
-		goto out;
-	if ((u = find_user(uname)) == NULL || u->password == NULL)
-		goto out;
-	if (sip_auth_response(uname, realm, u->password, req->sip_method, uri, nonce, nc, cnonce,
-	    qop, expect) != 0)
-		goto out;
-	if (strcasecmp(expect, resp) != 0)
-		goto out;
-	/* Right password, old nonce: ask again with stale=true. */
-	error = r == ESTALE ? ESTALE : 0;
-out:
-	osip_free(uname);
-	osip_free(realm);
-	osip_free(nonce);
-	osip_free(uri);
-	osip_free(resp);
-	osip_free(qop);
-	osip_free(nc);
-	osip_free(cnonce);
-	osip_free(alg);
-	return error;
-}
-
-static char *
-challenge_line(int stale)
-{
-	char nonce[SIP_AUTH_NONCE_LEN], *s = NULL;
-
-	if (sip_auth_nonce(now_sec(), nonce, sizeof(nonce)) != 0)
-		return NULL;
-	if (asprintf(&s, "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s\r\n",
-	    SIP_AUTH_REALM, nonce, stale ? ", stale=true" : "") < 0)
-		return NULL;
-	return s;
+	if (tag == NULL) {
+		random_hex(t, 8);
+		tag = t;
+	}
+	if (sip_auth_blocked(&from->dst, ms) > 0) {
+		tx_respond(tr, req, 403, tag, NULL, NULL);
+		return EACCES;
+	}
+	r = sip_auth_check(req, &from->dst, S.cfg, now_sec(), &u, &claimed, &reason);
+	switch (r) {
+	case SIP_AUTH_OK:
+		free(claimed);
+		if ((*user = strdup(u->name)) == NULL) {
+			tx_respond(tr, req, 503, tag, NULL, NULL);
+			return ENOMEM;
+		}
+		return 0;
+	case SIP_AUTH_NONE:
+	case SIP_AUTH_STALE:
+		extra = sip_auth_challenge(S.cfg, now_sec(), r == SIP_AUTH_STALE);
+		tx_respond(tr, req, extra != NULL ? 401 : 500, tag, extra, NULL);
+		free(extra);
+		break;
+	case SIP_AUTH_FAILED:
+		S.stats.auth_failures++;
+		sip_auth_failed(S.cfg, &from->dst, req->sip_method, claimed, reason, ms);
+		tx_respond(tr, req, 403, tag, NULL, NULL);
+		break;
+	}
+	free(claimed);
+	return EACCES;
 }
 
 /* ---- incoming requests ------------------------------------------------ */
+
+static void handle_reinvite(osip_event_t *evt, const struct sip_route *from);
 
 static void
 handle_invite(osip_event_t *evt, const struct sip_route *from)
@@ -930,14 +1514,12 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	struct sip_invite inv;
 	const char *sdp;
 	size_t sdp_len;
-	char a[ADDR_STRLEN], *auth_user = NULL, *extra = NULL, tag[20];
+	char a[ADDR_STRLEN], *auth_user = NULL, tag[20];
 	int trusted;
 
-	/* A re-INVITE (To tag): not supported yet, the session stays. */
+	/* A re-INVITE (To tag): an offer within the dialog. */
 	if (from_tag(req->to) != NULL) {
-		leg = find_dialog(req);
-		if ((tr = server_tx(evt, from)) != NULL)
-			tx_respond(tr, req, leg != NULL ? 488 : 481, NULL, NULL, NULL);
+		handle_reinvite(evt, from);
 		return;
 	}
 	/* A retransmission after our 2xx ended the server transaction. */
@@ -957,6 +1539,17 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 		tx_respond(tr, req, 503, NULL, NULL, NULL);
 		return;
 	}
+	{
+		/* [general] max_call_attempts_per_second, trusted sources too */
+		unsigned int retry = sip_auth_attempt(S.cfg, now_ms());
+		char line[40];
+
+		if (retry > 0) {
+			snprintf(line, sizeof(line), "Retry-After: %u\r\n", retry);
+			tx_respond(tr, req, 503, NULL, line, NULL);
+			return;
+		}
+	}
 	if (msg_sdp(req, &sdp, &sdp_len) != 0) {
 		tx_respond(tr, req, 415, NULL, "Accept: application/sdp\r\n", NULL);
 		return;
@@ -965,37 +1558,34 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 		tx_respond(tr, req, 404, NULL, NULL, NULL);
 		return;
 	}
+	{
+		char ubuf[64], line[128];
+		unsigned int se;
+		enum se_refresher ref;
+
+		if (unsupported_require(req, ubuf, sizeof(ubuf)) != NULL) {
+			snprintf(line, sizeof(line), "Unsupported: %s\r\n", ubuf);
+			tx_respond(tr, req, 420, NULL, line, NULL);
+			return;
+		}
+		/* RFC 4028: an interval below our Min-SE. */
+		if (msg_session_expires(req, &se, &ref) == 0 && se < cfg_min_se()) {
+			snprintf(line, sizeof(line), "Min-SE: %u\r\n", cfg_min_se());
+			random_hex(tag, 8);
+			tx_respond(tr, req, 422, tag, line, NULL);
+			return;
+		}
+	}
 	trusted = is_trusted(&from->dst);
 	if (!trusted) {
-		int r;
-		char name[80];
-
 		if (S.cfg == NULL || S.cfg->n_users == 0) {
 			log_limited(&S.rl_auth, LOG_LEVEL_NOTICE, "sip: INVITE from untrusted %s refused",
 			    addr_str(&from->dst, a, sizeof(a)));
 			tx_respond(tr, req, 403, NULL, NULL, NULL);
 			return;
 		}
-		r = auth_check(req, now_sec(), &auth_user);
-		if (r == ENOENT || r == ESTALE) {
-			free(auth_user);
-			if ((extra = challenge_line(r == ESTALE)) == NULL) {
-				tx_respond(tr, req, 500, NULL, NULL, NULL);
-				return;
-			}
-			random_hex(tag, 8);
-			tx_respond(tr, req, 401, tag, extra, NULL);
-			free(extra);
+		if (auth_gate(tr, req, from, NULL, &auth_user) != 0)
 			return;
-		}
-		if (r != 0) {
-			S.stats.auth_failures++;
-			safe_name(auth_user, name, sizeof(name));
-			log_notice("auth failure from %s user=%s", addr_str(&from->dst, a, sizeof(a)), name);
-			free(auth_user);
-			tx_respond(tr, req, 403, NULL, NULL, NULL);
-			return;
-		}
 	}
 	if ((leg = calloc(1, sizeof(*leg))) == NULL) {
 		free(auth_user);
@@ -1065,6 +1655,14 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 		leg_detach_tr(leg);
 		return;
 	}
+	leg->remote_cseq = (unsigned int)msg_cseq(req);
+	leg->peer_100rel = msg_has_option(req, "require", NULL, "100rel") ||
+	    msg_has_option(req, "supported", "k", "100rel");
+	leg->peer_timer = msg_has_option(req, "require", NULL, "timer") ||
+	    msg_has_option(req, "supported", "k", "timer");
+	leg->peer_update = msg_has_option(req, "allow", NULL, "UPDATE");
+	leg->peer_min_se = (unsigned int)msg_header_num(req, "min-se");
+	se_from_request(leg, req, 1);
 	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: INVITE from %s to %s, calling %s%s%s",
 	    addr_str(&from->dst, a, sizeof(a)), leg->called, leg->calling,
 	    trusted ? " (trusted)" : "", leg->auth_user != NULL ? " (authenticated)" : "");
@@ -1086,6 +1684,246 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	S.invite_cb(S.invite_arg, &inv);
 }
 
+/* Hand an offer of the peer (or NULL: it asks for ours) to the owner.
+ * 0 with the answer in buf, or the status to refuse with. */
+static int
+dialog_offer(struct sip_leg *leg, const char *sdp, size_t len, char *buf, size_t buflen)
+{
+	int r;
+
+	if (leg->closed || leg->cbs == NULL || leg->cbs->reoffer == NULL)
+		return 488;
+	buf[0] = '\0';
+	r = leg->cbs->reoffer(leg->owner, sdp, len, buf, buflen);
+	if (r != 0)
+		return r >= 400 && r <= 699 ? r : 500;
+	if (buf[0] == '\0')
+		return 500;
+	free(leg->local_sdp);
+	leg->local_sdp = strdup(buf);
+	if (sdp != NULL)
+		leg_set_sdp(leg, sdp, len);
+	return 0;
+}
+
+/* Checks common to the peer's requests within a dialog: 0 when the request
+ * may go on (and its CSeq is taken), or the status to answer. */
+static int
+dialog_request_check(struct sip_leg *leg, const osip_message_t *req)
+{
+	unsigned long cseq = msg_cseq(req);
+
+	if (leg == NULL || leg->closed || leg->state == LEG_TERMINATED)
+		return 481;
+	if (leg->remote_cseq != 0 && cseq <= leg->remote_cseq)
+		return 500;
+	leg->remote_cseq = (unsigned int)cseq;
+	return 0;
+}
+
+static char *
+dialog_answer_extra(struct sip_leg *leg)
+{
+	char se[128], *contact = contact_line(leg, leg->role == LEG_UAS ? leg->called : leg->calling);
+	char *s = NULL;
+
+	if (contact == NULL)
+		return NULL;
+	if (asprintf(&s, "%sAllow: " SIP_ALLOW "\r\nSupported: " SIP_SUPPORTED "\r\n%s", contact,
+	    se_response_lines(leg, se, sizeof(se))) < 0)
+		s = NULL;
+	free(contact);
+	return s;
+}
+
+/* A re-INVITE of the peer: hold, resume, a new address or codec, or a
+ * session refresh. The 2xx is retransmitted until the ACK. */
+static void
+handle_reinvite(osip_event_t *evt, const struct sip_route *from)
+{
+	osip_message_t *req = evt->sip;
+	struct sip_leg *leg = find_dialog(req);
+	osip_transaction_t *tr;
+	const char *sdp;
+	size_t sdp_len, len;
+	char answer[2048], *extra = NULL, *text;
+	int status;
+
+	/* A retransmission after our 2xx ended the server transaction. */
+	if (leg != NULL && leg->re2xx.msg != NULL && msg_cseq(req) == leg->re_cseq) {
+		if (leg->re2xx.active)
+			send_text(&leg->route, leg->call_id, leg->re2xx.msg, leg->re2xx.len);
+		osip_event_free(evt);
+		return;
+	}
+	if ((tr = server_tx(evt, from)) == NULL)
+		return;
+	if (leg != NULL && !leg->closed && (leg->state < LEG_CONFIRMED || leg->re2xx.active)) {
+		/* The previous INVITE is not done yet (RFC 3261 14.2). */
+		tx_respond(tr, req, 500, NULL, "Retry-After: 1\r\n", NULL);
+		return;
+	}
+	if (leg != NULL && !leg->closed && leg->ref_tr != NULL && leg->ref_invite) {
+		tx_respond(tr, req, 491, NULL, NULL, NULL);     /* glare */
+		return;
+	}
+	if ((status = dialog_request_check(leg, req)) != 0) {
+		tx_respond(tr, req, status, NULL, NULL, NULL);
+		return;
+	}
+	if (msg_sdp(req, &sdp, &sdp_len) != 0) {
+		tx_respond(tr, req, 415, NULL, "Accept: application/sdp\r\n", NULL);
+		return;
+	}
+	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: re-INVITE%s", sdp == NULL ? " without an offer" : "");
+	if ((status = dialog_offer(leg, sdp, sdp_len, answer, sizeof(answer))) != 0) {
+		log_call(LOG_LEVEL_NOTICE, leg->call_id, "sip: re-INVITE refused: %d", status);
+		tx_respond(tr, req, status, NULL, NULL, NULL);
+		return;
+	}
+	se_from_request(leg, req, 0);
+	if ((extra = dialog_answer_extra(leg)) == NULL ||
+	    (text = build_response(req, 200, NULL, NULL, extra, answer, &len)) == NULL) {
+		free(extra);
+		tx_respond(tr, req, 500, NULL, NULL, NULL);
+		return;
+	}
+	free(extra);
+	if (tx_send_text(tr, text, len) != 0) {
+		free(text);
+		return;
+	}
+	leg->re_cseq = (unsigned int)msg_cseq(req);
+	leg->re_no_offer = sdp == NULL;
+	rtx_start(&leg->re2xx, text, len, 1, now_ms());
+	se_restart(leg, now_ms());
+}
+
+/* UPDATE (RFC 3311): an offer or a session refresh, answered at once. */
+static void
+handle_update(osip_event_t *evt, const struct sip_route *from)
+{
+	osip_message_t *req = evt->sip;
+	struct sip_leg *leg = find_dialog(req);
+	osip_transaction_t *tr;
+	const char *sdp;
+	size_t sdp_len;
+	char answer[2048], *extra;
+	int status;
+
+	if ((tr = server_tx(evt, from)) == NULL)
+		return;
+	if ((status = dialog_request_check(leg, req)) != 0) {
+		tx_respond(tr, req, status, NULL, NULL, NULL);
+		return;
+	}
+	if (msg_sdp(req, &sdp, &sdp_len) != 0) {
+		tx_respond(tr, req, 415, NULL, "Accept: application/sdp\r\n", NULL);
+		return;
+	}
+	if (sdp != NULL) {
+		if (leg->state < LEG_CONFIRMED || (leg->ref_tr != NULL && leg->ref_invite)) {
+			tx_respond(tr, req, leg->state < LEG_CONFIRMED ? 500 : 491, NULL,
+			    leg->state < LEG_CONFIRMED ? "Retry-After: 1\r\n" : NULL, NULL);
+			return;
+		}
+		log_call(LOG_LEVEL_INFO, leg->call_id, "sip: UPDATE with an offer");
+		if ((status = dialog_offer(leg, sdp, sdp_len, answer, sizeof(answer))) != 0) {
+			tx_respond(tr, req, status, NULL, NULL, NULL);
+			return;
+		}
+	} else {
+		log_call(LOG_LEVEL_DEBUG, leg->call_id, "sip: UPDATE (session refresh)");
+	}
+	se_from_request(leg, req, 0);
+	if ((extra = dialog_answer_extra(leg)) == NULL) {
+		tx_respond(tr, req, 500, NULL, NULL, NULL);
+		return;
+	}
+	tx_respond(tr, req, 200, NULL, extra, sdp != NULL ? answer : NULL);
+	free(extra);
+	if (leg->state == LEG_CONFIRMED)
+		se_restart(leg, now_ms());
+}
+
+/* PRACK (RFC 3262) for our reliable provisional response. */
+static void
+handle_prack(osip_event_t *evt, const struct sip_route *from)
+{
+	osip_message_t *req = evt->sip;
+	struct sip_leg *leg = find_dialog(req);
+	osip_transaction_t *tr;
+	const char *rack = msg_header(req, "rack", NULL);
+	unsigned long rseq = 0, cseq = 0;
+	char method[16] = "";
+
+	if ((tr = server_tx(evt, from)) == NULL)
+		return;
+	if (rack != NULL && sscanf(rack, "%lu %lu %15s", &rseq, &cseq, method) != 3)
+		rseq = 0;
+	if (leg == NULL || leg->role != LEG_UAS || leg->rseq == 0 || rseq != leg->rseq ||
+	    cseq != msg_cseq(leg->invite) || strcasecmp(method, "INVITE") != 0) {
+		tx_respond(tr, req, 481, NULL, NULL, NULL);
+		return;
+	}
+	tx_respond(tr, req, 200, NULL, NULL, NULL);
+	if (!leg->rel1xx.active)
+		return;             /* a retransmitted PRACK */
+	leg->rel1xx.active = 0;
+	log_call(LOG_LEVEL_DEBUG, leg->call_id, "sip: PRACK for RSeq %lu", rseq);
+	if (leg->held_2xx) {
+		char *sdp = leg->held_sdp;
+
+		leg->held_2xx = 0;
+		leg->held_sdp = NULL;
+		sip_leg_respond(leg, 200, sdp, 0);
+		free(sdp);
+	}
+}
+
+/* INFO: DTMF as application/dtmf-relay; an empty INFO is a keep-alive. */
+static void
+handle_info(osip_event_t *evt, const struct sip_route *from)
+{
+	osip_message_t *req = evt->sip;
+	struct sip_leg *leg = find_dialog(req);
+	osip_transaction_t *tr;
+	osip_body_t *b = NULL;
+	unsigned int ms;
+	char digit, a[ADDR_STRLEN];
+	int status, r;
+
+	if ((tr = server_tx(evt, from)) == NULL)
+		return;
+	if ((status = dialog_request_check(leg, req)) != 0) {
+		tx_respond(tr, req, status, NULL, NULL, NULL);
+		return;
+	}
+	if (osip_list_size(&req->bodies) <= 0 || osip_message_get_body(req, 0, &b) < 0 || b == NULL ||
+	    b->body == NULL || b->length == 0) {
+		tx_respond(tr, req, 200, NULL, NULL, NULL);
+		return;
+	}
+	if (req->content_type == NULL || req->content_type->type == NULL ||
+	    req->content_type->subtype == NULL ||
+	    strcasecmp(req->content_type->type, "application") != 0 ||
+	    strcasecmp(req->content_type->subtype, "dtmf-relay") != 0) {
+		tx_respond(tr, req, 415, NULL, "Accept: application/dtmf-relay\r\n", NULL);
+		return;
+	}
+	if (parse_dtmf_relay(b->body, b->length, &digit, &ms) != 0) {
+		S.stats.bad_requests++;
+		log_limited(&S.rl_bad, LOG_LEVEL_WARN, "sip: bad dtmf-relay INFO from %s",
+		    addr_str(&from->dst, a, sizeof(a)));
+		tx_respond(tr, req, 400, NULL, NULL, NULL);
+		return;
+	}
+	r = leg->cbs != NULL && leg->cbs->dtmf != NULL ? leg->cbs->dtmf(leg->owner, digit, ms) : ENOTSUP;
+	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: INFO DTMF %c %u ms%s", digit, ms,
+	    r == 0 ? "" : r == ENOTSUP ? " refused (dtmf_info is off)" : " failed");
+	tx_respond(tr, req, r == 0 ? 200 : r == ENOTSUP ? 415 : 500, NULL, NULL, NULL);
+}
+
 static void
 handle_ack(osip_message_t *req)
 {
@@ -1093,6 +1931,20 @@ handle_ack(osip_message_t *req)
 	const char *sdp;
 	size_t len;
 
+	if (leg != NULL && leg->re2xx.msg != NULL && msg_cseq(req) == leg->re_cseq &&
+	    leg->state == LEG_CONFIRMED) {
+		/* The ACK of our 2xx to a re-INVITE; with the answer when the
+		 * re-INVITE had no offer. */
+		if (leg->re2xx.active) {
+			leg->re2xx.active = 0;
+			if (leg->re_no_offer && msg_sdp(req, &sdp, &len) == 0 && sdp != NULL &&
+			    !leg->closed && leg->cbs != NULL && leg->cbs->reoffer != NULL) {
+				leg_set_sdp(leg, sdp, len);
+				leg->cbs->reoffer(leg->owner, leg->sdp, leg->sdp_len, NULL, 0);
+			}
+		}
+		return;
+	}
 	if (leg == NULL || leg->role != LEG_UAS) {
 		log_call(LOG_LEVEL_DEBUG, msg_call_id(req), "sip: ACK for no dialog dropped");
 		return;
@@ -1165,6 +2017,38 @@ handle_cancel(osip_event_t *evt, const struct sip_route *from)
 	leg_end(leg, 0, q850);
 }
 
+/* REGISTER: always authenticated, from any source (the [sip] trusted
+ * networks included); the To user must be the authenticated [user] or one
+ * of its numbers. The registrar (sip_registrar.c) does the rest. */
+static void
+handle_register(osip_transaction_t *tr, osip_message_t *req, const struct sip_route *from)
+{
+	const struct cfg_user *u;
+	const char *aor;
+	char a[ADDR_STRLEN], name[80], tag[20], *auth_user = NULL, *extra = NULL;
+	int status, ok = 0;
+
+	random_hex(tag, 8);
+	if (auth_gate(tr, req, from, tag, &auth_user) != 0)
+		goto out;
+	u = find_user(auth_user);
+	aor = req->to != NULL && req->to->url != NULL ? req->to->url->username : NULL;
+	for (size_t i = 0; u != NULL && aor != NULL && i < u->numbers.n; i++)
+		ok |= strcmp(u->numbers.v[i], aor) == 0;
+	if (u == NULL || aor == NULL || !(ok || strcmp(aor, u->name) == 0)) {
+		safe_name(aor, name, sizeof(name));
+		log_limited(&S.rl_auth, LOG_LEVEL_NOTICE, "sip: REGISTER from %s: user %s may not register %s",
+		    addr_str(&from->dst, a, sizeof(a)), auth_user, name);
+		tx_respond(tr, req, 403, tag, NULL, NULL);
+		goto out;
+	}
+	status = sip_registrar_register(req, from, u->name, &extra);
+	tx_respond(tr, req, status, tag, extra, NULL);
+out:
+	free(extra);
+	free(auth_user);
+}
+
 static void
 handle_other(osip_event_t *evt, const struct sip_route *from)
 {
@@ -1179,10 +2063,10 @@ handle_other(osip_event_t *evt, const struct sip_route *from)
 			tx_respond(tr, req, 503, NULL, NULL, NULL);
 		else
 			tx_respond(tr, req, 200, NULL,
-			    "Allow: " SIP_ALLOW "\r\nAccept: application/sdp\r\n", NULL);
+			    "Allow: " SIP_ALLOW "\r\nAccept: application/sdp\r\n"
+			    "Supported: " SIP_SUPPORTED "\r\n", NULL);
 	} else if (strcmp(m, "REGISTER") == 0) {
-		/* No registrar yet. */
-		tx_respond(tr, req, 403, NULL, NULL, NULL);
+		handle_register(tr, req, from);
 	} else {
 		tx_respond(tr, req, 501, NULL, "Allow: " SIP_ALLOW "\r\n", NULL);
 	}
@@ -1198,11 +2082,22 @@ handle_stray_response(osip_message_t *resp)
 	    strcmp(resp->cseq->method, "INVITE") != 0)
 		return;
 	TAILQ_FOREACH(leg, &S.legs, entry) {
-		if (leg->role == LEG_UAC && streq(leg->call_id, msg_call_id(resp)) &&
-		    streq(leg->local_tag, from_tag(resp->from)) && leg->ack != NULL) {
-			send_text(&leg->route, leg->call_id, leg->ack, leg->ack_len);
+		if (!streq(leg->call_id, msg_call_id(resp)) || !streq(leg->local_tag, from_tag(resp->from)))
+			continue;
+		if (leg->re_ack != NULL && msg_cseq(resp) == leg->re_ack_cseq &&
+		    streq(leg->remote_tag, from_tag(resp->to))) {
+			/* A retransmitted 2xx of our re-INVITE. */
+			send_text(&leg->route, leg->call_id, leg->re_ack, leg->re_ack_len);
 			return;
 		}
+		if (leg->role != LEG_UAC || leg->ack == NULL)
+			continue;
+		if (leg->state >= LEG_CONFIRMED && !streq(leg->remote_tag, from_tag(resp->to)) &&
+		    msg_cseq(resp) == msg_cseq(leg->invite))
+			fork_end(leg, resp);
+		else
+			send_text(&leg->route, leg->call_id, leg->ack, leg->ack_len);
+		return;
 	}
 }
 
@@ -1247,6 +2142,26 @@ fix_via(osip_message_t *m, const struct sip_route *from)
 		p->gvalue = osip_strdup(port);
 	}
 	osip_message_force_update(m);
+}
+
+/* libosip2 parses some values that it does not write back in a form it
+ * parses again (a host with a ':' and an empty port: "[h:x]:"). A request
+ * whose responses cannot be composed would leave its server transaction
+ * without a response, for ever: check that it can be answered at all. */
+static int
+answerable(const osip_message_t *req)
+{
+	osip_message_t *m = NULL;
+	size_t len;
+	char *text = build_response(req, 400, NULL, "t", NULL, NULL, &len);
+	int ok = 0;
+
+	if (text != NULL && osip_message_init(&m) == 0) {
+		ok = osip_message_parse(m, text, len) == 0;
+		osip_message_free(m);
+	}
+	free(text);
+	return ok;
 }
 
 static const char *
@@ -1300,6 +2215,13 @@ sip_receive(const struct sip_route *from, const char *buf, size_t len)
 	}
 	if (MSG_IS_REQUEST(m))
 		fix_via(m, from);
+	if (MSG_IS_REQUEST(m) && !MSG_IS_ACK(m) && !answerable(m)) {
+		S.stats.malformed++;
+		log_limited(&S.rl_bad, LOG_LEVEL_WARN, "sip: malformed message from %s: %s",
+		    addr_str(&from->dst, a, sizeof(a)), "headers that cannot be answered");
+		osip_event_free(evt);
+		return;
+	}
 	if (osip_find_transaction_and_add_event(S.osip, evt) == 0) {
 		pump();
 		return;
@@ -1316,6 +2238,12 @@ sip_receive(const struct sip_route *from, const char *buf, size_t len)
 		handle_bye(evt, from);
 	} else if (MSG_IS_CANCEL(m)) {
 		handle_cancel(evt, from);
+	} else if (MSG_IS_UPDATE(m)) {
+		handle_update(evt, from);
+	} else if (MSG_IS_PRACK(m)) {
+		handle_prack(evt, from);
+	} else if (MSG_IS_INFO(m)) {
+		handle_info(evt, from);
 	} else {
 		handle_other(evt, from);
 	}
@@ -1337,7 +2265,7 @@ sip_cb_ict_1xx(int type, osip_transaction_t *tr, osip_message_t *resp)
 	const char *sdp;
 	size_t len;
 
-	if (leg == NULL)
+	if (leg == NULL || tr == leg->ref_tr)
 		return;
 	leg->got_1xx = 1;
 	if (leg->closed) {
@@ -1416,8 +2344,19 @@ sip_cb_ict_2xx(int type, osip_transaction_t *tr, osip_message_t *resp)
 	const char *sdp;
 	size_t len;
 
-	if (leg == NULL || leg->state >= LEG_CONFIRMED)
+	if (leg == NULL)
 		return;
+	if (tr == leg->ref_tr) {
+		ref_result(leg, tr, resp, resp->status_code);
+		return;
+	}
+	if (leg->state >= LEG_CONFIRMED) {
+		if (!streq(leg->remote_tag, from_tag(resp->to)))
+			fork_end(leg, resp);
+		return;
+	}
+	if (leg->fork != NULL && !leg->closed)
+		leg = sip_fork_on_2xx(leg);     /* the dialog moves to the fork's head */
 	if (uac_ack(leg, resp) != 0)
 		log_call(LOG_LEVEL_WARN, leg->call_id, "sip: could not send ACK");
 	leg_set_state(leg, LEG_CONFIRMED);
@@ -1426,6 +2365,11 @@ sip_cb_ict_2xx(int type, osip_transaction_t *tr, osip_message_t *resp)
 		send_bye(leg, 16);
 		return;
 	}
+	leg->peer_timer = msg_has_option(resp, "require", NULL, "timer") ||
+	    msg_has_option(resp, "supported", "k", "timer");
+	leg->peer_update = msg_has_option(resp, "allow", NULL, "UPDATE");
+	se_from_response(leg, resp);
+	se_restart(leg, now_ms());
 	if (msg_sdp(resp, &sdp, &len) == 0 && sdp != NULL)
 		leg_set_sdp(leg, sdp, len);
 	else
@@ -1441,6 +2385,10 @@ sip_cb_ict_final(int type, osip_transaction_t *tr, osip_message_t *resp)
 
 	if (leg == NULL)
 		return;
+	if (tr == leg->ref_tr) {
+		ref_result(leg, tr, resp, resp->status_code);
+		return;
+	}
 	leg_detach_tr(leg);
 	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: INVITE failed: %d", resp->status_code);
 	leg_end(leg, resp->status_code, msg_q850(resp));
@@ -1453,6 +2401,10 @@ sip_cb_ict_timeout(int type, osip_transaction_t *tr, osip_message_t *msg)
 
 	if (leg == NULL)
 		return;
+	if (tr == leg->ref_tr) {
+		ref_result(leg, tr, NULL, 408);
+		return;
+	}
 	leg_detach_tr(leg);
 	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: INVITE timed out");
 	leg_end(leg, 408, 0);
@@ -1462,9 +2414,22 @@ static void
 sip_cb_nict_timeout(int type, osip_transaction_t *tr, osip_message_t *msg)
 {
 	const char *cid = tr->orig_request != NULL ? msg_call_id(tr->orig_request) : "-";
+	struct sip_leg *leg = tr_leg(tr);
 
 	log_call(LOG_LEVEL_INFO, cid, "sip: %s timed out",
 	    tr->cseq != NULL && tr->cseq->method != NULL ? tr->cseq->method : "request");
+	if (leg != NULL && tr == leg->ref_tr)
+		ref_result(leg, tr, NULL, 408);
+}
+
+/* A final response to a request of ours outside INVITE (our UPDATE refresh). */
+static void
+sip_cb_nict_final(int type, osip_transaction_t *tr, osip_message_t *resp)
+{
+	struct sip_leg *leg = tr_leg(tr);
+
+	if (leg != NULL && tr == leg->ref_tr)
+		ref_result(leg, tr, resp, resp->status_code);
 }
 
 static void
@@ -1474,6 +2439,10 @@ sip_cb_transport_error(int type, osip_transaction_t *tr, int error)
 	const char *cid = tr->orig_request != NULL ? msg_call_id(tr->orig_request) : "-";
 
 	log_call(LOG_LEVEL_WARN, cid, "sip: transport error on a transaction");
+	if (leg != NULL && tr == leg->ref_tr) {
+		ref_result(leg, tr, NULL, 503);
+		return;
+	}
 	if (leg != NULL && type == OSIP_ICT_TRANSPORT_ERROR) {
 		leg_detach_tr(leg);
 		leg_end(leg, 503, 0);
@@ -1488,6 +2457,8 @@ sip_cb_kill(int type, osip_transaction_t *tr)
 
 	if (leg != NULL && leg->inv_tr == tr)
 		leg_detach_tr(leg);
+	if (leg != NULL && leg->ref_tr == tr)
+		leg->ref_tr = NULL;
 	osip_transaction_set_your_instance(tr, NULL);
 	osip_remove_transaction(S.osip, tr);
 	if ((d = calloc(1, sizeof(*d))) == NULL) {
@@ -1533,6 +2504,12 @@ schedule(void)
 			next = leg->rtx_next;
 		if (leg->cancel_sent && leg->inv_tr != NULL && leg->cancel_deadline < next)
 			next = leg->cancel_deadline;
+		if (leg->re2xx.active && leg->re2xx.next < next)
+			next = leg->re2xx.next;
+		if (leg->rel1xx.active && leg->rel1xx.next < next)
+			next = leg->rel1xx.next;
+		if (leg->se != 0 && leg->state == LEG_CONFIRMED && !leg->closed && leg->se_next < next)
+			next = leg->se_next;
 	}
 	next = next > now ? next - now : 0;
 	tv.tv_sec = (time_t)(next / 1000);
@@ -1586,6 +2563,29 @@ legs_tick(uint64_t now)
 			leg->rtx_next = now + leg->rtx_interval;
 			if (leg->rtx_next > leg->rtx_deadline)
 				leg->rtx_next = leg->rtx_deadline;
+		}
+		if (rtx_tick(leg, &leg->re2xx, now)) {
+			log_call(LOG_LEVEL_INFO, leg->call_id, "sip: no ACK for our 2xx to a re-INVITE");
+			send_bye(leg, 0);
+			leg_end(leg, 408, 0);
+			continue;
+		}
+		if (leg->closed)
+			leg->rel1xx.active = 0;
+		if (rtx_tick(leg, &leg->rel1xx, now)) {
+			/* RFC 3262 3: no PRACK, the INVITE is refused with a 5xx. */
+			log_call(LOG_LEVEL_INFO, leg->call_id, "sip: no PRACK for our reliable provisional");
+			leg->held_2xx = 0;
+			if (!leg->closed && leg->inv_tr != NULL && leg->state < LEG_ANSWERED) {
+				tx_respond(leg->inv_tr, leg->invite, 504, leg->local_tag, NULL, NULL);
+				leg_detach_tr(leg);
+			}
+			leg_end(leg, 408, 0);
+			continue;
+		}
+		if (leg->se != 0 && leg->state == LEG_CONFIRMED && !leg->closed && now >= leg->se_next) {
+			se_fire(leg, now);
+			continue;
 		}
 		if (leg->cancel_sent && leg->inv_tr != NULL && now >= leg->cancel_deadline) {
 			/* No final response to our CANCELled INVITE: give up. */
@@ -1675,6 +2675,11 @@ sip_init(struct event_base *base, const struct cfg *cfg, sip_invite_cb cb, void 
 	osip_set_message_callback(S.osip, OSIP_ICT_STATUS_6XX_RECEIVED, sip_cb_ict_final);
 	osip_set_message_callback(S.osip, OSIP_ICT_STATUS_TIMEOUT, sip_cb_ict_timeout);
 	osip_set_message_callback(S.osip, OSIP_NICT_STATUS_TIMEOUT, sip_cb_nict_timeout);
+	osip_set_message_callback(S.osip, OSIP_NICT_STATUS_2XX_RECEIVED, sip_cb_nict_final);
+	osip_set_message_callback(S.osip, OSIP_NICT_STATUS_3XX_RECEIVED, sip_cb_nict_final);
+	osip_set_message_callback(S.osip, OSIP_NICT_STATUS_4XX_RECEIVED, sip_cb_nict_final);
+	osip_set_message_callback(S.osip, OSIP_NICT_STATUS_5XX_RECEIVED, sip_cb_nict_final);
+	osip_set_message_callback(S.osip, OSIP_NICT_STATUS_6XX_RECEIVED, sip_cb_nict_final);
 	for (int t = 0; t < OSIP_KILL_CALLBACK_COUNT; t++)
 		osip_set_kill_transaction_callback(S.osip, t, sip_cb_kill);
 	for (int t = 0; t < OSIP_TRANSPORT_ERROR_CALLBACK_COUNT; t++)
@@ -1689,11 +2694,14 @@ sip_init(struct event_base *base, const struct cfg *cfg, sip_invite_cb cb, void 
 		goto out;
 	if ((error = sip_transport_apply(&cfg->sip)) != 0)
 		goto out;
+	if ((error = sip_registrar_init(base, cfg)) != 0)
+		goto out;
 	S.cfg = cfg_ref((struct cfg *)cfg);
 	S.initialized = 1;
 	schedule();
 	return 0;
 out:
+	sip_registrar_shutdown();
 	sip_transport_shutdown();
 	if (S.timer != NULL)
 		event_free(S.timer);
@@ -1717,6 +2725,7 @@ sip_apply(const struct cfg *cfg)
 	cfg_ref((struct cfg *)cfg);
 	cfg_unref(S.cfg);
 	S.cfg = (struct cfg *)cfg;
+	sip_registrar_apply(cfg);
 	return 0;
 }
 
@@ -1751,6 +2760,7 @@ sip_shutdown(void)
 
 	if (!S.initialized)
 		return;
+	sip_registrar_shutdown();
 	sip_transport_shutdown();
 	while ((leg = TAILQ_FIRST(&S.legs)) != NULL)
 		leg_free(leg);
@@ -1790,7 +2800,8 @@ sip_get_stats(struct sip_stats *st)
 int
 sip_get_listen_addr(int tcp, size_t index, struct addr *out)
 {
-	const struct addr *a = sip_transport_listen_addr(tcp ? SIP_PROTO_TCP : SIP_PROTO_UDP, index);
+	const struct addr *a = sip_transport_listen_addr(tcp == 2 ? SIP_PROTO_TLS :
+	    tcp ? SIP_PROTO_TCP : SIP_PROTO_UDP, index);
 
 	if (a == NULL)
 		return ENOENT;
@@ -1817,22 +2828,64 @@ sip_leg_peer(const struct sip_leg *leg)
 	return &leg->route.dst;
 }
 
+void
+sip_leg_set_retry_after(struct sip_leg *leg, unsigned int seconds)
+{
+	if (leg != NULL)
+		leg->retry_after = seconds;
+}
+
 int
 sip_leg_respond(struct sip_leg *leg, int status, const char *sdp, int q850)
 {
-	char *extra = NULL, *contact = NULL, *reason = NULL, *text = NULL;
+	char *extra = NULL, *contact = NULL, *reason = NULL, *text = NULL, more[160] = "";
 	size_t len;
-	int error = 0;
+	int error = 0, reliable = 0;
 
 	if (leg == NULL || leg->role != LEG_UAS || leg->closed || status < 101 || status > 699)
 		return EINVAL;
 	if (leg->state >= LEG_ANSWERED || leg->inv_tr == NULL)
 		return EALREADY;
+	if (status >= 200 && status < 300 && leg->rel1xx.active && leg->rel1xx_sdp) {
+		/* RFC 3262 3: no 2xx before the PRACK of a provisional with an
+		 * answer; it goes out when the PRACK comes. */
+		free(leg->held_sdp);
+		leg->held_sdp = sdp != NULL ? strdup(sdp) : NULL;
+		leg->held_2xx = 1;
+		log_call(LOG_LEVEL_DEBUG, leg->call_id, "sip: 2xx waits for the PRACK");
+		return 0;
+	}
+	if (status > 100 && status < 200 && leg->peer_100rel) {
+		if (leg->rel1xx.active) {
+			log_call(LOG_LEVEL_DEBUG, leg->call_id,
+			    "sip: %d not sent: the last reliable provisional has no PRACK yet", status);
+			return 0;
+		}
+		reliable = 1;
+		if (leg->rseq == 0) {
+			unsigned char rb[3] = {0, 0, 0};
+
+			RAND_bytes(rb, sizeof(rb));
+			leg->rseq = 1 + ((unsigned int)rb[0] << 16 | (unsigned int)rb[1] << 8 | rb[2]);
+		} else {
+			leg->rseq++;
+		}
+		snprintf(more, sizeof(more), "Require: 100rel\r\nRSeq: %u\r\n", leg->rseq);
+	} else if (status >= 200 && status < 300) {
+		se_response_lines(leg, more, sizeof(more));
+	}
+	if (status >= 200) {
+		leg->rel1xx.active = 0;
+		leg->held_2xx = 0;
+	}
+	if (status >= 300 && leg->retry_after > 0)
+		snprintf(more, sizeof(more), "Retry-After: %u\r\n", leg->retry_after);
 	if ((contact = contact_line(leg, leg->called)) == NULL || (reason = reason_line(q850)) == NULL) {
 		error = ENOMEM;
 		goto out;
 	}
-	if (asprintf(&extra, "%s%sAllow: " SIP_ALLOW "\r\n", status < 300 ? contact : "", reason) < 0) {
+	if (asprintf(&extra, "%s%s%sAllow: " SIP_ALLOW "\r\nSupported: " SIP_SUPPORTED "\r\n",
+	    status < 300 ? contact : "", reason, more) < 0) {
 		extra = NULL;
 		error = ENOMEM;
 		goto out;
@@ -1845,10 +2898,21 @@ sip_leg_respond(struct sip_leg *leg, int status, const char *sdp, int q850)
 	}
 	if ((error = tx_send_text(leg->inv_tr, text, len)) != 0)
 		goto out;
+	if (sdp != NULL && status < 300) {
+		free(leg->local_sdp);
+		leg->local_sdp = strdup(sdp);
+	}
 	if (status < 200) {
+		if (reliable) {
+			rtx_start(&leg->rel1xx, text, len, 0, now_ms());
+			leg->rel1xx_sdp = sdp != NULL;
+			text = NULL;
+		}
 		leg_set_state(leg, LEG_EARLY);
 	} else if (status < 300) {
 		uint64_t now = now_ms();
+
+		se_restart(leg, now);
 
 		free(leg->resp2xx);
 		leg->resp2xx = text;
@@ -1891,6 +2955,16 @@ sip_leg_invite(const char *uri, const char *calling, const char *calling_name,
                const char *sdp, const struct sip_leg_cbs *cbs, void *owner,
                struct sip_leg **out)
 {
+	return sip_leg_invite_route(uri, NULL, NULL, calling, calling_name, sdp, cbs, owner, out);
+}
+
+/* With route (registrar: the way the contact registered) the INVITE goes
+ * there whatever the URI's host; call_id NULL makes a new Call-ID. */
+int
+sip_leg_invite_route(const char *uri, const struct sip_route *route, const char *call_id,
+                     const char *calling, const char *calling_name, const char *sdp,
+                     const struct sip_leg_cbs *cbs, void *owner, struct sip_leg **out)
+{
 	osip_uri_t *u = NULL;
 	osip_uri_param_t *tp = NULL;
 	struct sip_leg *leg = NULL;
@@ -1925,13 +2999,16 @@ sip_leg_invite(const char *uri, const char *calling, const char *calling_name,
 	} else {
 		memcpy(host, u->host, hl + 1);
 	}
-	if (addr_from_ip(&dst, host, u->port != NULL ? (unsigned int)atoi(u->port) : 5060) != 0) {
+	if (addr_from_ip(&dst, host, u->port != NULL ? (unsigned int)atoi(u->port) : 5060) != 0 &&
+	    route == NULL) {
 		error = EINVAL;     /* no DNS: an IP literal is needed */
 		goto out;
 	}
 	if (osip_uri_uparam_get_byname(u, "transport", &tp) == 0 && tp != NULL && tp->gvalue != NULL &&
 	    strcasecmp(tp->gvalue, "tcp") == 0)
 		proto = SIP_PROTO_TCP;
+	else if (tp != NULL && tp->gvalue != NULL && strcasecmp(tp->gvalue, "tls") == 0)
+		proto = SIP_PROTO_TLS;
 	if ((leg = calloc(1, sizeof(*leg))) == NULL) {
 		error = ENOMEM;
 		goto out;
@@ -1939,8 +3016,12 @@ sip_leg_invite(const char *uri, const char *calling, const char *calling_name,
 	TAILQ_INSERT_TAIL(&S.legs, leg, entry);
 	leg->role = LEG_UAC;
 	leg->closed = 1;    /* until the INVITE is on its way */
-	if ((error = sip_transport_route(proto, &dst, &leg->route)) != 0 ||
-	    (error = sip_transport_local(&leg->route, &local)) != 0)
+	if (route != NULL)
+		leg->route = *route;
+	else if ((error = sip_transport_route(proto, &dst, &leg->route)) != 0)
+		goto out;
+	proto = leg->route.proto;
+	if ((error = sip_transport_local(&leg->route, &local)) != 0)
 		goto out;
 	addr_str(&local, a, sizeof(a));
 	host_str(&local, h, sizeof(h));
@@ -1951,7 +3032,9 @@ sip_leg_invite(const char *uri, const char *calling, const char *calling_name,
 	}
 	name[n] = '\0';
 	random_hex(rnd, 16);
-	if (asprintf(&leg->call_id, "%s@%s", rnd, h) < 0)
+	if (call_id != NULL)
+		leg->call_id = strdup(call_id);
+	else if (asprintf(&leg->call_id, "%s@%s", rnd, h) < 0)
 		leg->call_id = NULL;
 	random_hex(rnd, 8);
 	leg->local_tag = strdup(rnd);
@@ -1986,8 +3069,15 @@ sip_leg_invite(const char *uri, const char *calling, const char *calling_name,
 	sb_printf(&sb, "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n",
 	    leg->local_hdr, leg->remote_hdr, leg->call_id);
 	sb_printf(&sb, "Contact: <sip:%s@%s%s>\r\n", calling, a,
-	    proto == SIP_PROTO_TCP ? ";transport=tcp" : "");
+	    proto == SIP_PROTO_TCP ? ";transport=tcp" : proto == SIP_PROTO_TLS ? ";transport=tls" : "");
 	sb_printf(&sb, "Allow: " SIP_ALLOW "\r\nUser-Agent: %s\r\n", user_agent());
+	/* RFC 4028: we take part in session timers; the answer says who
+	 * refreshes. (100rel is not offered: we do not PRACK.) */
+	sb_printf(&sb, "Supported: timer\r\n");
+	if (cfg_session_expires() != 0)
+		sb_printf(&sb, "Session-Expires: %u\r\nMin-SE: %u\r\n",
+		    cfg_session_expires() > cfg_min_se() ? cfg_session_expires() : cfg_min_se(),
+		    cfg_min_se());
 	if (sdp != NULL)
 		sb_printf(&sb, "Content-Type: application/sdp\r\n");
 	sb_printf(&sb, "Content-Length: %zu\r\n\r\n", sdp != NULL ? strlen(sdp) : 0);
@@ -2005,6 +3095,8 @@ sip_leg_invite(const char *uri, const char *calling, const char *calling_name,
 	if ((error = client_tx(text, len, &leg->route, &leg->inv_tr)) != 0)
 		goto out;
 	osip_transaction_set_your_instance(leg->inv_tr, leg);
+	if (sdp != NULL)
+		leg->local_sdp = strdup(sdp);
 	leg->closed = 0;
 	leg->cbs = cbs;
 	leg->owner = owner;
@@ -2029,6 +3121,8 @@ sip_leg_hangup(struct sip_leg *leg, int status, int q850)
 {
 	if (leg == NULL || leg->closed)
 		return;
+	if (leg->fork != NULL)
+		sip_fork_on_hangup(leg, status, q850);
 	if (leg->role == LEG_UAS) {
 		switch (leg->state) {
 		case LEG_INIT:
@@ -2067,4 +3161,106 @@ sip_leg_hangup(struct sip_leg *leg, int status, int q850)
 	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: hangup (status %d, cause %d)", status, q850);
 	request_reap();
 	pump();
+}
+
+/* ---- support for the fork (sip_fork.c) --------------------------------- */
+
+struct sip_leg *
+sip_leg_fork_head(struct sip_fork *f, const char *call_id, const struct sip_route *route,
+                  const struct sip_leg_cbs *cbs, void *owner)
+{
+	struct sip_leg *leg = calloc(1, sizeof(*leg));
+
+	if (leg == NULL)
+		return NULL;
+	TAILQ_INSERT_TAIL(&S.legs, leg, entry);
+	leg->role = LEG_UAC;
+	leg->route = *route;
+	if ((leg->call_id = strdup(call_id)) == NULL) {
+		leg->closed = 1;
+		leg_free(leg);
+		return NULL;
+	}
+	leg->cbs = cbs;
+	leg->owner = owner;
+	leg->fork = f;
+	leg->fork_head = 1;
+	return leg;
+}
+
+struct sip_fork *
+sip_leg_fork(const struct sip_leg *leg, int *head)
+{
+	*head = leg->fork_head;
+	return leg->fork;
+}
+
+void
+sip_leg_set_fork(struct sip_leg *leg, struct sip_fork *f)
+{
+	leg->fork = f;
+	if (f == NULL)
+		leg->fork_head = 0;
+}
+
+void
+sip_leg_fork_progress(struct sip_leg *head, int status, const char *sdp, size_t sdp_len)
+{
+	if (head->closed || status <= 100)
+		return;
+	leg_set_state(head, LEG_EARLY);
+	if (sdp != NULL)
+		leg_set_sdp(head, sdp, sdp_len);
+	if (head->cbs != NULL && head->cbs->progress != NULL)
+		head->cbs->progress(head->owner, status, sdp != NULL ? head->sdp : NULL,
+		    sdp != NULL ? head->sdp_len : 0);
+}
+
+void
+sip_leg_fork_end(struct sip_leg *head, int status, int q850)
+{
+	leg_end(head, status, q850);
+}
+
+static void
+remap_tr(osip_list_t *l, struct sip_leg *from, struct sip_leg *to)
+{
+	for (int i = 0; i < osip_list_size(l); i++) {
+		osip_transaction_t *tr = osip_list_get(l, i);
+		if (osip_transaction_get_your_instance(tr) == from)
+			osip_transaction_set_your_instance(tr, to);
+	}
+}
+
+void
+sip_leg_fork_adopt(struct sip_leg *head, struct sip_leg *branch)
+{
+	struct sip_leg tmp;
+	const struct sip_leg_cbs *cbs = head->cbs;
+	void *owner = head->owner;
+	int closed = head->closed;
+
+	/* Swap everything but the list linkage, then give the head back its
+	 * owner; the branch keeps the head's empty state, closed. */
+	tmp = *head;
+	*head = *branch;
+	*branch = tmp;
+	tmp.entry = head->entry;        /* the branch's own linkage */
+	head->entry = branch->entry;
+	branch->entry = tmp.entry;
+	head->cbs = cbs;
+	head->owner = owner;
+	head->closed = closed;
+	head->fork = NULL;
+	head->fork_head = 0;
+	branch->cbs = NULL;
+	branch->owner = NULL;
+	branch->closed = 1;
+	branch->fork = NULL;
+	branch->fork_head = 0;
+	remap_tr(&S.osip->osip_ict_transactions, branch, head);
+	remap_tr(&S.osip->osip_nict_transactions, branch, head);
+	remap_tr(&S.osip->osip_ist_transactions, branch, head);
+	remap_tr(&S.osip->osip_nist_transactions, branch, head);
+	request_reap();
 }

@@ -47,6 +47,19 @@ struct sip_leg_cbs {
 	 * Reason header, or 0. After this the leg belongs to the stack; the
 	 * owner must drop its pointer. */
 	void (*ended)(void *owner, int status, int q850);
+	/* A re-INVITE or UPDATE carrying an SDP offer from the peer (hold,
+	 * resume, a codec or address change). The owner writes its answer,
+	 * NUL-terminated, into answer and returns 0; or returns a SIP status
+	 * (488) to refuse it, and the session stays as it was. With sdp NULL
+	 * (a re-INVITE without an offer) the owner writes its description as
+	 * an offer; the peer's answer comes in the ACK as a second call with
+	 * answer NULL. NULL: such requests get 488. */
+	int (*reoffer)(void *owner, const char *sdp, size_t sdp_len, char *answer,
+	               size_t answer_len);
+	/* A DTMF digit in a SIP INFO (application/dtmf-relay), its duration
+	 * in ms. 0 (200 OK), or ENOTSUP when DTMF by INFO is not enabled for
+	 * the call (415). NULL: 415. */
+	int (*dtmf)(void *owner, char digit, unsigned int duration_ms);
 };
 
 int sip_init(struct event_base *base, const struct cfg *cfg, sip_invite_cb cb, void *arg);
@@ -68,8 +81,8 @@ struct sip_stats {
 	unsigned long tcp_violations;   /* stream framing limits: connection closed */
 };
 void sip_get_stats(struct sip_stats *st);
-/* The bound address of the index-th UDP (tcp == 0) or TCP listener, with
- * a configured port 0 resolved. 0 or ENOENT. */
+/* The bound address of the index-th UDP (tcp == 0), TCP (1) or TLS (2)
+ * listener, with a configured port 0 resolved. 0 or ENOENT. */
 int sip_get_listen_addr(int tcp, size_t index, struct addr *out);
 
 void sip_leg_attach(struct sip_leg *leg, const struct sip_leg_cbs *cbs, void *owner);
@@ -77,6 +90,9 @@ const char *sip_leg_call_id(const struct sip_leg *leg);
 /* The address of the SIP signalling peer (source of the INVITE, or the
  * address we sent ours to). */
 const struct addr *sip_leg_peer(const struct sip_leg *leg);
+/* UAS: a Retry-After (seconds) for the error response still to be sent
+ * (503 over a limit). */
+void sip_leg_set_retry_after(struct sip_leg *leg, unsigned int seconds);
 
 /* UAS: send a response to the INVITE: 1xx (with sdp for 183), 2xx (with
  * sdp; retransmitted until ACK), or an error; an error ends the leg.
@@ -88,6 +104,22 @@ int sip_leg_respond(struct sip_leg *leg, int status, const char *sdp, int q850);
 int sip_leg_invite(const char *uri, const char *calling, const char *calling_name,
                    const char *sdp, const struct sip_leg_cbs *cbs, void *owner,
                    struct sip_leg **out);
+
+/* UAC: ring every registered contact of [user] `user` at once (each is
+ * sent its INVITE the way it registered: to the source address and over
+ * the connection of its REGISTER, Request-URI its Contact). The caller
+ * sees one leg: the first 2xx becomes its dialog, the other contacts get
+ * CANCEL (a late 2xx is ACKed and ended with BYE); progress is reported
+ * once; when every contact has failed, `ended` carries the best final
+ * status. ENOENT when the user has no live registration. */
+int sip_leg_invite_user(const char *user, const char *calling, const char *calling_name,
+                        const char *sdp, const struct sip_leg_cbs *cbs, void *owner,
+                        struct sip_leg **out);
+
+/* One line per live registration ("user=... contact=... via=udp
+ * source=ip:port expires=N"), for the control interface. */
+struct evbuffer;
+void sip_registrations_write(struct evbuffer *out);
 
 /* End the dialog from our side, whatever its state: UAS before answer -> a
  * final `status` response; UAC before answer -> CANCEL; established ->

@@ -22,7 +22,7 @@ struct event_base;
 	    (var) = (tvar))
 #endif
 
-enum sip_proto { SIP_PROTO_UDP = 0, SIP_PROTO_TCP };
+enum sip_proto { SIP_PROTO_UDP = 0, SIP_PROTO_TCP, SIP_PROTO_TLS };
 
 /* Limits of a message on a stream transport. */
 #define SIP_MAX_HEADER 8192
@@ -52,7 +52,8 @@ void sip_transport_shutdown(void);
 /* Send one message. 0 or an errno code. */
 int sip_transport_send(const struct sip_route *r, const char *buf, size_t len);
 /* A route to `dst` for a request we originate: UDP from the first UDP
- * listener of dst's family, or a TCP connection (reused or opened). */
+ * listener of dst's family, or a TCP or TLS connection (reused or opened;
+ * TLS with the client side of [sip] tls_*). */
 int sip_transport_route(enum sip_proto proto, const struct addr *dst, struct sip_route *out);
 /* Our own address as the peer of route `r` sees it (for Via and Contact). */
 int sip_transport_local(const struct sip_route *r, struct addr *local);
@@ -71,7 +72,7 @@ void sip_receive(const struct sip_route *from, const char *buf, size_t len);
  * Pure functions: `now` is passed in (seconds of a monotonic clock). */
 #define SIP_AUTH_REALM "pstnbridge"
 #define SIP_AUTH_NONCE_TTL 300
-#define SIP_AUTH_NONCE_LEN 64
+#define SIP_AUTH_NONCE_LEN 80    /* buffer size; a nonce is 64 hex digits */
 
 void sip_auth_init(void);
 /* Set the secret (for tests). */
@@ -86,5 +87,71 @@ int sip_auth_response(const char *user, const char *realm, const char *password,
                       const char *method, const char *uri, const char *nonce,
                       const char *nc, const char *cnonce, const char *qop,
                       char out[33]);
+/* The same from HA1 = MD5(user:realm:password) in 32 hex digits, for a
+ * [user] whose password is stored as ha1. */
+int sip_auth_response_ha1(const char *ha1, const char *method, const char *uri,
+                          const char *nonce, const char *nc, const char *cnonce,
+                          const char *qop, char out[33]);
+
+/* Digest algorithms of RFC 8760: hex digests of 32 (MD5) or 64 (SHA-256)
+ * digits, in buffers of SIP_AUTH_HEX_MAX. */
+enum sip_auth_alg { SIP_AUTH_MD5 = 0, SIP_AUTH_SHA256 };
+#define SIP_AUTH_HEX_MAX 65
+const char *sip_auth_alg_name(enum sip_auth_alg alg);
+/* "MD5" (or NULL: the default), "SHA-256"; 0 or EINVAL. */
+int sip_auth_alg_parse(const char *s, enum sip_auth_alg *alg);
+/* H(s) in hex. */
+int sip_auth_hash(enum sip_auth_alg alg, const char *s, char out[SIP_AUTH_HEX_MAX]);
+/* HA1 = H(user:realm:password). */
+int sip_auth_ha1(enum sip_auth_alg alg, const char *user, const char *realm,
+                 const char *password, char out[SIP_AUTH_HEX_MAX]);
+/* The response from HA1 (RFC 7616 3.4.1; qop NULL: the RFC 2069 form). */
+int sip_auth_digest(enum sip_auth_alg alg, const char *ha1, const char *method,
+                    const char *uri, const char *nonce, const char *nc, const char *cnonce,
+                    const char *qop, char out[SIP_AUTH_HEX_MAX]);
+/* As sip_auth_nonce_check with the lifetime given; ESTALE also for a
+ * nonce older than one the nonce-count table had to forget. */
+int sip_auth_nonce_check_ttl(const char *nonce, time_t now, unsigned int ttl);
+/* Record nonce-count nc of a nonce of ours after a correct response: 0;
+ * EEXIST when nc is not above the last one seen (a replay); ESTALE when
+ * the nonce is too old to be tracked; EINVAL when not ours. */
+int sip_auth_nc_use(const char *nonce, unsigned long nc, time_t now, unsigned int ttl);
+/* Forget nonce counts, blocked sources and attempts (for tests). */
+void sip_auth_reset(void);
+
+/* Checking the credentials of a request (INVITE, REGISTER): */
+struct osip_message;
+enum sip_auth_result {
+	SIP_AUTH_OK = 0,        /* *user is the [user] of cfg */
+	SIP_AUTH_NONE,          /* no credentials for us, or not our nonce: 401 challenge */
+	SIP_AUTH_STALE,         /* right password, expired nonce: 401 with stale=true */
+	SIP_AUTH_FAILED,        /* 403, the same for every reason; call sip_auth_failed */
+};
+/* The Authorization of req from src against the [user]s of cfg at now
+ * (seconds of the clock nonces are made with). *claimed: the user name
+ * the request gave, or NULL (caller frees). *reason: a word for the log
+ * ("unknown-user", "wrong-password", "nonce-replay", "acl", ...). The
+ * user's acl is checked after the password. */
+enum sip_auth_result sip_auth_check(const struct osip_message *req, const struct addr *src,
+                                    const struct cfg *cfg, time_t now,
+                                    const struct cfg_user **user, char **claimed,
+                                    const char **reason);
+/* The WWW-Authenticate lines of a 401: one per algorithm of [sip]
+ * auth_algorithms in order, one nonce for all. Caller frees; NULL on
+ * error. */
+char *sip_auth_challenge(const struct cfg *cfg, time_t now, int stale);
+/* 0 when src may try to authenticate at now_ms (monotonic ms); else the
+ * seconds its block still lasts (then answer 403 without a challenge). */
+unsigned int sip_auth_blocked(const struct addr *src, uint64_t now_ms);
+/* A failed authentication: the fail2ban line
+ *   auth failure from IP:PORT user="NAME" reason=WORD method=METHOD
+ * is logged, and the source blocked when it reaches [sip]
+ * auth_fail_limit within auth_fail_window (1 returned then). */
+int sip_auth_failed(const struct cfg *cfg, const struct addr *src, const char *method,
+                    const char *user, const char *reason, uint64_t now_ms);
+/* A new INVITE from the network at now_ms: 0 when within [general]
+ * max_call_attempts_per_second (it is counted), else the seconds for a
+ * Retry-After of the 503. */
+unsigned int sip_auth_attempt(const struct cfg *cfg, uint64_t now_ms);
 
 #endif

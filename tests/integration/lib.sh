@@ -114,6 +114,7 @@ it_config() {
 log_level = debug
 drain_time = 5
 ctl_socket = $CTL
+state_dir = $T
 
 [sip]
 listen_udp = 127.0.0.1:$SIPPORT
@@ -319,6 +320,10 @@ it_render() {
 	fi
 }
 
+# The local address sipp binds to (SIP and media); a test may set another
+# loopback address, e.g. IT_SIPP_IP=127.0.0.2, to be an untrusted source.
+IT_SIPP_IP=${IT_SIPP_IP:-127.0.0.1}
+
 # it_sipp_bg NAME SCENARIO SIP_PORT MEDIA_PORT TIMEOUT_S [sipp args...]
 # Starts sipp in the background in $T (trace in $T/NAME.msg, output in
 # $T/NAME.out); sets SIPP_PID. Scenario file: $T/NAME.xml (rendered).
@@ -326,7 +331,7 @@ it_sipp_bg() {
 	local name=$1 scen=$2 port=$3 mport=$4 to=$5
 	shift 5
 	(cd "$T" && exec timeout -k 5 $((to + 10)) sipp -sf "$scen" \
-		-i 127.0.0.1 -p "$port" -mi 127.0.0.1 -mp "$mport" \
+		-i "$IT_SIPP_IP" -p "$port" -mi "$IT_SIPP_IP" -mp "$mport" \
 		-m 1 -nostdin -timeout "${to}s" -timeout_error \
 		-trace_msg -message_file "$T/$name.msg" \
 		-trace_err -error_file "$T/$name.err" "$@" ) >"$T/$name.out" 2>&1 &
@@ -382,4 +387,17 @@ it_uac() {
 it_daemon_media_port() {
 	local name=$1 mport=$2
 	$IT_TOOL sdp-port "$T/$name.msg" --not "$mport"
+}
+
+# ---------------------------------------------------------------- registrar
+# it_register NAME SIP_PORT USER PASS AOR EXPIRES CODE [CONTACT]: one
+# REGISTER with digest auth from 127.0.0.1:SIP_PORT (sipp, foreground);
+# CONTACT defaults to <sip:AOR@127.0.0.1:SIP_PORT>. 0 when the final
+# response was CODE; the responses are in $T/NAME.msg.
+it_register() {
+	local name=$1 port=$2 user=$3 pass=$4 aor=$5 exp=$6 code=$7
+	local contact=${8:-"<sip:$aor@127.0.0.1:$port>"}
+	it_render "$IT_DIR/sipp/reg.xml" "$T/$name.xml" USER="$user" PASS="$pass" AOR="$aor" \
+		EXPIRES="$exp" CODE="$code" CONTACT="$contact"
+	it_sipp "$name" "$T/$name.xml" "$port" "$MEDIA4" 10 "127.0.0.1:$SIPPORT"
 }

@@ -717,6 +717,106 @@ test_latch_keys(void)
 	    "off|on-change|recent|window|strict|inherit");
 }
 
+/* Toll-fraud keys: defaults, the [user] policy, errors. */
+static void
+test_security_keys(void)
+{
+	const struct cfg_user *u;
+	struct cfg *c;
+
+	c = load_ok("[sip]\n[user a]\npassword = x\nnumber = 5\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->general.max_calls, 0);
+	CU_ASSERT_EQUAL(c->general.max_call_attempts_per_second, 0);
+	CU_ASSERT_EQUAL(c->general.default_deny.n, 7);
+	CU_ASSERT_STRING_EQUAL(c->general.default_deny.v[0], "00");
+	CU_ASSERT_STRING_EQUAL(c->general.default_deny.v[2], "+");
+	CU_ASSERT_EQUAL(c->sip.auth_algorithms.n, 2);
+	CU_ASSERT_STRING_EQUAL(c->sip.auth_algorithms.v[0], "SHA-256");
+	CU_ASSERT_EQUAL(c->sip.auth_nonce_ttl, 300);
+	CU_ASSERT_EQUAL(c->sip.auth_fail_limit, 10);
+	CU_ASSERT_EQUAL(c->sip.auth_fail_window, 60);
+	CU_ASSERT_EQUAL(c->sip.auth_block_time, 600);
+	CU_ASSERT_EQUAL(c->sip.trusted_deny.n, 0);
+	u = cfg_user_find(c, "a");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	CU_ASSERT_EQUAL(u->policy.n_acl, 0);
+	CU_ASSERT_EQUAL(u->policy.max_calls, 0);
+	cfg_unref(c);
+
+	c = load_ok("[general]\nmax_calls = 30\nmax_call_attempts_per_second = 5\ndefault_deny =\n"
+	    "[sip]\nauth_algorithms = MD5\nauth_fail_limit = 0\ntrusted_deny = 00, 1900\n"
+	    "[user a]\nha1_sha256 = 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+	    "number = 5\nacl = 10.0.0.0/8, 2001:db8::/32\nallow = 0044\ndeny = 0180, *\n"
+	    "max_calls = 2\nmax_duration = 3600\nmax_calls_per_minute = 5\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->general.max_calls, 30);
+	CU_ASSERT_EQUAL(c->general.max_call_attempts_per_second, 5);
+	CU_ASSERT_EQUAL(c->general.default_deny.n, 0);
+	CU_ASSERT_EQUAL(c->sip.auth_algorithms.n, 1);
+	CU_ASSERT_EQUAL(c->sip.auth_fail_limit, 0);
+	CU_ASSERT_EQUAL(c->sip.trusted_deny.n, 2);
+	u = cfg_user_find(c, "a");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	CU_ASSERT_PTR_NULL(u->password);
+	CU_ASSERT_EQUAL(u->policy.n_acl, 2);
+	CU_ASSERT_EQUAL(u->policy.allow.n, 1);
+	CU_ASSERT_EQUAL(u->policy.deny.n, 2);
+	CU_ASSERT_EQUAL(u->policy.max_calls, 2);
+	CU_ASSERT_EQUAL(u->policy.max_duration, 3600);
+	CU_ASSERT_EQUAL(u->policy.max_calls_per_minute, 5);
+	cfg_unref(c);
+
+	expect_error("[sip]\nauth_algorithms = SHA-1\n",
+	    "t.conf:2: [sip] auth_algorithms: 'SHA-1' is not one of SHA-256|MD5");
+	expect_error("[general]\ndefault_deny = 00, 0x9\n",
+	    "t.conf:2: [general] default_deny: '0x9' is not a number prefix or *");
+	expect_error("[sip]\nauth_nonce_ttl = 5\n",
+	    "t.conf:2: [sip] auth_nonce_ttl: 5 is out of range 10..86400");
+	expect_error("[user a]\nnumber = 5\nha1_sha256 = abcd\n",
+	    "t.conf:3: [user a] ha1_sha256: must be 64 hex digits");
+	expect_error("[user a]\npassword = x\nnumber = 5\nacl = 10.0.0.300/8\n",
+	    "t.conf:4: [user a] acl: '10.0.0.300/8' is not a network (ip or ip/bits)");
+}
+
+/* Session timer and SIP INFO DTMF keys of [sip], dtmf_info of [user]. */
+static void
+test_dialog_keys(void)
+{
+	const struct cfg_user *u, *u2;
+	struct cfg *c;
+
+	c = load_ok("[sip]\n[span s]\ndriver = sim\n[route r]\nmatch = 1\nspans = s\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->sip.session_expires, 1800);
+	CU_ASSERT_EQUAL(c->sip.min_se, 90);
+	CU_ASSERT_EQUAL(c->sip.dtmf_info, CFG_DTMF_INFO_NO);
+	cfg_unref(c);
+
+	c = load_ok("[sip]\nsession_expires = 0\nmin_se = 120\ndtmf_info = yes\n"
+	    "[user a]\npassword = x\nnumber = 5\ndtmf_info = no\n"
+	    "[user b]\npassword = x\nnumber = 6\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->sip.session_expires, 0);
+	CU_ASSERT_EQUAL(c->sip.min_se, 120);
+	CU_ASSERT_EQUAL(c->sip.dtmf_info, CFG_DTMF_INFO_YES);
+	u = cfg_user_find(c, "a");
+	u2 = cfg_user_find(c, "b");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(u2);
+	CU_ASSERT_EQUAL(u->dtmf_info, CFG_DTMF_INFO_NO);
+	CU_ASSERT_EQUAL(u2->dtmf_info, CFG_DTMF_INFO_INHERIT);
+	cfg_unref(c);
+
+	expect_error("[sip]\nmin_se = 89\n", "t.conf:2: [sip] min_se: 89 is out of range 90..86400");
+	expect_error("[sip]\nmin_se = 600\nsession_expires = 300\n",
+	    "t.conf:3: [sip] session_expires: 300 is below min_se 600 (0 turns it off)");
+	expect_error("[sip]\ndtmf_info = maybe\n",
+	    "t.conf:2: [sip] dtmf_info: 'maybe' is not one of no|yes");
+	expect_error("[user a]\npassword = x\nnumber = 5\ndtmf_info = on\n",
+	    "t.conf:4: [user a] dtmf_info: 'on' is not one of no|yes|inherit");
+}
+
 int
 main(void)
 {
@@ -743,6 +843,8 @@ main(void)
 	CU_add_test(s, "file errors and long lines", test_err_file);
 	CU_add_test(s, "every key is in pstnbridge.conf.5", test_man_page);
 	CU_add_test(s, "latch keys and per-user/route latch_mode", test_latch_keys);
+	CU_add_test(s, "session timer and dtmf_info keys", test_dialog_keys);
+	CU_add_test(s, "toll-fraud keys", test_security_keys);
 	CU_add_test(s, "key table is consistent", test_key_table);
 	CU_add_test(s, "dahdi keys", test_dahdi_keys);
 	CU_add_test(s, "the sample has every key and loads", test_sample);
