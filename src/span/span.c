@@ -714,6 +714,10 @@ span_incoming(struct span *s, struct span_call *sc)
 	in.sc = sc;
 	in.called = sc->called;
 	in.calling = sc->calling;
+	in.calling_name = sc->calling_name;
+	in.calling_restricted = sc->calling_restricted;
+	in.calling_ton = sc->calling_ton;
+	in.redirecting = sc->redirecting;
 	if (reg.cb != NULL)
 		reg.cb(reg.arg, &in);
 	if (sc->state == SPAN_CALL_OFFERED && sc->cbs == NULL) {
@@ -726,6 +730,14 @@ span_incoming(struct span *s, struct span_call *sc)
 int
 span_call_new(struct span *s, const char *called, const char *calling,
     const struct span_call_cbs *cbs, void *owner, struct span_call **out, int *cause)
+{
+	return span_call_new_party(s, called, calling, NULL, cbs, owner, out, cause);
+}
+
+int
+span_call_new_party(struct span *s, const char *called, const char *calling,
+    const struct span_party *party, const struct span_call_cbs *cbs, void *owner,
+    struct span_call **out, int *cause)
 {
 	struct span_call *sc;
 	struct span_chan *ch;
@@ -761,6 +773,12 @@ span_call_new(struct span *s, const char *called, const char *calling,
 	sc->owner = owner;
 	snprintf(sc->called, sizeof(sc->called), "%s", called);
 	snprintf(sc->calling, sizeof(sc->calling), "%s", calling != NULL ? calling : "");
+	if (party != NULL) {
+		snprintf(sc->calling_name, sizeof(sc->calling_name), "%s",
+		    party->calling_name != NULL ? party->calling_name : "");
+		span_copy_number(sc->redirecting, sizeof(sc->redirecting), party->redirecting);
+		sc->calling_restricted = party->calling_restricted != 0;
+	}
 	if ((error = span_pri_setup(sc)) != 0) {
 		sc->cbs = NULL;
 		span_call_finish(sc);

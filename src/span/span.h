@@ -53,6 +53,33 @@ struct span_incoming {
 	struct span_call *sc;
 	const char *called;
 	const char *calling;
+	/* Added for ISDN identity: the calling name ("" when the switch
+	 * type or the far end gave none), whether the far end restricted the
+	 * presentation of the calling number (it is still given, for the
+	 * network's use: P-Asserted-Identity with Privacy: id), the Q.931
+	 * type of number of the calling number (SPAN_TON_*), and the
+	 * redirecting number ("" when the call was not diverted). */
+	const char *calling_name;
+	int calling_restricted;
+	int calling_ton;
+	const char *redirecting;
+};
+
+/* Q.931 type of number (the values of the Called/Calling Party Number IE). */
+enum span_ton {
+	SPAN_TON_UNKNOWN = 0,
+	SPAN_TON_INTERNATIONAL = 1,
+	SPAN_TON_NATIONAL = 2,
+	SPAN_TON_NETWORK = 3,
+	SPAN_TON_SUBSCRIBER = 4,
+	SPAN_TON_ABBREVIATED = 6,
+};
+
+/* Outbound: who is calling, beyond the number (see span_call_new_party). */
+struct span_party {
+	const char *calling_name;       /* NULL or "": none sent */
+	int calling_restricted;         /* presentation restricted */
+	const char *redirecting;        /* NULL or "": none sent */
 };
 typedef void (*span_incoming_cb)(void *arg, const struct span_incoming *in);
 
@@ -80,6 +107,11 @@ int span_is_up(const struct span *s);   /* D-channel up, accepting calls */
 int span_call_new(struct span *s, const char *called, const char *calling,
                   const struct span_call_cbs *cbs, void *owner,
                   struct span_call **out, int *cause);
+/* The same, with the calling name, presentation and redirecting number
+ * of party (NULL: none, presentation allowed). */
+int span_call_new_party(struct span *s, const char *called, const char *calling,
+                        const struct span_party *party, const struct span_call_cbs *cbs,
+                        void *owner, struct span_call **out, int *cause);
 /* Inbound: attach the owner's callbacks to an offered call. */
 void span_call_attach(struct span_call *sc, const struct span_call_cbs *cbs, void *owner);
 void span_call_proceeding(struct span_call *sc);
@@ -99,7 +131,9 @@ struct span *span_call_span(const struct span_call *sc);
 /* Sim span control (tests, demos): the far end places a call to the
  * daemon on span `name`. Its simulated telephone answers an answered call
  * with a tone of tone_hz (or echoes when tone_hz is 0) and hangs up after
- * hold_seconds (0 = never). 0 or an errno code. */
+ * hold_seconds (0 = never). calling is NUMBER[;name=NAME][;restricted]
+ * [;redir=NUMBER]: the calling name, presentation restricted, and a
+ * redirecting number in the SETUP. 0 or an errno code. */
 int span_sim_originate(const char *name, const char *called, const char *calling,
                        unsigned int tone_hz, unsigned int hold_seconds);
 /* Sim: the far end hangs up every call on span `name` whose called or

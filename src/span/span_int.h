@@ -17,6 +17,7 @@
 
 #define SPAN_MAX_CHANS    31
 #define SPAN_NUMBER_LEN   32
+#define SPAN_NAME_LEN     64      /* calling name, as in Q.931 Display / Q.SIG */
 #define SPAN_TICK_MS      20
 #define SPAN_SILENCE_ALAW 0xD5
 #define SPAN_SILENCE_ULAW 0xFF
@@ -56,6 +57,10 @@ struct span_call {
 	void *owner;
 	char called[SPAN_NUMBER_LEN];
 	char calling[SPAN_NUMBER_LEN];
+	char calling_name[SPAN_NAME_LEN];
+	int calling_restricted;         /* presentation restricted */
+	int calling_ton;                /* SPAN_TON_* */
+	char redirecting[SPAN_NUMBER_LEN];
 	char logid[64];
 	uint8_t tx[SPAN_FRAME_BYTES];   /* last frame written by the owner */
 	int tx_ready;
@@ -179,6 +184,10 @@ int span_pri_switch_parse(const char *name, enum cfg_span_type type);
 int span_pri_start(struct span *s);
 void span_pri_on_event(void *arg, pri_event *e);
 int span_pri_setup(struct span_call *sc);
+/* Pure: the presentation indicator we send, and whether one received
+ * restricts presentation. */
+int span_pri_pres(int restricted);
+int span_pri_pres_restricted(int pres);
 void span_pri_proceeding(struct span_call *sc);
 void span_pri_alerting(struct span_call *sc);
 void span_pri_answer(struct span_call *sc);
@@ -195,6 +204,21 @@ int span_pri_hangup_final(enum span_call_state st, int peer_released,
 extern const struct span_driver span_sim_driver;
 /* span_dahdi.c */
 extern const struct span_driver span_dahdi_driver;
+/* Tests: what the far end's last received SETUP carried. */
+struct span_sim_setup {
+	unsigned int count;             /* SETUPs received so far */
+	char called[SPAN_NUMBER_LEN];
+	char calling[SPAN_NUMBER_LEN];
+	char calling_name[SPAN_NAME_LEN];
+	char redirecting[SPAN_NUMBER_LEN];
+	int calling_restricted;
+	int calling_ton, called_ton;    /* SPAN_TON_* */
+};
+int span_sim_last_setup(const char *name, struct span_sim_setup *out);
+/* Pure: the sim's CALLING argument, NUMBER[;name=NAME][;restricted]
+ * [;redir=NUMBER]. 0 or EINVAL. */
+int span_sim_calling_parse(const char *arg, char *number, size_t nlen, char *cname,
+                           size_t clen, int *restricted, char *redir, size_t rlen);
 /* Tests: send raw bytes as one D-channel frame from the far end. */
 int span_sim_inject(const char *name, const void *buf, size_t len);
 

@@ -220,6 +220,11 @@ span_pri_new_io(struct event_base *base, const char *name, int fd,
 	pri_set_debug(p->pri, log_get_level() >= LOG_LEVEL_DEBUG ?
 	    PRI_DEBUG_Q931_ANOMALY | PRI_DEBUG_Q931_DUMP | PRI_DEBUG_Q931_STATE :
 	    PRI_DEBUG_Q931_ANOMALY);
+	/* The calling name: in a Display IE of the SETUP where the switch
+	 * type has one, in a Facility IE (Q.SIG, NI2 name delivery). */
+	pri_facility_enable(p->pri);
+	pri_display_options_send(p->pri, PRI_DISPLAY_OPTION_NAME_INITIAL);
+	pri_display_options_receive(p->pri, PRI_DISPLAY_OPTION_NAME_INITIAL);
 	if (event_add(p->ev_read, NULL) != 0)
 		goto fail;
 	span_pri_rearm(p);
@@ -413,12 +418,30 @@ span_pri_hangup(struct span_call *sc, int cause)
 	span_pri_clear(sc, cause);
 }
 
+/* Presentation indicator of a number we send: user-provided, not
+ * screened; allowed or restricted. */
+int
+span_pri_pres(int restricted)
+{
+	return restricted ? PRES_PROHIB_USER_NUMBER_NOT_SCREENED :
+	    PRES_ALLOWED_USER_NUMBER_NOT_SCREENED;
+}
+
+/* Presentation of a number received: restricted (or not available) is
+ * not shown to the called party. */
+int
+span_pri_pres_restricted(int pres)
+{
+	return (pres & PRI_PRES_RESTRICTION) != PRI_PRES_ALLOWED;
+}
+
 int
 span_pri_setup(struct span_call *sc)
 {
 	struct span *s = sc->span;
 	struct pri *ctrl = span_pri_ctrl(s->pri);
 	char called[SPAN_NUMBER_LEN], calling[SPAN_NUMBER_LEN];
+	char name[SPAN_NAME_LEN], redir[SPAN_NUMBER_LEN];
 	struct pri_sr *sr = NULL;
 	q931_call *c;
 	int error = 0;
@@ -435,12 +458,18 @@ span_pri_setup(struct span_call *sc)
 	pri_sr_set_channel(sr, sc->channel, 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH,
 	    s->law == CFG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
+	snprintf(name, sizeof(name), "%s", sc->calling_name);
+	snprintf(redir, sizeof(redir), "%s", sc->redirecting);
 	pri_sr_set_called(sr, called, PRI_UNKNOWN, 1);
 	if (calling[0] != '\0')
-		pri_sr_set_caller(sr, calling, NULL, PRI_UNKNOWN,
-		    PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
+		pri_sr_set_caller(sr, calling, name[0] != '\0' ? name : NULL, PRI_UNKNOWN,
+		    span_pri_pres(sc->calling_restricted));
 	else
-		pri_sr_set_caller(sr, NULL, NULL, PRI_UNKNOWN, PRES_NUMBER_NOT_AVAILABLE);
+		pri_sr_set_caller(sr, NULL, name[0] != '\0' ? name : NULL, PRI_UNKNOWN,
+		    PRES_NUMBER_NOT_AVAILABLE);
+	if (redir[0] != '\0')
+		pri_sr_set_redirecting(sr, redir, PRI_UNKNOWN,
+		    PRES_ALLOWED_USER_NUMBER_NOT_SCREENED, PRI_REDIR_UNKNOWN);
 	if (pri_setup(ctrl, c, sr) != 0) {
 		log_warnx("span=%s chan=%d SETUP to %s failed", s->name, sc->channel, sc->called);
 		pri_destroycall(ctrl, c);
@@ -518,8 +547,17 @@ span_pri_on_ring(struct span *s, pri_event_ring *ring)
 		sc->pri_channel = ring->channel;
 	span_copy_number(sc->called, sizeof(sc->called), ring->callednum);
 	span_copy_number(sc->calling, sizeof(sc->calling), ring->callingnum);
-	log_info("span=%s chan=%d inbound call from %s to %s", s->name, sc->channel,
-	    sc->calling[0] != '\0' ? sc->calling : "-", sc->called);
+	span_copy_number(sc->calling_name, sizeof(sc->calling_name), ring->callingname);
+	span_copy_number(sc->redirecting, sizeof(sc->redirecting), ring->redirectingnum);
+	sc->calling_restricted = sc->calling[0] != '\0' &&
+	    span_pri_pres_restricted(ring->callingpres);
+	sc->calling_ton = (ring->callingplan >> 4) & 0x7;
+	log_info("span=%s chan=%d inbound call from %s%s%s%s%s to %s%s%s", s->name, sc->channel,
+	    sc->calling[0] != '\0' ? sc->calling : "-",
+	    sc->calling_name[0] != '\0' ? " \"" : "", sc->calling_name,
+	    sc->calling_name[0] != '\0' ? "\"" : "",
+	    sc->calling_restricted ? " (restricted)" : "", sc->called,
+	    sc->redirecting[0] != '\0' ? " diverted from " : "", sc->redirecting);
 	span_call_set_state(sc, SPAN_CALL_OFFERED);
 	span_incoming(s, sc);
 }

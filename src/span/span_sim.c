@@ -62,6 +62,7 @@ struct sim_line {
 
 struct sim_far {
 	struct span *span;
+	struct span_sim_setup last;     /* the last SETUP received (tests) */
 	int fd[2];                      /* [0] daemon (CPE), [1] far end; owned */
 	struct span_pri *pri;           /* far end, NETWORK side (owned) */
 	struct event *ev_tick;          /* owned */
@@ -261,6 +262,16 @@ sim_on_setup(struct sim_far *far, pri_event_ring *ring)
 		pri_hangup(ctrl, ring->call, PRI_CAUSE_REQUESTED_CHAN_UNAVAIL);
 		return;
 	}
+	memset(&far->last, 0, sizeof(far->last));
+	span_copy_number(far->last.called, sizeof(far->last.called), ring->callednum);
+	span_copy_number(far->last.calling, sizeof(far->last.calling), ring->callingnum);
+	span_copy_number(far->last.calling_name, sizeof(far->last.calling_name), ring->callingname);
+	span_copy_number(far->last.redirecting, sizeof(far->last.redirecting),
+	    ring->redirectingnum);
+	far->last.calling_restricted = span_pri_pres_restricted(ring->callingpres);
+	far->last.calling_ton = (ring->callingplan >> 4) & 0x7;
+	far->last.called_ton = (ring->calledplan >> 4) & 0x7;
+	far->last.count++;
 	l->call = ring->call;
 	l->pri_channel = ring->channel;
 	l->originated = 0;
@@ -604,10 +615,58 @@ sim_far_find(const char *name, int *error)
 }
 
 int
-span_sim_originate(const char *name, const char *called, const char *calling,
+span_sim_last_setup(const char *name, struct span_sim_setup *out)
+{
+	struct sim_far *far;
+	int error;
+
+	if ((far = sim_far_find(name, &error)) == NULL)
+		return error;
+	*out = far->last;
+	return 0;
+}
+
+/* CALLING is NUMBER[;name=NAME][;restricted][;redir=NUMBER]. 0 or EINVAL. */
+int
+span_sim_calling_parse(const char *arg, char *number, size_t nlen, char *cname,
+    size_t clen, int *restricted, char *redir, size_t rlen)
+{
+	const char *p = arg != NULL ? arg : "", *end;
+	size_t n;
+
+	number[0] = cname[0] = redir[0] = '\0';
+	*restricted = 0;
+	end = strchr(p, ';');
+	n = end != NULL ? (size_t)(end - p) : strlen(p);
+	if (n >= nlen)
+		return EINVAL;
+	memcpy(number, p, n);
+	number[n] = '\0';
+	while (end != NULL) {
+		p = end + 1;
+		end = strchr(p, ';');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n == 10 && strncmp(p, "restricted", 10) == 0)
+			*restricted = 1;
+		else if (n > 5 && strncmp(p, "name=", 5) == 0 && n - 5 < clen) {
+			memcpy(cname, p + 5, n - 5);
+			cname[n - 5] = '\0';
+		} else if (n > 6 && strncmp(p, "redir=", 6) == 0 && n - 6 < rlen) {
+			memcpy(redir, p + 6, n - 6);
+			redir[n - 6] = '\0';
+		} else
+			return EINVAL;
+	}
+	return 0;
+}
+
+int
+span_sim_originate(const char *name, const char *called, const char *calling_arg,
     unsigned int tone_hz, unsigned int hold_seconds)
 {
 	char called_buf[SPAN_NUMBER_LEN], calling_buf[SPAN_NUMBER_LEN];
+	char calling[SPAN_NUMBER_LEN], cname[SPAN_NAME_LEN], redir[SPAN_NUMBER_LEN];
+	int restricted;
 	struct sim_far *far;
 	struct sim_line *l = NULL;
 	struct pri_sr *sr = NULL;
@@ -616,7 +675,8 @@ span_sim_originate(const char *name, const char *called, const char *calling,
 	int error = 0;
 
 	if (called == NULL || *called == '\0' || strlen(called) >= SPAN_NUMBER_LEN ||
-	    (calling != NULL && strlen(calling) >= SPAN_NUMBER_LEN))
+	    span_sim_calling_parse(calling_arg, calling, sizeof(calling), cname, sizeof(cname),
+	    &restricted, redir, sizeof(redir)) != 0)
 		return EINVAL;
 	if ((far = sim_far_find(name, &error)) == NULL)
 		return error;
@@ -641,13 +701,16 @@ span_sim_originate(const char *name, const char *called, const char *calling,
 		goto out;
 	}
 	snprintf(called_buf, sizeof(called_buf), "%s", called);
-	snprintf(calling_buf, sizeof(calling_buf), "%s", calling != NULL ? calling : "");
+	snprintf(calling_buf, sizeof(calling_buf), "%s", calling);
 	pri_sr_set_channel(sr, l->chan, 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH,
 	    s->law == CFG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
 	pri_sr_set_called(sr, called_buf, PRI_UNKNOWN, 1);
-	pri_sr_set_caller(sr, calling_buf[0] != '\0' ? calling_buf : NULL, NULL,
-	    PRI_UNKNOWN, PRES_ALLOWED_USER_NUMBER_NOT_SCREENED);
+	pri_sr_set_caller(sr, calling_buf[0] != '\0' ? calling_buf : NULL,
+	    cname[0] != '\0' ? cname : NULL, PRI_UNKNOWN, span_pri_pres(restricted));
+	if (redir[0] != '\0')
+		pri_sr_set_redirecting(sr, redir, PRI_UNKNOWN,
+		    PRES_ALLOWED_USER_NUMBER_NOT_SCREENED, PRI_REDIR_UNKNOWN);
 	if (pri_setup(sim_ctrl(far), c, sr) != 0) {
 		pri_destroycall(sim_ctrl(far), c);
 		error = EIO;

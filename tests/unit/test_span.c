@@ -153,6 +153,8 @@ static const struct span_call_cbs t_cbs = {
 struct tin {
 	int offered;
 	char called[32], calling[32];
+	char calling_name[64], redirecting[32];
+	int calling_restricted;
 	struct span *span;
 	struct tcall call;
 	int take;
@@ -167,6 +169,9 @@ t_incoming(void *arg, const struct span_incoming *in)
 	ti->offered++;
 	snprintf(ti->called, sizeof(ti->called), "%s", in->called);
 	snprintf(ti->calling, sizeof(ti->calling), "%s", in->calling);
+	snprintf(ti->calling_name, sizeof(ti->calling_name), "%s", in->calling_name);
+	snprintf(ti->redirecting, sizeof(ti->redirecting), "%s", in->redirecting);
+	ti->calling_restricted = in->calling_restricted;
 	ti->span = in->span;
 	if (!ti->take) {
 		span_call_hangup(in->sc, 21);
@@ -748,22 +753,28 @@ static const struct {
 	enum cfg_span_type type;
 	enum cfg_law law;
 	int sw;
+	/* the calling name reaches the far end (network) / the daemon (CPE)
+	 * in the SETUP, as libpri carries it for the switch type */
+	int name_out, name_in;
 } t_switches[] = {
-	{ "national", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_NI2 },
-	{ "ni1", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_NI1 },
-	{ "dms100", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_DMS100 },
-	{ "4ess", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_ATT4ESS },
-	{ "5ess", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_LUCENT5E },
-	{ "euroisdn_e1", CFG_SPAN_E1, CFG_LAW_ALAW, PRI_SWITCH_EUROISDN_E1 },
-	{ "euroisdn_t1", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_EUROISDN_T1 },
-	{ "qsig", CFG_SPAN_E1, CFG_LAW_ALAW, PRI_SWITCH_QSIG },
+	{ "national", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_NI2, 1, 0 },
+	{ "ni1", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_NI1, 0, 0 },
+	{ "dms100", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_DMS100, 0, 0 },
+	{ "4ess", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_ATT4ESS, 0, 0 },
+	{ "5ess", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_LUCENT5E, 0, 0 },
+	{ "euroisdn_e1", CFG_SPAN_E1, CFG_LAW_ALAW, PRI_SWITCH_EUROISDN_E1, 0, 0 },
+	{ "euroisdn_t1", CFG_SPAN_T1, CFG_LAW_ULAW, PRI_SWITCH_EUROISDN_T1, 0, 0 },
+	{ "qsig", CFG_SPAN_E1, CFG_LAW_ALAW, PRI_SWITCH_QSIG, 1, 1 },
 };
 
 static void
 t_switch_case(size_t i)
 {
+	struct span_party party = { "Alice", 1, "7000" };
+	struct span_sim_setup setup;
 	struct span *s;
 	struct tcall t;
+	int cause = 0;
 
 	memset(&tin, 0, sizeof(tin));
 	base = event_base_new();
@@ -783,6 +794,7 @@ t_switch_case(size_t i)
 	/* outbound: SETUP, answered, echo, we hang up */
 	if (t_call(s, "100", &t) != 0)
 		goto out;
+	CU_ASSERT_EQUAL(span_sim_last_setup("s1", &setup), 0);
 	if (!RUN_UNTIL(t.answered, 2000))
 		fprintf(stderr, "switchtype %s: outbound call not answered\n", t_switches[i].name);
 	CU_ASSERT_TRUE(t.answered);
@@ -793,6 +805,34 @@ t_switch_case(size_t i)
 		span_call_hangup(t.sc, 16);
 	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
 	CU_ASSERT_EQUAL(t.hangups, 0);
+	/* outbound identity: name, presentation restricted, redirecting */
+	memset(&t, 0, sizeof(t));
+	t.law = span_law(s);
+	CU_ASSERT_EQUAL(span_call_new_party(s, "103", "4000", &party, &t_cbs, &t, &t.sc,
+	    &cause), 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(t.alerting > 0, 2000));
+	CU_ASSERT_EQUAL(span_sim_last_setup("s1", &setup), 0);
+	CU_ASSERT_STRING_EQUAL(setup.called, "103");
+	CU_ASSERT_STRING_EQUAL(setup.calling, "4000");
+	CU_ASSERT_TRUE(setup.calling_restricted);
+	CU_ASSERT_STRING_EQUAL(setup.redirecting, "7000");
+	if (t_switches[i].name_out)
+		CU_ASSERT_STRING_EQUAL(setup.calling_name, "Alice");
+	if (t.sc != NULL)
+		span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+	/* inbound identity */
+	tin.take = 0;
+	CU_ASSERT_EQUAL(span_sim_originate("s1", "5001", "4001;name=Bob;restricted;redir=7001",
+	    0, 0), 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.offered > 0, 2000));
+	CU_ASSERT_STRING_EQUAL(tin.calling, "4001");
+	CU_ASSERT_TRUE(tin.calling_restricted);
+	CU_ASSERT_STRING_EQUAL(tin.redirecting, "7001");
+	if (t_switches[i].name_in)
+		CU_ASSERT_STRING_EQUAL(tin.calling_name, "Bob");
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+	tin.offered = 0;
 	/* inbound: the far end calls, we answer, the far end hangs up */
 	tin.take = 1;
 	CU_ASSERT_EQUAL(span_sim_originate("s1", "5000", "4000", 0, 0), 0);
@@ -841,6 +881,27 @@ test_span_pure(void)
 	CU_ASSERT_EQUAL(span_pri_switch_parse(NULL, CFG_SPAN_T1), PRI_SWITCH_NI2);
 	CU_ASSERT_EQUAL(span_pri_switch_parse("euroisdn", CFG_SPAN_T1), PRI_SWITCH_EUROISDN_T1);
 	CU_ASSERT_EQUAL(span_pri_switch_parse("bogus", CFG_SPAN_E1), -1);
+	{
+		char num[32], name[64], redir[32];
+		int restricted;
+
+		CU_ASSERT_EQUAL(span_sim_calling_parse("4001;name=Bob Smith;restricted;redir=7001",
+		    num, sizeof(num), name, sizeof(name), &restricted, redir, sizeof(redir)), 0);
+		CU_ASSERT_STRING_EQUAL(num, "4001");
+		CU_ASSERT_STRING_EQUAL(name, "Bob Smith");
+		CU_ASSERT_EQUAL(restricted, 1);
+		CU_ASSERT_STRING_EQUAL(redir, "7001");
+		CU_ASSERT_EQUAL(span_sim_calling_parse("4002", num, sizeof(num), name,
+		    sizeof(name), &restricted, redir, sizeof(redir)), 0);
+		CU_ASSERT_STRING_EQUAL(num, "4002");
+		CU_ASSERT_STRING_EQUAL(name, "");
+		CU_ASSERT_EQUAL(restricted, 0);
+		CU_ASSERT_EQUAL(span_sim_calling_parse("4002;bogus", num, sizeof(num), name,
+		    sizeof(name), &restricted, redir, sizeof(redir)), EINVAL);
+		CU_ASSERT_TRUE(span_pri_pres_restricted(span_pri_pres(1)));
+		CU_ASSERT_FALSE(span_pri_pres_restricted(span_pri_pres(0)));
+		CU_ASSERT_TRUE(span_pri_pres_restricted(PRES_NUMBER_NOT_AVAILABLE));
+	}
 	CU_ASSERT_TRUE(span_pri_hangup_final(SPAN_CALL_DIALING, 0, 0, 34));
 	CU_ASSERT_FALSE(span_pri_hangup_final(SPAN_CALL_DIALING, 0, 0, 16));
 	CU_ASSERT_FALSE(span_pri_hangup_final(SPAN_CALL_CONNECTED, 0, 0, 34));
@@ -889,7 +950,7 @@ main(void)
 	CU_add_test(suite, "reload drains", test_span_reload);
 	CU_add_test(suite, "bad D-channel frames", test_span_bad_frames);
 	CU_add_test(suite, "D-channel down ends calls", test_span_dchan_down);
-	CU_add_test(suite, "every switch type: a call each way", test_span_switchtypes);
+	CU_add_test(suite, "every switch type: a call each way, identity", test_span_switchtypes);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = (int)CU_get_number_of_failures();
