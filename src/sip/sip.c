@@ -2950,6 +2950,57 @@ valid_user(const char *s)
 	return 1;
 }
 
+/* The identity of the caller for the INVITE being built (only while
+ * sip_leg_invite_identity runs). */
+static const struct sip_identity *invite_identity;
+
+/* RFC 3325 P-Asserted-Identity with the real number (we are the trusted
+ * network's gateway), RFC 3323 Privacy: id when presentation is
+ * restricted, RFC 5806 Diversion for a redirected call. */
+static void
+identity_headers(struct sbuf *sb, const struct sip_identity *id, const char *host)
+{
+	char name[80];
+	size_t n = 0;
+
+	for (size_t i = 0; id->calling_name != NULL && id->calling_name[i] != '\0' &&
+	    n + 1 < sizeof(name); i++) {
+		unsigned char c = (unsigned char)id->calling_name[i];
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+			name[n++] = (char)c;
+	}
+	name[n] = '\0';
+	if (valid_user(id->calling)) {
+		if (n > 0)
+			sb_printf(sb, "P-Asserted-Identity: \"%s\" <sip:%s@%s>\r\n", name,
+			    id->calling, host);
+		else
+			sb_printf(sb, "P-Asserted-Identity: <sip:%s@%s>\r\n", id->calling, host);
+	}
+	if (id->privacy)
+		sb_printf(sb, "Privacy: id\r\n");
+	if (valid_user(id->diversion))
+		sb_printf(sb, "Diversion: <sip:%s@%s>;reason=unknown\r\n", id->diversion, host);
+}
+
+int
+sip_leg_invite_identity(const char *uri, const struct sip_identity *id, const char *sdp,
+                        const struct sip_leg_cbs *cbs, void *owner, struct sip_leg **out)
+{
+	int error;
+
+	invite_identity = id;
+	/* Presentation restricted: From says nothing of the caller. */
+	if (id->privacy)
+		error = sip_leg_invite_route(uri, NULL, NULL, "anonymous", "Anonymous", sdp,
+		    cbs, owner, out);
+	else
+		error = sip_leg_invite_route(uri, NULL, NULL, id->calling, id->calling_name, sdp,
+		    cbs, owner, out);
+	invite_identity = NULL;
+	return error;
+}
+
 int
 sip_leg_invite(const char *uri, const char *calling, const char *calling_name,
                const char *sdp, const struct sip_leg_cbs *cbs, void *owner,
@@ -3074,6 +3125,8 @@ sip_leg_invite_route(const char *uri, const struct sip_route *route, const char 
 	/* RFC 4028: we take part in session timers; the answer says who
 	 * refreshes. (100rel is not offered: we do not PRACK.) */
 	sb_printf(&sb, "Supported: timer\r\n");
+	if (invite_identity != NULL)
+		identity_headers(&sb, invite_identity, h);
 	if (cfg_session_expires() != 0)
 		sb_printf(&sb, "Session-Expires: %u\r\nMin-SE: %u\r\n",
 		    cfg_session_expires() > cfg_min_se() ? cfg_session_expires() : cfg_min_se(),

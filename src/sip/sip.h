@@ -105,6 +105,20 @@ int sip_leg_invite(const char *uri, const char *calling, const char *calling_nam
                    const char *sdp, const struct sip_leg_cbs *cbs, void *owner,
                    struct sip_leg **out);
 
+/* UAC: the same with the caller's identity from the PSTN: From carries
+ * calling and calling_name, or "Anonymous" <sip:anonymous@...> when
+ * privacy is set; P-Asserted-Identity always carries the number (RFC
+ * 3325), Privacy: id is added when privacy is set (RFC 3323), and a
+ * Diversion header (RFC 5806) when diversion is a number. */
+struct sip_identity {
+	const char *calling;
+	const char *calling_name;       /* or NULL */
+	int privacy;                    /* presentation restricted */
+	const char *diversion;          /* redirecting number, or NULL */
+};
+int sip_leg_invite_identity(const char *uri, const struct sip_identity *id, const char *sdp,
+                            const struct sip_leg_cbs *cbs, void *owner, struct sip_leg **out);
+
 /* UAC: ring every registered contact of [user] `user` at once (each is
  * sent its INVITE the way it registered: to the source address and over
  * the connection of its REGISTER, Request-URI its Contact). The caller

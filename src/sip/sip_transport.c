@@ -1,5 +1,6 @@
-/* SIP transports on libevent: UDP listeners, TCP listeners and TCP
- * connections (accepted or opened by us). Each endpoint has an id; the
+/* SIP transports on libevent: UDP listeners, TCP and TLS listeners and
+ * TCP and TLS connections (accepted or opened by us; TLS with OpenSSL
+ * through bufferevent_openssl). Each endpoint has an id; the
  * upper layer keeps ids, never pointers, so a closed connection is simply
  * not found. Stream messages are framed by the header/body boundary and
  * Content-Length, with bounded sizes. */
@@ -18,8 +19,12 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "core/log.h"
 
@@ -40,6 +45,7 @@ struct sip_ep {
 	struct event *ev;               /* EP_UDP: read event; owned */
 	struct evconnlistener *lev;     /* EP_TCP_LISTEN; owned */
 	struct bufferevent *bev;        /* EP_TCP_CONN; owned */
+	int tls;                        /* a TLS listener or connection */
 };
 TAILQ_HEAD(sip_ep_list, sip_ep);
 
@@ -50,6 +56,8 @@ static struct {
 	size_t nconns;
 	struct sip_tstats stats;
 	struct log_ratelimit rl;
+	SSL_CTX *tls_server;            /* owned; NULL without a certificate */
+	SSL_CTX *tls_client;            /* owned; NULL until TLS is configured */
 } tp;
 
 static void sip_on_udp(evutil_socket_t fd, short what, void *arg);
@@ -155,7 +163,7 @@ out:
 }
 
 static int
-bind_tcp(const struct addr *a)
+bind_tcp(const struct addr *a, int tls)
 {
 	struct sip_ep *ep = NULL;
 	char buf[ADDR_STRLEN];
@@ -178,6 +186,7 @@ bind_tcp(const struct addr *a)
 		error = ENOMEM;
 		goto out;
 	}
+	ep->tls = tls;
 	ep->lev = evconnlistener_new(tp.base, sip_on_accept, ep,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (ep->lev == NULL) {
@@ -187,7 +196,7 @@ bind_tcp(const struct addr *a)
 	len = sizeof(ep->local.u.ss);
 	getsockname(fd, &ep->local.u.sa, &len);
 	ep->local.len = len;
-	log_info("sip: listening on tcp %s", addr_str(&ep->local, buf, sizeof(buf)));
+	log_info("sip: listening on %s %s", tls ? "tls" : "tcp", addr_str(&ep->local, buf, sizeof(buf)));
 	return 0;
 out:
 	if (ep != NULL)
@@ -197,23 +206,90 @@ out:
 }
 
 /* Configured addresses of the listeners, to diff on apply. */
-static struct addr cur_udp[8], cur_tcp[8];
-static size_t n_cur_udp, n_cur_tcp;
-static uint64_t cur_udp_ep[8], cur_tcp_ep[8];
+static struct addr cur_udp[8], cur_tcp[8], cur_tls[8];
+static size_t n_cur_udp, n_cur_tcp, n_cur_tls;
+static uint64_t cur_udp_ep[8], cur_tcp_ep[8], cur_tls_ep[8];
+
+static void
+tls_log_errors(const char *what)
+{
+	unsigned long e;
+	char buf[256];
+
+	while ((e = ERR_get_error()) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_warnx("sip: tls: %s: %s", what, buf);
+	}
+}
+
+/* The TLS contexts of a [sip] section: the server side when a certificate
+ * is given, the client side always (with the certificate as a client
+ * certificate). 0 or EINVAL (logged). */
+static int
+tls_contexts(const struct cfg_sip *sip, SSL_CTX **srv, SSL_CTX **cli)
+{
+	const char *cert = sip->tls_certificate, *key = sip->tls_key, *ca = sip->tls_ca;
+	int have_cert = cert != NULL && cert[0] != '\0' && key != NULL && key[0] != '\0';
+	int have_ca = ca != NULL && ca[0] != '\0';
+	SSL_CTX *ctx[2] = { NULL, NULL };
+
+	*srv = *cli = NULL;
+	for (int i = 0; i < 2; i++) {
+		if (i == 0 && !have_cert)
+			continue;
+		ctx[i] = SSL_CTX_new(i == 0 ? TLS_server_method() : TLS_client_method());
+		if (ctx[i] == NULL)
+			goto fail;
+		SSL_CTX_set_min_proto_version(ctx[i], TLS1_2_VERSION);
+		SSL_CTX_set_mode(ctx[i], SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		if (have_cert && (SSL_CTX_use_certificate_chain_file(ctx[i], cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(ctx[i], key, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(ctx[i]) != 1)) {
+			log_warnx("sip: tls: cannot load certificate %s with key %s", cert, key);
+			goto fail;
+		}
+		if (have_ca && SSL_CTX_load_verify_locations(ctx[i], ca, NULL) != 1) {
+			log_warnx("sip: tls: cannot load CA file %s", ca);
+			goto fail;
+		}
+		if (sip->tls_verify_peer)
+			SSL_CTX_set_verify(ctx[i], SSL_VERIFY_PEER |
+			    (i == 0 ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
+		else
+			SSL_CTX_set_verify(ctx[i], SSL_VERIFY_NONE, NULL);
+	}
+	*srv = ctx[0];
+	*cli = ctx[1];
+	return 0;
+fail:
+	tls_log_errors("setup");
+	SSL_CTX_free(ctx[0]);
+	SSL_CTX_free(ctx[1]);
+	return EINVAL;
+}
 
 int
 sip_transport_apply(const struct cfg_sip *sip)
 {
-	struct addr new_udp[8], new_tcp[8];
-	uint64_t new_udp_ep[8], new_tcp_ep[8];
-	size_t nu = sip->n_listen_udp, nt = sip->n_listen_tcp;
+	struct addr new_udp[8], new_tcp[8], new_tls[8];
+	uint64_t new_udp_ep[8], new_tcp_ep[8], new_tls_ep[8];
+	size_t nu = sip->n_listen_udp, nt = sip->n_listen_tcp, ns = sip->n_listen_tls;
 	uint64_t first_new = tp.next_id;
+	SSL_CTX *srv = NULL, *cli = NULL;
 	int error = 0;
 
 	if (nu > 8)
 		nu = 8;
 	if (nt > 8)
 		nt = 8;
+	if (ns > 8)
+		ns = 8;
+	if ((error = tls_contexts(sip, &srv, &cli)) != 0)
+		return error;
+	if (ns > 0 && srv == NULL) {
+		SSL_CTX_free(cli);
+		return EINVAL;
+	}
 	/* Bind what is new first, so that a failure changes nothing. */
 	for (size_t i = 0; i < nu; i++) {
 		new_udp[i] = sip->listen_udp[i];
@@ -238,9 +314,23 @@ sip_transport_apply(const struct cfg_sip *sip)
 		}
 		if (new_tcp_ep[i] == 0) {
 			uint64_t id = tp.next_id;
-			if ((error = bind_tcp(&new_tcp[i])) != 0)
+			if ((error = bind_tcp(&new_tcp[i], 0)) != 0)
 				goto fail;
 			new_tcp_ep[i] = id;
+		}
+	}
+	for (size_t i = 0; i < ns; i++) {
+		new_tls[i] = sip->listen_tls[i];
+		new_tls_ep[i] = 0;
+		for (size_t j = 0; j < n_cur_tls; j++) {
+			if (addr_eq(&cur_tls[j], &new_tls[i]))
+				new_tls_ep[i] = cur_tls_ep[j];
+		}
+		if (new_tls_ep[i] == 0) {
+			uint64_t id = tp.next_id;
+			if ((error = bind_tcp(&new_tls[i], 1)) != 0)
+				goto fail;
+			new_tls_ep[i] = id;
 		}
 	}
 	/* Close the listeners that are no longer configured. */
@@ -267,11 +357,32 @@ sip_transport_apply(const struct cfg_sip *sip)
 	memcpy(cur_udp, new_udp, sizeof(new_udp[0]) * nu);
 	memcpy(cur_udp_ep, new_udp_ep, sizeof(new_udp_ep[0]) * nu);
 	n_cur_udp = nu;
+	for (size_t j = 0; j < n_cur_tls; j++) {
+		int keep = 0;
+		for (size_t i = 0; i < ns; i++)
+			keep |= new_tls_ep[i] == cur_tls_ep[j];
+		if (!keep) {
+			struct sip_ep *ep = ep_find(cur_tls_ep[j]);
+			if (ep != NULL)
+				ep_free(ep);
+		}
+	}
 	memcpy(cur_tcp, new_tcp, sizeof(new_tcp[0]) * nt);
 	memcpy(cur_tcp_ep, new_tcp_ep, sizeof(new_tcp_ep[0]) * nt);
 	n_cur_tcp = nt;
+	memcpy(cur_tls, new_tls, sizeof(new_tls[0]) * ns);
+	memcpy(cur_tls_ep, new_tls_ep, sizeof(new_tls_ep[0]) * ns);
+	n_cur_tls = ns;
+	/* Connections keep the context they were made with (SSL holds a
+	 * reference); new ones use the new one. */
+	SSL_CTX_free(tp.tls_server);
+	SSL_CTX_free(tp.tls_client);
+	tp.tls_server = srv;
+	tp.tls_client = cli;
 	return 0;
 fail:
+	SSL_CTX_free(srv);
+	SSL_CTX_free(cli);
 	{
 		struct sip_ep *ep, *next;
 		TAILQ_FOREACH_SAFE(ep, &tp.eps, entry, next) {
@@ -289,18 +400,22 @@ sip_transport_shutdown(void)
 
 	while ((ep = TAILQ_FIRST(&tp.eps)) != NULL)
 		ep_free(ep);
-	n_cur_udp = n_cur_tcp = 0;
+	n_cur_udp = n_cur_tcp = n_cur_tls = 0;
+	SSL_CTX_free(tp.tls_server);
+	SSL_CTX_free(tp.tls_client);
+	tp.tls_server = tp.tls_client = NULL;
 }
 
 const struct addr *
 sip_transport_listen_addr(enum sip_proto proto, size_t index)
 {
 	struct sip_ep *ep;
-	size_t n = proto == SIP_PROTO_UDP ? n_cur_udp : n_cur_tcp;
+	size_t n = proto == SIP_PROTO_UDP ? n_cur_udp : proto == SIP_PROTO_TCP ? n_cur_tcp : n_cur_tls;
 
 	if (index >= n)
 		return NULL;
-	ep = ep_find(proto == SIP_PROTO_UDP ? cur_udp_ep[index] : cur_tcp_ep[index]);
+	ep = ep_find(proto == SIP_PROTO_UDP ? cur_udp_ep[index] :
+	    proto == SIP_PROTO_TCP ? cur_tcp_ep[index] : cur_tls_ep[index]);
 	return ep != NULL ? &ep->local : NULL;
 }
 
@@ -337,16 +452,34 @@ sip_on_udp(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* A connection on fd; TLS (accepting or connecting) when ctx is given. */
 static struct sip_ep *
-conn_new(evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen)
+conn_new(evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen, SSL_CTX *ctx,
+         int accepting)
 {
 	struct sip_ep *ep;
+	SSL *ssl = NULL;
 
 	if (tp.nconns >= TCP_MAX_CONNS)
 		return NULL;
-	if ((ep = ep_new(EP_TCP_CONN)) == NULL)
+	if (ctx != NULL && (ssl = SSL_new(ctx)) == NULL)
 		return NULL;
-	ep->bev = bufferevent_socket_new(tp.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if ((ep = ep_new(EP_TCP_CONN)) == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	if (ssl != NULL) {
+		ep->tls = 1;
+		ep->bev = bufferevent_openssl_socket_new(tp.base, fd, ssl,
+		    accepting ? BUFFEREVENT_SSL_ACCEPTING : BUFFEREVENT_SSL_CONNECTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (ep->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(ep->bev, 1);
+		else
+			SSL_free(ssl);
+	} else {
+		ep->bev = bufferevent_socket_new(tp.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (ep->bev == NULL) {
 		ep_free(ep);
 		return NULL;
@@ -364,14 +497,16 @@ static void
 sip_on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
               int salen, void *arg)
 {
-	struct sip_ep *ep;
+	struct sip_ep *ep, *l = arg;
 	char buf[ADDR_STRLEN];
 	struct addr peer;
+	int tls = l->tls;
 
 	memset(&peer, 0, sizeof(peer));
 	memcpy(&peer.u.ss, sa, (size_t)salen);
 	peer.len = (socklen_t)salen;
-	if ((ep = conn_new(fd, sa, (socklen_t)salen)) == NULL) {
+	if ((tls && tp.tls_server == NULL) ||
+	    (ep = conn_new(fd, sa, (socklen_t)salen, tls ? tp.tls_server : NULL, 1)) == NULL) {
 		tp.stats.tcp_refused++;
 		log_limited(&tp.rl, LOG_LEVEL_WARN, "sip: tcp connection from %s refused",
 		    addr_str(&peer, buf, sizeof(buf)));
@@ -384,7 +519,7 @@ sip_on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *s
 		getsockname(fd, &ep->local.u.sa, &len);
 		ep->local.len = len;
 	}
-	log_debug("sip: tcp connection from %s", addr_str(&peer, buf, sizeof(buf)));
+	log_debug("sip: %s connection from %s", tls ? "tls" : "tcp", addr_str(&peer, buf, sizeof(buf)));
 }
 
 /* Content-Length (or "l") of a header block of length hlen; -1 when bad. */
@@ -499,7 +634,7 @@ sip_on_tcp_read(struct bufferevent *bev, void *arg)
 			evbuffer_remove(in, msg, total);
 			msg[total] = '\0';
 			memset(&from, 0, sizeof(from));
-			from.proto = SIP_PROTO_TCP;
+			from.proto = ep->tls ? SIP_PROTO_TLS : SIP_PROTO_TCP;
 			from.ep = id;
 			from.dst = ep->peer;
 			sip_receive(&from, msg, total);
@@ -523,7 +658,17 @@ sip_on_tcp_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		log_debug("sip: tcp connection %s closed", addr_str(&ep->peer, buf, sizeof(buf)));
+		unsigned long e;
+
+		while (ep->tls && (e = bufferevent_get_openssl_error(bev)) != 0) {
+			char ebuf[256];
+
+			ERR_error_string_n(e, ebuf, sizeof(ebuf));
+			log_limited(&tp.rl, LOG_LEVEL_NOTICE, "sip: tls connection %s: %s",
+			    addr_str(&ep->peer, buf, sizeof(buf)), ebuf);
+		}
+		log_debug("sip: %s connection %s closed", ep->tls ? "tls" : "tcp",
+		    addr_str(&ep->peer, buf, sizeof(buf)));
 		ep_free(ep);
 	}
 }
@@ -575,15 +720,19 @@ sip_transport_route(enum sip_proto proto, const struct addr *dst, struct sip_rou
 		return ENETUNREACH;
 	}
 	TAILQ_FOREACH(ep, &tp.eps, entry) {
-		if (ep->kind == EP_TCP_CONN && addr_eq(&ep->peer, dst)) {
+		if (ep->kind == EP_TCP_CONN && ep->tls == (proto == SIP_PROTO_TLS) &&
+		    addr_eq(&ep->peer, dst)) {
 			out->ep = ep->id;
 			return 0;
 		}
 	}
+	if (proto == SIP_PROTO_TLS && tp.tls_client == NULL)
+		return EPROTONOSUPPORT;
 	fd = socket(dst->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
-	if ((ep = conn_new(fd, &dst->u.sa, dst->len)) == NULL) {
+	if ((ep = conn_new(fd, &dst->u.sa, dst->len,
+	    proto == SIP_PROTO_TLS ? tp.tls_client : NULL, 0)) == NULL) {
 		close(fd);
 		return ENOBUFS;
 	}
@@ -628,9 +777,11 @@ sip_transport_local(const struct sip_route *r, struct addr *local)
 	}
 	*local = ep->local;
 	if (ep->kind == EP_TCP_CONN) {
-		/* Advertise our TCP listener's port, not the ephemeral one. */
-		for (size_t i = 0; i < n_cur_tcp; i++) {
-			struct sip_ep *l = ep_find(cur_tcp_ep[i]);
+		/* Advertise our TCP (TLS) listener's port, not the ephemeral one. */
+		size_t nl = ep->tls ? n_cur_tls : n_cur_tcp;
+
+		for (size_t i = 0; i < nl; i++) {
+			struct sip_ep *l = ep_find(ep->tls ? cur_tls_ep[i] : cur_tcp_ep[i]);
 			if (l != NULL && l->local.u.sa.sa_family == local->u.sa.sa_family) {
 				addr_set_port(local, addr_port(&l->local));
 				break;

@@ -18,12 +18,18 @@ failed check):
   options --port S
         send an OPTIONS over UDP to 127.0.0.1:S and print the whole
         responses that come within --wait seconds
+  tls --port S --ca CA [--cert C --key K] [--call N --media M]
+        over TLS to 127.0.0.1:S (the server's certificate checked against
+        CA; C/K as client certificate): OPTIONS must get 200; with --call,
+        INVITE N (PCMA on port M), 200, ACK, BYE, 200. Prints one line per
+        step; exit 2 when the handshake fails, 1 when a step fails
 """
 import argparse
 import json
 import os
 import re
 import socket
+import ssl
 import sys
 import time
 
@@ -189,6 +195,130 @@ def cmd_options(a):
 	s.close()
 
 
+class SipStream:
+	"""SIP messages over a TLS connection, framed by Content-Length."""
+
+	def __init__(self, sock):
+		self.s = sock
+		self.buf = b""
+
+	def send(self, text):
+		self.s.sendall(text.replace("\n", "\r\n").encode())
+
+	def recv(self, timeout):
+		end = time.time() + timeout
+		while True:
+			i = self.buf.find(b"\r\n\r\n")
+			if i >= 0:
+				head = self.buf[:i].decode(errors="replace")
+				m = re.search(r"^(?:Content-Length|l)\s*:\s*(\d+)", head, re.M | re.I)
+				n = int(m.group(1)) if m else 0
+				if len(self.buf) >= i + 4 + n:
+					msg = self.buf[:i + 4 + n].decode(errors="replace")
+					self.buf = self.buf[i + 4 + n:]
+					return msg
+			left = end - time.time()
+			if left <= 0:
+				return None
+			self.s.settimeout(left)
+			try:
+				d = self.s.recv(65535)
+			except socket.timeout:
+				return None
+			if not d:
+				return None
+			self.buf += d
+
+	def final(self, cseq, timeout=10):
+		"""The final response for CSeq `cseq` (provisional ones skipped)."""
+		end = time.time() + timeout
+		while time.time() < end:
+			m = self.recv(end - time.time())
+			if m is None:
+				return None
+			line = m.split("\r\n", 1)[0]
+			if not line.startswith("SIP/2.0 "):
+				continue
+			if not re.search(r"^CSeq:\s*%s\s*$" % re.escape(cseq), m, re.M | re.I):
+				continue
+			if int(line.split()[1]) >= 200:
+				return m
+		return None
+
+
+def sip_req(method, ruri, lport, cseq, callid, to_tag="", extra="", body=""):
+	return ("%s %s SIP/2.0\n"
+	        "Via: SIP/2.0/TLS 127.0.0.1:%d;branch=z9hG4bK%s%d%s\n"
+	        "Max-Forwards: 70\n"
+	        "From: <sip:5550100@127.0.0.1>;tag=tlstest\n"
+	        "To: <%s>%s\n"
+	        "Call-ID: %s\n"
+	        "CSeq: %d %s\n"
+	        "Contact: <sip:5550100@127.0.0.1:%d;transport=tls>\n"
+	        "%s"
+	        "Content-Length: %d\n\n%s"
+	        % (method, ruri, lport, callid.split("@")[0], cseq, method.lower(), ruri,
+	           ";tag=" + to_tag if to_tag else "", callid, cseq, method, lport, extra,
+	           len(body.replace("\n", "\r\n")), body))
+
+
+def cmd_tls(a):
+	ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=a.ca)
+	ctx.check_hostname = False
+	if a.cert:
+		ctx.load_cert_chain(a.cert, a.key)
+	raw = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+	try:
+		s = ctx.wrap_socket(raw)
+		s.do_handshake()
+		s.settimeout(5)
+		st = SipStream(s)
+		# With TLS 1.3 a refused client certificate shows only at the first read.
+		lport = s.getsockname()[1]
+		callid = "tls-%d-%d@127.0.0.1" % (os.getpid(), int(time.time()))
+		st.send(sip_req("OPTIONS", "sip:ping@127.0.0.1:%d;transport=tls" % a.port, lport, 1,
+		                callid))
+		r = st.final("1 OPTIONS", 5)
+	except (ssl.SSLError, ConnectionError, OSError) as e:
+		print("handshake failed: %s" % e)
+		sys.exit(2)
+	if r is None:
+		print("handshake failed: no response (connection closed)")
+		sys.exit(2)
+	line = r.split("\r\n", 1)[0]
+	print("OPTIONS: " + line)
+	if not line.startswith("SIP/2.0 200"):
+		sys.exit(1)
+	if not a.call:
+		sys.exit(0)
+	ruri = "sip:%s@127.0.0.1:%d;transport=tls" % (a.call, a.port)
+	callid = "tls-call-%d-%d@127.0.0.1" % (os.getpid(), int(time.time()))
+	sdp = ("v=0\no=t 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
+	       "m=audio %d RTP/AVP 8\na=rtpmap:8 PCMA/8000\na=sendrecv\n" % a.media)
+	st.send(sip_req("INVITE", ruri, lport, 1, callid, extra="Content-Type: application/sdp\n",
+	                body=sdp))
+	r = st.final("1 INVITE", 10)
+	line = r.split("\r\n", 1)[0] if r else "no final response"
+	print("INVITE: " + line)
+	if r is None or not line.startswith("SIP/2.0 200"):
+		sys.exit(1)
+	tag = re.search(r"^To:.*;tag=([^;\s]+)", r, re.M | re.I).group(1)
+	m = re.search(r"^Contact:\s*<([^>]+)>", r, re.M | re.I)
+	target = m.group(1) if m else ruri
+	if "transport=tls" not in target:
+		print("Contact of the 200 is not a TLS URI: " + target)
+		sys.exit(1)
+	st.send(sip_req("ACK", target, lport, 1, callid, to_tag=tag))
+	time.sleep(a.hold)
+	st.send(sip_req("BYE", target, lport, 2, callid, to_tag=tag))
+	r = st.final("2 BYE", 10)
+	line = r.split("\r\n", 1)[0] if r else "no final response"
+	print("BYE: " + line)
+	if r is None or not line.startswith("SIP/2.0 200"):
+		sys.exit(1)
+	s.close()
+
+
 def main():
 	ap = argparse.ArgumentParser()
 	sub = ap.add_subparsers(dest="cmd", required=True)
@@ -216,8 +346,17 @@ def main():
 	p = sub.add_parser("options")
 	p.add_argument("--port", type=int, required=True)
 	p.add_argument("--wait", type=float, default=1.0)
+	p = sub.add_parser("tls")
+	p.add_argument("--port", type=int, required=True)
+	p.add_argument("--ca", required=True)
+	p.add_argument("--cert")
+	p.add_argument("--key")
+	p.add_argument("--call")
+	p.add_argument("--media", type=int, default=0)
+	p.add_argument("--hold", type=float, default=1.0)
 	a = ap.parse_args()
-	{"hold": cmd_hold, "move": cmd_move, "dtmf": cmd_dtmf, "options": cmd_options}[a.cmd](a)
+	{"hold": cmd_hold, "move": cmd_move, "dtmf": cmd_dtmf, "options": cmd_options,
+	 "tls": cmd_tls}[a.cmd](a)
 
 
 if __name__ == "__main__":

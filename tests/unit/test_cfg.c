@@ -815,6 +815,27 @@ test_dialog_keys(void)
 	    "t.conf:2: [sip] dtmf_info: 'maybe' is not one of no|yes");
 	expect_error("[user a]\npassword = x\nnumber = 5\ndtmf_info = on\n",
 	    "t.conf:4: [user a] dtmf_info: 'on' is not one of no|yes|inherit");
+
+	/* TLS: a listener needs a certificate and a key, verification CAs. */
+	c = load_ok("[sip]\nlisten_tls = 127.0.0.1:5061\ntls_certificate = /c.pem\n"
+	    "tls_key = /k.pem\ntls_ca = /ca.pem\ntls_verify_peer = yes\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->sip.n_listen_tls, 1);
+	CU_ASSERT_EQUAL(addr_port(&c->sip.listen_tls[0]), 5061);
+	CU_ASSERT_STRING_EQUAL(c->sip.tls_certificate, "/c.pem");
+	CU_ASSERT_STRING_EQUAL(c->sip.tls_key, "/k.pem");
+	CU_ASSERT_STRING_EQUAL(c->sip.tls_ca, "/ca.pem");
+	CU_ASSERT_EQUAL(c->sip.tls_verify_peer, 1);
+	cfg_unref(c);
+	c = load_ok("[sip]\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(c->sip.n_listen_tls, 0);
+	CU_ASSERT_EQUAL(c->sip.tls_verify_peer, 0);
+	cfg_unref(c);
+	expect_error("[sip]\nlisten_tls = 127.0.0.1:5061\ntls_key = /k.pem\n",
+	    "t.conf:2: [sip] tls_certificate: needed with listen_tls");
+	expect_error("[sip]\ntls_verify_peer = yes\n",
+	    "t.conf:2: [sip] tls_ca: needed with tls_verify_peer = yes");
 }
 
 int
@@ -843,7 +864,7 @@ main(void)
 	CU_add_test(s, "file errors and long lines", test_err_file);
 	CU_add_test(s, "every key is in pstnbridge.conf.5", test_man_page);
 	CU_add_test(s, "latch keys and per-user/route latch_mode", test_latch_keys);
-	CU_add_test(s, "session timer and dtmf_info keys", test_dialog_keys);
+	CU_add_test(s, "session timer, dtmf_info and TLS keys", test_dialog_keys);
 	CU_add_test(s, "toll-fraud keys", test_security_keys);
 	CU_add_test(s, "key table is consistent", test_key_table);
 	CU_add_test(s, "dahdi keys", test_dahdi_keys);

@@ -69,7 +69,10 @@ t_ended(void *owner, int status, int q850)
 }
 
 static const struct sip_leg_cbs t_cbs = {
-	t_progress, t_answered, t_confirmed, t_ended,
+	.progress = t_progress,
+	.answered = t_answered,
+	.confirmed = t_confirmed,
+	.ended = t_ended,
 };
 
 static void
@@ -752,7 +755,8 @@ test_auth(void)
 	CU_ASSERT(expect(fd, "SIP/2.0 403", buf, sizeof(buf), 1000, NULL));
 	CU_ASSERT(T.invites == 0);
 
-	/* A forged nonce is refused too. */
+	/* A nonce that is not ours (forged, or made before a restart) with
+	 * the right password: no call, a new challenge with stale=true. */
 	md5hex("alice:pstnbridge:secret", ha1);
 	snprintf(s, sizeof(s), "%s:%s:%s", ha1, "0000000000000000deadbeefdeadbeefdeadbeefdeadbeef", ha2);
 	md5hex(s, resp);
@@ -762,7 +766,8 @@ test_auth(void)
 	    "uri=\"sip:100@127.0.0.1\", response=\"%s\"\r\n", resp);
 	mk_invite(req, sizeof(req), "UDP", p, "z9hG4bKau5", "auth4@t", 1, extra, "application/sdp", SDP);
 	send_to(fd, &sip_udp, req);
-	CU_ASSERT(expect(fd, "SIP/2.0 403", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(expect(fd, "SIP/2.0 401", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(strstr(buf, "stale=true") != NULL);
 	CU_ASSERT(T.invites == 0);
 	settle();
 	close(fd);
@@ -1003,13 +1008,18 @@ test_apply(void)
 		CU_ASSERT(sip_get_listen_addr(0, 0, &sip_udp) == 0);
 		CU_ASSERT(sip_get_listen_addr(1, 0, &sip_tcp) == 0);
 	}
-	/* Other methods: 501; REGISTER: 403 (no registrar yet). */
-	mk_request(req, sizeof(req), "INFO", "UDP", sock_port(fd), "z9hG4bKinf1", "inf1@t", 1, NULL, NULL);
+	/* Other methods: 501; INFO outside a dialog: 481; REGISTER:
+	 * challenged, even from a trusted source. */
+	mk_request(req, sizeof(req), "MESSAGE", "UDP", sock_port(fd), "z9hG4bKmsg1", "msg1@t", 1, NULL, NULL);
 	send_to(fd, &sip_udp, req);
 	CU_ASSERT(expect(fd, "SIP/2.0 501", buf, sizeof(buf), 1000, NULL));
+	mk_request(req, sizeof(req), "INFO", "UDP", sock_port(fd), "z9hG4bKinf1", "inf1@t", 1, NULL, NULL);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 481", buf, sizeof(buf), 1000, NULL));
 	mk_request(req, sizeof(req), "REGISTER", "UDP", sock_port(fd), "z9hG4bKreg1", "reg1@t", 1, NULL, NULL);
 	send_to(fd, &sip_udp, req);
-	CU_ASSERT(expect(fd, "SIP/2.0 403", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(expect(fd, "SIP/2.0 401", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(strstr(buf, "WWW-Authenticate: Digest") != NULL);
 	close(fd);
 }
 
