@@ -287,7 +287,8 @@ test_err_missing_required(void)
 	    "t.conf:3: [route r] spans: needs at least one span");
 	expect_error("[user bob]\npassword = x\nnumber = \n",
 	    "t.conf:3: [user bob] number: needs at least one number");
-	expect_error_n("[user bob]\n", "t.conf:1: [user bob] password: missing required key", 2);
+	expect_error_n("[user bob]\n",
+	    "t.conf:1: [user bob] password: missing required key: password or ha1", 2);
 	expect_error_n("[user bob]\n", "t.conf:1: [user bob] number: missing required key", 2);
 }
 
@@ -718,6 +719,48 @@ test_latch_keys(void)
 }
 
 /* Toll-fraud keys: defaults, the [user] policy, errors. */
+/* The registrar's keys: [general] state_dir, [sip] register_* and
+ * keepalive_interval, [user] ha1 instead of password. */
+static void
+test_registrar_keys(void)
+{
+	struct cfg_errors errs;
+	struct cfg *c;
+
+	c = cfg_load_string("t.conf", "[user bob]\nnumber = 2001\n", &errs);
+	CU_ASSERT_PTR_NULL(c);
+	cfg_errors_release(&errs);
+	c = cfg_load_string("t.conf", "[general]\nstate_dir = /tmp/x\n"
+	    "[sip]\nregister_min_expires = 30\nregister_max_expires = 600\n"
+	    "register_max_contacts = 2\nkeepalive_interval = 0\n"
+	    "[user bob]\nha1 = 0123456789ABCDEF0123456789abcdef\nnumber = 2001\n", &errs);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->general.state_dir, "/tmp/x");
+	CU_ASSERT_EQUAL(c->sip.register_min_expires, 30);
+	CU_ASSERT_EQUAL(c->sip.register_max_expires, 600);
+	CU_ASSERT_EQUAL(c->sip.register_max_contacts, 2);
+	CU_ASSERT_EQUAL(c->sip.keepalive_interval, 0);
+	CU_ASSERT_PTR_NULL(c->users[0].password);
+	CU_ASSERT_STRING_EQUAL(c->users[0].ha1, "0123456789ABCDEF0123456789abcdef");
+	cfg_unref(c);
+	/* The defaults. */
+	c = cfg_load_string("t.conf", "[general]\n", &errs);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_STRING_EQUAL(c->general.state_dir, "/var/lib/pstnbridge");
+	CU_ASSERT_EQUAL(c->sip.register_min_expires, 60);
+	CU_ASSERT_EQUAL(c->sip.register_max_expires, 3600);
+	CU_ASSERT_EQUAL(c->sip.register_max_contacts, 5);
+	CU_ASSERT_EQUAL(c->sip.keepalive_interval, 30);
+	cfg_unref(c);
+	expect_error_n("[user bob]\nha1 = 0123\nnumber = 2001\n",
+	    "t.conf:2: [user bob] ha1: must be 32 hex digits", 1);
+	expect_error_n("[user bob]\nha1 = 0123456789abcdef0123456789abcdeg\nnumber = 2001\n",
+	    "t.conf:2: [user bob] ha1: must be 32 hex digits", 1);
+	expect_error_n("[sip]\nregister_min_expires = 700\nregister_max_expires = 600\n",
+	    "t.conf:2: [sip] register_min_expires: register_min_expires 700 is above "
+	    "register_max_expires 600", 1);
+}
+
 static void
 test_security_keys(void)
 {
@@ -866,6 +909,7 @@ main(void)
 	CU_add_test(s, "latch keys and per-user/route latch_mode", test_latch_keys);
 	CU_add_test(s, "session timer, dtmf_info and TLS keys", test_dialog_keys);
 	CU_add_test(s, "toll-fraud keys", test_security_keys);
+	CU_add_test(s, "registrar keys", test_registrar_keys);
 	CU_add_test(s, "key table is consistent", test_key_table);
 	CU_add_test(s, "dahdi keys", test_dahdi_keys);
 	CU_add_test(s, "the sample has every key and loads", test_sample);
