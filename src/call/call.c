@@ -674,7 +674,10 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 	}
 	snprintf(c->sip_callid, sizeof(c->sip_callid), "%s", inv->call_id ? inv->call_id : "-");
 	snprintf(c->called, sizeof(c->called), "%s", inv->called ? inv->called : "");
-	snprintf(c->calling, sizeof(c->calling), "%s", inv->calling ? inv->calling : "");
+	/* The asserted identity (RFC 3325, trusted sources only) is the
+	 * caller's number, whatever From says (anonymous with privacy). */
+	snprintf(c->calling, sizeof(c->calling), "%s", inv->asserted ? inv->asserted :
+	    inv->calling ? inv->calling : "");
 	{
 		char src[ADDR_STRLEN];
 		log_call(LOG_LEVEL_INFO, c->id, "sip INVITE %s -> %s from %s%s%s (call-id %s)",
@@ -716,12 +719,17 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 
 	for (size_t i = 0; i < r->spans.n; i++) {
 		struct span *s = span_find(r->spans.v[i]);
+		/* Privacy: id: the number goes with presentation restricted,
+		 * the name not at all. */
+		struct span_party party = { inv->privacy_id ? NULL : inv->calling_name,
+		    inv->privacy_id, inv->diversion };
 		int why = 38;
 
 		if (!s)
 			continue;
 		c->law = span_law(s);
-		if (span_call_new(s, number, c->calling, &sip_side_span_cbs, c, &c->sc, &why) == 0) {
+		if (span_call_new_party(s, number, c->calling, &party, &sip_side_span_cbs, c,
+		    &c->sc, &why) == 0) {
 			snprintf(c->span, sizeof(c->span), "%s", span_name(s));
 			c->chan = span_call_channel(c->sc);
 			if (call_media_start(c) != 0) {
@@ -879,6 +887,7 @@ call_to_user(struct call *c)
 void
 call_on_span_incoming(void *arg, const struct span_incoming *in)
 {
+	struct sip_identity id;
 	const struct cfg_route *r;
 	struct call *c;
 	char uri[512];
@@ -906,8 +915,11 @@ call_on_span_incoming(void *arg, const struct span_incoming *in)
 	snprintf(c->span, sizeof(c->span), "%s", span_name(in->span));
 	snprintf(c->called, sizeof(c->called), "%s", in->called ? in->called : "");
 	snprintf(c->calling, sizeof(c->calling), "%s", in->calling ? in->calling : "");
-	log_call(LOG_LEVEL_INFO, c->id, "pstn SETUP %s -> %s on span %s channel %d",
-	    c->calling, c->called, c->span, c->chan);
+	log_call(LOG_LEVEL_INFO, c->id, "pstn SETUP %s -> %s on span %s channel %d%s%s%s",
+	    c->calling, c->called, c->span, c->chan,
+	    in->calling_restricted ? " (presentation restricted)" : "",
+	    in->redirecting != NULL && in->redirecting[0] != '\0' ? " diverted from " : "",
+	    in->redirecting != NULL ? in->redirecting : "");
 
 	if (call_to_user(c))
 		return;
@@ -923,7 +935,13 @@ call_on_span_incoming(void *arg, const struct span_incoming *in)
 		return;
 	}
 	call_build_sdp(c, NULL);
-	if (sip_leg_invite(uri, c->calling, NULL, c->sdp, &pstn_side_sip_cbs, c, &c->sip) != 0) {
+	id.calling = c->calling;
+	id.calling_name = in->calling_name != NULL && in->calling_name[0] != '\0' ?
+	    in->calling_name : NULL;
+	id.privacy = in->calling_restricted;
+	id.diversion = in->redirecting != NULL && in->redirecting[0] != '\0' ?
+	    in->redirecting : NULL;
+	if (sip_leg_invite_identity(uri, &id, c->sdp, &pstn_side_sip_cbs, c, &c->sip) != 0) {
 		log_call(LOG_LEVEL_ERROR, c->id, "cannot send INVITE to %s", uri);
 		c->sip = NULL;
 		call_release(c, 41, 500);

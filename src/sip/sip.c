@@ -130,6 +130,8 @@ struct sip_leg {
 
 	/* What the call layer sees (struct sip_invite, callbacks). */
 	char *called, *calling, *calling_name, *auth_user;
+	char *asserted, *diversion;     /* users of P-Asserted-Identity, Diversion */
+	int privacy_id;                 /* Privacy: id (or header, user) */
 	char *sdp;                      /* last body received */
 	size_t sdp_len;
 	struct addr source;
@@ -532,6 +534,48 @@ msg_header(const osip_message_t *m, const char *name, const char *compact)
 	    h->hvalue != NULL)
 		return h->hvalue;
 	return NULL;
+}
+
+/* The user part of the first sip: or tel: URI in header `name` (a
+ * name-addr), or NULL. Only the characters of a number are taken. */
+static char *
+msg_header_user(const osip_message_t *m, const char *name)
+{
+	const char *v = msg_header(m, name, NULL), *p;
+	size_t n = 0;
+
+	if (v == NULL)
+		return NULL;
+	if ((p = strstr(v, "sip:")) != NULL || (p = strstr(v, "sips:")) != NULL ||
+	    (p = strstr(v, "tel:")) != NULL)
+		p = strchr(p, ':') + 1;
+	else
+		return NULL;
+	while (p[n] != '\0' && n < 64 && (isalnum((unsigned char)p[n]) || p[n] == '+' ||
+	    p[n] == '-' || p[n] == '.' || p[n] == '*' || p[n] == '#'))
+		n++;
+	if (n == 0 || (p[n] != '\0' && p[n] != '@' && p[n] != ';' && p[n] != '>'))
+		return NULL;
+	return strndup(p, n);
+}
+
+/* RFC 3323: Privacy asks to hide the caller's identity (id, header or
+ * user; "none" does not). */
+static int
+msg_privacy_id(const osip_message_t *m)
+{
+	const char *v = msg_header(m, "privacy", NULL);
+	char buf[128], *tok, *save = NULL;
+	int id = 0;
+
+	if (v == NULL)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, "; \t", &save); tok != NULL; tok = strtok_r(NULL, "; \t", &save))
+		if (strcasecmp(tok, "id") == 0 || strcasecmp(tok, "header") == 0 ||
+		    strcasecmp(tok, "user") == 0)
+			id = 1;
+	return id;
 }
 
 enum se_refresher { SE_REF_NONE = 0, SE_REF_UAC, SE_REF_UAS };
@@ -960,6 +1004,8 @@ leg_free(struct sip_leg *leg)
 	free(leg->called);
 	free(leg->calling);
 	free(leg->calling_name);
+	free(leg->asserted);
+	free(leg->diversion);
 	free(leg->auth_user);
 	free(leg->sdp);
 	free(leg);
@@ -1610,6 +1656,11 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	    req->from->url->username : "");
 	if (req->from->displayname != NULL)
 		leg->calling_name = unquote(req->from->displayname);
+	/* RFC 3325: an asserted identity counts from a trusted source only. */
+	if (trusted)
+		leg->asserted = msg_header_user(req, "p-asserted-identity");
+	leg->diversion = msg_header_user(req, "diversion");
+	leg->privacy_id = msg_privacy_id(req);
 	leg_set_sdp(leg, sdp, sdp_len);
 	{
 		char *s = NULL;
@@ -1676,6 +1727,9 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	inv.called = leg->called;
 	inv.calling = leg->calling;
 	inv.calling_name = leg->calling_name;
+	inv.asserted = leg->asserted;
+	inv.diversion = leg->diversion;
+	inv.privacy_id = leg->privacy_id;
 	inv.auth_user = leg->auth_user;
 	inv.trusted = leg->trusted;
 	inv.source = leg->source;

@@ -26,6 +26,9 @@ struct sip_invite {
 	const char *called;         /* user part of the Request-URI */
 	const char *calling;        /* user part of From */
 	const char *calling_name;   /* display name of From, or NULL */
+	const char *asserted;       /* user of P-Asserted-Identity (trusted source), or NULL */
+	const char *diversion;      /* user of the first Diversion, or NULL */
+	int privacy_id;             /* Privacy: id/header/user (RFC 3323) */
 	const char *auth_user;      /* [user] name when authenticated, or NULL */
 	int trusted;                /* source in [sip] trusted */
 	struct addr source;         /* where the request came from */
