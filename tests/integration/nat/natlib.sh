@@ -159,6 +159,7 @@ daemon_config() {
 log_level = debug
 drain_time = 3
 ctl_socket = $R/ctl.sock
+state_dir = $R
 
 [sip]
 listen_udp = $GW_IP:5060
