@@ -24,7 +24,12 @@
  *   $NONCE   the latest nonce of a 401
  *   $AUTH    a correct Authorization value for user alice (password
  *            "secret") for this message's method and Request-URI
- * so that dialogs, CANCELs, ACKs and the digest path are reachable. */
+ * so that dialogs, CANCELs, ACKs and the digest path are reachable.
+ *
+ * Beyond the sanitizers, one property is checked: a request (not ACK) that
+ * starts a new transaction (an RFC 3261 branch not seen before in this
+ * input for its method) gets a response at once, or is counted as
+ * malformed or bad. A request left without one is a stuck transaction. */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -37,6 +42,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <osipparser2/osip_parser.h>
 
 #include "cfg/cfg.h"
 #include "core/addr.h"
@@ -61,6 +67,9 @@ static struct addr stack_addr;
 /* What the fuzzing peer learned from the stack's messages. */
 static struct {
 	char tag[64], callid[256], branch[128], cseq[16], nonce[128];
+	unsigned long responses;        /* responses the peers received */
+	char seen[MAX_MSGS][160];       /* "METHOD branch" of the requests sent */
+	size_t n_seen;
 } L;
 
 /* The fake call layer. */
@@ -207,6 +216,8 @@ learn(const char *msg, size_t len)
 	const char *v, *e, *t;
 	int response = len > 8 && memcmp(msg, "SIP/2.0 ", 8) == 0;
 
+	L.responses += response;
+
 	if ((v = hdr(msg, len, response ? "\r\nTo: " : "\r\nFrom: ", &e)) != NULL &&
 	    (t = memmem(v, (size_t)(e - v), ";tag=", 5)) != NULL)
 		copy_token(L.tag, sizeof(L.tag), t + 5, e, ";>\r\n ");
@@ -313,6 +324,36 @@ expand(const char *in, size_t len, char *out)
 	return olen;
 }
 
+/* Whether msg is a request that starts a new transaction, which must then
+ * be answered; remembers it. */
+static int
+new_transaction(const char *msg, size_t len)
+{
+	osip_message_t *m = NULL;
+	osip_via_t *via;
+	osip_generic_param_t *b = NULL;
+	char key[160];
+	int fresh = 0;
+
+	if (osip_message_init(&m) != 0)
+		return 0;
+	if (osip_message_parse(m, msg, len) != 0 || !MSG_IS_REQUEST(m) || MSG_IS_ACK(m) ||
+	    m->sip_method == NULL || (via = osip_list_get(&m->vias, 0)) == NULL ||
+	    osip_via_param_get_byname(via, "branch", &b) != 0 || b == NULL ||
+	    b->gvalue == NULL || strncmp(b->gvalue, "z9hG4bK", 7) != 0)
+		goto out;
+	snprintf(key, sizeof(key), "%s %s", m->sip_method, b->gvalue);
+	fresh = 1;
+	for (size_t i = 0; i < L.n_seen; i++)
+		if (strcmp(L.seen[i], key) == 0)
+			fresh = 0;
+	if (fresh && L.n_seen < MAX_MSGS)
+		snprintf(L.seen[L.n_seen++], sizeof(L.seen[0]), "%s", key);
+out:
+	osip_message_free(m);
+	return fresh;
+}
+
 static void
 start_uac(void)
 {
@@ -334,7 +375,9 @@ one_message(const char *chunk, size_t len)
 {
 	static char msg[MAX_MSG + 1];
 	struct sip_route from;
-	int trusted = 0, tcp = 0;
+	struct sip_stats st0, st1;
+	unsigned long resp0;
+	int trusted = 0, tcp = 0, expect;
 
 	if (len > 0 && chunk[0] == '!') {
 		const char *eol = memchr(chunk, '\n', len);
@@ -393,8 +436,17 @@ one_message(const char *chunk, size_t len)
 		if (sip_transport_route(SIP_PROTO_UDP, &from.dst, &r) == 0)
 			from.ep = r.ep;
 	}
+	expect = new_transaction(msg, len) && !tcp && len < 32768;
+	sip_get_stats(&st0);
+	resp0 = L.responses;
 	sip_receive(&from, msg, len);
 	loop_once();
+	sip_get_stats(&st1);
+	if (expect && L.responses == resp0 && st1.malformed == st0.malformed &&
+	    st1.bad_requests == st0.bad_requests) {
+		fprintf(stderr, "fuzz_sip: a new request got no response: a stuck transaction\n");
+		abort();
+	}
 }
 
 /* ---- setup ------------------------------------------------------------ */
@@ -436,7 +488,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (int attempt = 0; attempt < 50 && cfg == NULL; attempt++) {
 		unsigned int port = 20000 + (unsigned int)(random() % 40000);
 
+		/* state_dir: registrations in memory only (a variant without
+		 * it for a tree whose config does not know the key yet) */
 		snprintf(text, sizeof(text),
+		    "%s"
 		    "[sip]\n"
 		    "listen_udp = 127.0.0.1:%u\n"
 		    "listen_tcp =\n"
@@ -445,9 +500,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		    "codecs = pcma, pcmu\n"
 		    "[user alice]\n"
 		    "password = secret\n"
-		    "number = 555\n", port);
+		    "number = 555\n", attempt % 2 ? "" :
+		    "[general]\nstate_dir = /nonexistent/pstnbridge-fuzz\n", port);
 		if ((cfg = cfg_load_string("fuzz.conf", text, NULL)) == NULL)
-			abort();
+			continue;
 		if (sip_init(base, cfg, f_invite, NULL) != 0) {
 			cfg_unref(cfg);
 			cfg = NULL;
