@@ -435,6 +435,35 @@ test_missing_callid(void)
 	close(fd);
 }
 
+/* A header libosip2 parses but does not write back in a form it parses
+ * again (a port run into the text after it, found by fuzzing): the request
+ * is dropped as malformed at once, not left in a transaction that never
+ * gets a response. */
+static void
+test_unanswerable(void)
+{
+	char buf[4096], req[1024];
+	struct sip_stats st0, st1;
+	int fd = udp_sock("127.0.0.1");
+
+	CU_ASSERT_FATAL(fd >= 0);
+	snprintf(req, sizeof(req),
+	    "OPTIONS sip:127.0.0.1 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKunans;rport\r\n"
+	    "From: <sip:555@127.0.0.1:5070Max-Forwards: >;tag=a\r\nTo: <sip:127.0.0.1>\r\n"
+	    "Call-ID: unans@t\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", sock_port(fd));
+	sip_get_stats(&st0);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(recv_msg(fd, buf, sizeof(buf), 300, NULL) == 0);
+	sip_get_stats(&st1);
+	CU_ASSERT(st1.malformed == st0.malformed + 1);
+	/* Still alive. */
+	mk_request(req, sizeof(req), "OPTIONS", "UDP", sock_port(fd), "z9hG4bKunans2", "unans2@t", 1, NULL, NULL);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 200", buf, sizeof(buf), 1000, NULL));
+	close(fd);
+}
+
 static void
 test_uas_call(void)
 {
@@ -1035,6 +1064,7 @@ main(void)
 	CU_add_test(s, "OPTIONS: 200, 503 while not accepting", test_options);
 	CU_add_test(s, "garbage is dropped, the stack still answers", test_garbage);
 	CU_add_test(s, "missing Call-ID: 400", test_missing_callid);
+	CU_add_test(s, "a request that cannot be answered is dropped as malformed", test_unanswerable);
 	CU_add_test(s, "UAS call: 100, 180, 200 (+retransmit), ACK, BYE", test_uas_call);
 	CU_add_test(s, "UAS hangup after answer sends BYE", test_uas_hangup_bye);
 	CU_add_test(s, "UAS: no ACK for the 2xx: BYE and ended(408)", test_uas_no_ack);
