@@ -40,7 +40,7 @@ enum pk {
 	PK_ENUM_STR,    /* char *: one of the values */
 	PK_LOGLEVEL,    /* int: enum log_level */
 	PK_ADDRS,       /* struct addr[CFG_MAX_LISTEN] at off, size_t count at off2 */
-	PK_CIDRS,       /* struct cidr[CFG_MAX_LIST] at off, size_t count at off2 */
+	PK_CIDRS,       /* struct cidr[CFG_MAX_CIDRS] at off, size_t count at off2 */
 	PK_IP,          /* char *: an IP literal */
 	PK_NUMBERS,     /* strlist of numbers */
 	PK_PREFIXES,    /* strlist of number prefixes or "*" */
@@ -199,6 +199,19 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	    "national|ni1|dms100|4ess|5ess|euroisdn_e1|euroisdn_t1|qsig", \
 	    false, false, APP_ALWAYS, PK_ENUM_STR, OFF(cfg_span, switchtype), 0, \
 	    "ISDN switch type; euroisdn_e1 for e1, national for t1 when unset") \
+	X("span", "ton", CFG_T_ENUM, "unknown", 0, 0, \
+	    "unknown|national|international|subscriber", \
+	    false, false, APP_ALWAYS, PK_ENUM, OFF(cfg_span, ton), 0, \
+	    "type of number of outbound called numbers without a prefix") \
+	X("span", "national_prefix", CFG_T_STRING, "", 0, 0, NULL, \
+	    false, false, APP_ALWAYS, PK_DIGITS, OFF(cfg_span, national_prefix), 0, \
+	    "stripped from outbound numbers (sent as national), added to inbound national ones") \
+	X("span", "international_prefix", CFG_T_STRING, "", 0, 0, NULL, \
+	    false, false, APP_ALWAYS, PK_DIGITS, OFF(cfg_span, international_prefix), 0, \
+	    "the same for international numbers") \
+	X("span", "hunt", CFG_T_ENUM, "ascending", 0, 0, "ascending|descending|roundrobin", \
+	    false, false, APP_ALWAYS, PK_ENUM, OFF(cfg_span, hunt), 0, \
+	    "order in which free B-channels are picked for outbound calls") \
 	X("span", "signalling", CFG_T_ENUM, "pri_cpe", 0, 0, "pri_cpe|pri_net", \
 	    false, false, APP_DAHDI, PK_ENUM, OFF(cfg_span, signalling), 0, \
 	    "dahdi: the daemon is the user side (pri_cpe) or the network side (pri_net)") \
@@ -942,6 +955,11 @@ value_parse(size_t ki, void *base, const char *v, char *err, size_t errlen)
 			goto out;
 		if (im->pk == PK_ADDRS && tmp.n > CFG_MAX_LISTEN) {
 			snprintf(err, errlen, "too many addresses (at most %d)", CFG_MAX_LISTEN);
+			rc = EINVAL;
+			goto out;
+		}
+		if (im->pk == PK_CIDRS && tmp.n > CFG_MAX_CIDRS) {
+			snprintf(err, errlen, "too many networks (at most %d)", CFG_MAX_CIDRS);
 			rc = EINVAL;
 			goto out;
 		}

@@ -12,7 +12,11 @@
 
 #include "core/addr.h"
 
-#define CFG_MAX_LIST 32
+/* Items of a list value: 128 so that one route's `spans` can name 128 E1
+ * spans (3840 channels). A list costs 8 bytes per possible item of config
+ * memory, never per call. Networks (trusted, acl) keep their own bound. */
+#define CFG_MAX_LIST 128
+#define CFG_MAX_CIDRS 32
 
 /* The order is the order of the values of the latch_mode key. */
 enum cfg_latch_mode {
@@ -30,6 +34,11 @@ enum cfg_law { CFG_LAW_ALAW = 0, CFG_LAW_ULAW };
 /* Which side of the PRI the daemon is: the user side, or the network. */
 enum cfg_signalling { CFG_SIG_PRI_CPE = 0, CFG_SIG_PRI_NET };
 enum cfg_route_dir { CFG_ROUTE_OUTBOUND = 0, CFG_ROUTE_INBOUND };
+/* Type of number of the called number in an outbound SETUP. */
+enum cfg_ton { CFG_TON_UNKNOWN = 0, CFG_TON_NATIONAL, CFG_TON_INTERNATIONAL,
+	CFG_TON_SUBSCRIBER };
+/* Order in which a span picks a free B-channel for an outbound call. */
+enum cfg_hunt { CFG_HUNT_ASCENDING = 0, CFG_HUNT_DESCENDING, CFG_HUNT_ROUNDROBIN };
 
 /* A list of strings, e.g. "100, 101" or "sim1 sim2". */
 struct cfg_strlist {
@@ -52,7 +61,7 @@ struct cfg_sip {
 	size_t n_listen_udp;
 	struct addr listen_tcp[8];
 	size_t n_listen_tcp;
-	struct cidr trusted[CFG_MAX_LIST];
+	struct cidr trusted[CFG_MAX_CIDRS];
 	size_t n_trusted;
 	char *user_agent;
 	unsigned int register_min_expires;      /* seconds; shorter: 423 */
@@ -124,6 +133,10 @@ struct cfg_span {
 	enum cfg_law law;
 	char *switchtype;               /* libpri switch type name */
 	enum cfg_signalling signalling;
+	enum cfg_ton ton;               /* outbound called number's type of number */
+	char *national_prefix;          /* "0": stripped (national) / prepended inbound */
+	char *international_prefix;     /* "00": same for international numbers */
+	enum cfg_hunt hunt;             /* B-channel hunting order */
 	struct cfg_sim_phones sim;
 	struct cfg_dahdi dahdi;         /* driver = dahdi */
 };
@@ -142,7 +155,7 @@ struct cfg_route {
 
 /* The toll-fraud policy of a caller: a [user] (and a [trunk]). */
 struct cfg_policy {
-	struct cidr acl[CFG_MAX_LIST];  /* sources it may call from; none: any */
+	struct cidr acl[CFG_MAX_CIDRS];  /* sources it may call from; none: any */
 	size_t n_acl;
 	struct cfg_strlist allow;       /* destination prefixes allowed despite a deny list */
 	struct cfg_strlist deny;        /* destination prefixes refused */

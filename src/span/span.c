@@ -152,6 +152,10 @@ span_same_hardware(const struct span *s, const struct cfg_span *cs)
 		same_law = !b->law_from_span && s->law == cs->law;
 	return s->driver == cs->driver && s->type == cs->type && same_law &&
 	    span_str_eq(s->switchtype, cs->switchtype) &&
+	    s->ton == cs->ton && s->hunt == cs->hunt &&
+	    strcmp(s->national_prefix, cs->national_prefix != NULL ? cs->national_prefix : "") == 0 &&
+	    strcmp(s->international_prefix, cs->international_prefix != NULL ?
+	    cs->international_prefix : "") == 0 &&
 	    s->nodetype == span_nodetype(cs) && a->span == b->span &&
 	    a->dchannel == b->dchannel && a->n_bchannels == b->n_bchannels &&
 	    memcmp(a->bchannels, b->bchannels, sizeof(a->bchannels[0]) * a->n_bchannels) == 0;
@@ -265,6 +269,11 @@ span_new(const struct cfg_span *cs, struct span **out)
 	s->law = cs->law;
 	s->nodetype = span_nodetype(cs);
 	s->dahdi = cs->dahdi;
+	s->ton = cs->ton;
+	s->hunt = cs->hunt;
+	span_copy_number(s->national_prefix, sizeof(s->national_prefix), cs->national_prefix);
+	span_copy_number(s->international_prefix, sizeof(s->international_prefix),
+	    cs->international_prefix);
 	if ((s->name = strdup(cs->name)) == NULL) {
 		error = ENOMEM;
 		goto out;
@@ -599,14 +608,45 @@ span_chan_find(struct span *s, int channel)
 	return NULL;
 }
 
+int
+span_hunt_index(enum cfg_hunt hunt, const int *free, size_t n, size_t *next)
+{
+	size_t k;
+
+	switch (hunt) {
+	case CFG_HUNT_DESCENDING:
+		for (k = n; k-- > 0;)
+			if (free[k])
+				return (int)k;
+		return -1;
+	case CFG_HUNT_ROUNDROBIN:
+		for (size_t i = 0; i < n; i++) {
+			k = (*next + i) % n;
+			if (free[k]) {
+				*next = (k + 1) % n;
+				return (int)k;
+			}
+		}
+		return -1;
+	default:
+		for (k = 0; k < n; k++)
+			if (free[k])
+				return (int)k;
+		return -1;
+	}
+}
+
 struct span_chan *
 span_chan_pick(struct span *s)
 {
-	for (size_t i = 0; i < s->nchans; i++)
-		if (s->chans[i].call == NULL && !s->chans[i].restarting &&
-		    !s->chans[i].need_restart)
-			return &s->chans[i];
-	return NULL;
+	int free[SPAN_MAX_CHANS], i;
+
+	for (size_t k = 0; k < s->nchans; k++)
+		free[k] = s->chans[k].call == NULL && !s->chans[k].restarting &&
+		    !s->chans[k].need_restart;
+	if ((i = span_hunt_index(s->hunt, free, s->nchans, &s->hunt_next)) < 0)
+		return NULL;
+	return &s->chans[i];
 }
 
 struct span_call *
@@ -756,12 +796,12 @@ span_call_new_party(struct span *s, const char *called, const char *calling,
 		return EAGAIN;
 	}
 	if (!s->up) {
-		log_info("span=%s call to %s refused: span down", s->name, called);
+		log_debug("span=%s call to %s refused: span down", s->name, called);
 		*cause = PRI_CAUSE_NETWORK_OUT_OF_ORDER;
 		return ENOTCONN;
 	}
 	if ((ch = span_chan_pick(s)) == NULL) {
-		log_info("span=%s call to %s refused: all channels busy", s->name, called);
+		log_debug("span=%s call to %s refused: all channels busy", s->name, called);
 		*cause = PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION;
 		return EBUSY;
 	}

@@ -18,6 +18,7 @@
 #define SPAN_MAX_CHANS    31
 #define SPAN_NUMBER_LEN   32
 #define SPAN_NAME_LEN     64      /* calling name, as in Q.931 Display / Q.SIG */
+#define SPAN_PREFIX_LEN   16      /* national / international prefix */
 #define SPAN_TICK_MS      20
 #define SPAN_SILENCE_ALAW 0xD5
 #define SPAN_SILENCE_ULAW 0xFF
@@ -123,6 +124,11 @@ struct span {
 	struct cfg_dahdi dahdi;         /* driver = dahdi (a copy, no pointers) */
 	struct span_chan chans[SPAN_MAX_CHANS];
 	size_t nchans;
+	enum cfg_ton ton;               /* outbound called number's type of number */
+	char national_prefix[SPAN_PREFIX_LEN];
+	char international_prefix[SPAN_PREFIX_LEN];
+	enum cfg_hunt hunt;             /* B-channel hunting order */
+	size_t hunt_next;               /* roundrobin: index to try first */
 	int dchan;                      /* D-channel timeslot, for logs */
 	int dfd;                        /* D-channel descriptor (owned by driver) */
 	struct span_pri *pri;           /* daemon's CPE libpri (owned) */
@@ -143,8 +149,12 @@ void span_unref(struct span *s);
 void span_set_up(struct span *s, int up);
 void span_set_alarm(struct span *s, int alarmed);
 struct span_chan *span_chan_find(struct span *s, int channel);
-/* Lowest free B-channel, or NULL. */
+/* A free B-channel in the span's hunting order (lowest, highest, or the
+ * next after the last one picked), or NULL. */
 struct span_chan *span_chan_pick(struct span *s);
+/* Pure: the index of the channel to take among n (free[i] != 0 when
+ * usable) in hunting order, *next updated for roundrobin; -1 if none. */
+int span_hunt_index(enum cfg_hunt hunt, const int *free, size_t n, size_t *next);
 struct span_call *span_call_alloc(struct span *s, struct span_chan *ch, int outbound);
 void span_call_set_state(struct span_call *sc, enum span_call_state st);
 /* The call is over: take it off its channel and free it from the loop. */
@@ -184,6 +194,14 @@ int span_pri_switch_parse(const char *name, enum cfg_span_type type);
 int span_pri_start(struct span *s);
 void span_pri_on_event(void *arg, pri_event *e);
 int span_pri_setup(struct span_call *sc);
+/* Pure: an outbound number as it goes into the SETUP: a national or
+ * international prefix is stripped and sets the type of number, else the
+ * span's ton applies. Returns the libpri numbering plan (TON and NPI). */
+int span_pri_number_out(const char *number, enum cfg_ton ton, const char *natpfx,
+                        const char *intpfx, char *out, size_t outlen);
+/* Pure: an inbound number with the prefix of its type of number added. */
+void span_pri_number_in(const char *number, int plan, const char *natpfx,
+                        const char *intpfx, char *out, size_t outlen);
 /* Pure: the presentation indicator we send, and whether one received
  * restricts presentation. */
 int span_pri_pres(int restricted);

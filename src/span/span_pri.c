@@ -435,6 +435,61 @@ span_pri_pres_restricted(int pres)
 	return (pres & PRI_PRES_RESTRICTION) != PRI_PRES_ALLOWED;
 }
 
+static int
+span_pri_has_prefix(const char *number, const char *pfx)
+{
+	size_t n = pfx != NULL ? strlen(pfx) : 0;
+
+	return n > 0 && strncmp(number, pfx, n) == 0 && number[n] != '\0';
+}
+
+int
+span_pri_number_out(const char *number, enum cfg_ton ton, const char *natpfx,
+    const char *intpfx, char *out, size_t outlen)
+{
+	int plan;
+
+	/* The longer prefix first: "00" is international, not national. */
+	if (span_pri_has_prefix(number, intpfx) &&
+	    (!span_pri_has_prefix(number, natpfx) || strlen(intpfx) >= strlen(natpfx))) {
+		snprintf(out, outlen, "%s", number + strlen(intpfx));
+		return PRI_INTERNATIONAL_ISDN;
+	}
+	if (span_pri_has_prefix(number, natpfx)) {
+		snprintf(out, outlen, "%s", number + strlen(natpfx));
+		return PRI_NATIONAL_ISDN;
+	}
+	snprintf(out, outlen, "%s", number);
+	switch (ton) {
+	case CFG_TON_NATIONAL:
+		plan = PRI_NATIONAL_ISDN;
+		break;
+	case CFG_TON_INTERNATIONAL:
+		plan = PRI_INTERNATIONAL_ISDN;
+		break;
+	case CFG_TON_SUBSCRIBER:
+		plan = PRI_LOCAL_ISDN;
+		break;
+	default:
+		plan = PRI_UNKNOWN;
+		break;
+	}
+	return plan;
+}
+
+void
+span_pri_number_in(const char *number, int plan, const char *natpfx, const char *intpfx,
+    char *out, size_t outlen)
+{
+	const char *pfx = "";
+
+	if (number[0] != '\0' && ((plan >> 4) & 0x7) == SPAN_TON_INTERNATIONAL && intpfx != NULL)
+		pfx = intpfx;
+	else if (number[0] != '\0' && ((plan >> 4) & 0x7) == SPAN_TON_NATIONAL && natpfx != NULL)
+		pfx = natpfx;
+	snprintf(out, outlen, "%s%s", pfx, number);
+}
+
 int
 span_pri_setup(struct span_call *sc)
 {
@@ -442,6 +497,7 @@ span_pri_setup(struct span_call *sc)
 	struct pri *ctrl = span_pri_ctrl(s->pri);
 	char called[SPAN_NUMBER_LEN], calling[SPAN_NUMBER_LEN];
 	char name[SPAN_NAME_LEN], redir[SPAN_NUMBER_LEN];
+	int called_plan, calling_plan;
 	struct pri_sr *sr = NULL;
 	q931_call *c;
 	int error = 0;
@@ -453,16 +509,18 @@ span_pri_setup(struct span_call *sc)
 		error = ENOMEM;
 		goto out;
 	}
-	snprintf(called, sizeof(called), "%s", sc->called);
-	snprintf(calling, sizeof(calling), "%s", sc->calling);
+	called_plan = span_pri_number_out(sc->called, s->ton, s->national_prefix,
+	    s->international_prefix, called, sizeof(called));
+	calling_plan = span_pri_number_out(sc->calling, s->ton, s->national_prefix,
+	    s->international_prefix, calling, sizeof(calling));
 	pri_sr_set_channel(sr, sc->channel, 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH,
 	    s->law == CFG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
 	snprintf(name, sizeof(name), "%s", sc->calling_name);
 	snprintf(redir, sizeof(redir), "%s", sc->redirecting);
-	pri_sr_set_called(sr, called, PRI_UNKNOWN, 1);
+	pri_sr_set_called(sr, called, called_plan, 1);
 	if (calling[0] != '\0')
-		pri_sr_set_caller(sr, calling, name[0] != '\0' ? name : NULL, PRI_UNKNOWN,
+		pri_sr_set_caller(sr, calling, name[0] != '\0' ? name : NULL, calling_plan,
 		    span_pri_pres(sc->calling_restricted));
 	else
 		pri_sr_set_caller(sr, NULL, name[0] != '\0' ? name : NULL, PRI_UNKNOWN,
@@ -546,7 +604,8 @@ span_pri_on_ring(struct span *s, pri_event_ring *ring)
 	if (ring->channel != -1 && chan != 0xff)
 		sc->pri_channel = ring->channel;
 	span_copy_number(sc->called, sizeof(sc->called), ring->callednum);
-	span_copy_number(sc->calling, sizeof(sc->calling), ring->callingnum);
+	span_pri_number_in(ring->callingnum, ring->callingplan, s->national_prefix,
+	    s->international_prefix, sc->calling, sizeof(sc->calling));
 	span_copy_number(sc->calling_name, sizeof(sc->calling_name), ring->callingname);
 	span_copy_number(sc->redirecting, sizeof(sc->redirecting), ring->redirectingnum);
 	sc->calling_restricted = sc->calling[0] != '\0' &&

@@ -232,6 +232,38 @@ test_err_out_of_range(void)
 	    "t.conf:2: [rtp] port_min: port range 30000..19999 must hold at least 2 ports");
 }
 
+/* [span] ton, national_prefix, international_prefix, hunt. */
+static void
+test_span_pri_keys(void)
+{
+	const struct cfg_span *sp;
+	struct cfg *c;
+
+	c = load_ok("[span a]\ndriver = sim\n"
+	    "[span b]\ndriver = sim\nton = subscriber\nnational_prefix = 0\n"
+	    "international_prefix = 00\nhunt = roundrobin\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	sp = cfg_span_find(c, "a");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+	CU_ASSERT_EQUAL(sp->ton, CFG_TON_UNKNOWN);
+	CU_ASSERT_EQUAL(sp->hunt, CFG_HUNT_ASCENDING);
+	CU_ASSERT_TRUE(sp->national_prefix == NULL || sp->national_prefix[0] == '\0');
+	sp = cfg_span_find(c, "b");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
+	CU_ASSERT_EQUAL(sp->ton, CFG_TON_SUBSCRIBER);
+	CU_ASSERT_EQUAL(sp->hunt, CFG_HUNT_ROUNDROBIN);
+	CU_ASSERT_STRING_EQUAL(sp->national_prefix, "0");
+	CU_ASSERT_STRING_EQUAL(sp->international_prefix, "00");
+	cfg_unref(c);
+	expect_error("[span s]\ndriver = sim\nton = local\n",
+	    "t.conf:3: [span s] ton: 'local' is not one of "
+	    "unknown|national|international|subscriber");
+	expect_error("[span s]\ndriver = sim\nhunt = random\n",
+	    "t.conf:3: [span s] hunt: 'random' is not one of ascending|descending|roundrobin");
+	expect_error("[span s]\ndriver = sim\nnational_prefix = 0x\n",
+	    "t.conf:3: [span s] national_prefix: '0x' is not a number (digits, *, #, +)");
+}
+
 static void
 test_err_bad_enum(void)
 {
@@ -892,6 +924,7 @@ main(void)
 	s = CU_add_suite("cfg", NULL, NULL);
 	CU_add_test(s, "default conf/pstnbridge.conf loads", test_default_file);
 	CU_add_test(s, "values and defaults land in the struct", test_defaults);
+	CU_add_test(s, "span PRI keys: ton, prefixes, hunt", test_span_pri_keys);
 	CU_add_test(s, "unknown key", test_err_unknown_key);
 	CU_add_test(s, "unknown section and bad headers", test_err_unknown_section);
 	CU_add_test(s, "bad integer", test_err_bad_int);

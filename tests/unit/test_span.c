@@ -865,6 +865,128 @@ test_span_switchtypes(void)
 }
 
 static void
+test_span_numbers_pure(void)
+{
+	char out[32];
+
+	/* prefixes strip and set the type of number; the longer one wins */
+	CU_ASSERT_EQUAL(span_pri_number_out("00441234", CFG_TON_UNKNOWN, "0", "00", out,
+	    sizeof(out)), PRI_INTERNATIONAL_ISDN);
+	CU_ASSERT_STRING_EQUAL(out, "441234");
+	CU_ASSERT_EQUAL(span_pri_number_out("0301234", CFG_TON_UNKNOWN, "0", "00", out,
+	    sizeof(out)), PRI_NATIONAL_ISDN);
+	CU_ASSERT_STRING_EQUAL(out, "301234");
+	/* no prefix: the span's ton */
+	CU_ASSERT_EQUAL(span_pri_number_out("5551234", CFG_TON_SUBSCRIBER, "0", "00", out,
+	    sizeof(out)), PRI_LOCAL_ISDN);
+	CU_ASSERT_STRING_EQUAL(out, "5551234");
+	CU_ASSERT_EQUAL(span_pri_number_out("5551234", CFG_TON_NATIONAL, NULL, NULL, out,
+	    sizeof(out)), PRI_NATIONAL_ISDN);
+	CU_ASSERT_EQUAL(span_pri_number_out("5551234", CFG_TON_INTERNATIONAL, "", "", out,
+	    sizeof(out)), PRI_INTERNATIONAL_ISDN);
+	CU_ASSERT_EQUAL(span_pri_number_out("5551234", CFG_TON_UNKNOWN, "0", "00", out,
+	    sizeof(out)), PRI_UNKNOWN);
+	/* a number that is only the prefix is left alone */
+	CU_ASSERT_EQUAL(span_pri_number_out("0", CFG_TON_UNKNOWN, "0", "00", out,
+	    sizeof(out)), PRI_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(out, "0");
+	/* inbound: the prefix of the type of number is added */
+	span_pri_number_in("441234", PRI_INTERNATIONAL_ISDN, "0", "00", out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "00441234");
+	span_pri_number_in("301234", PRI_NATIONAL_ISDN, "0", "00", out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "0301234");
+	span_pri_number_in("5551234", PRI_LOCAL_ISDN, "0", "00", out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "5551234");
+	span_pri_number_in("5551234", PRI_NATIONAL_ISDN, NULL, NULL, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "5551234");
+	span_pri_number_in("", PRI_NATIONAL_ISDN, "0", "00", out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "");
+}
+
+static void
+test_span_hunt_pure(void)
+{
+	int free[5] = { 1, 0, 1, 1, 0 }, none[3] = { 0, 0, 0 };
+	size_t next = 0;
+
+	CU_ASSERT_EQUAL(span_hunt_index(CFG_HUNT_ASCENDING, free, 5, &next), 0);
+	CU_ASSERT_EQUAL(span_hunt_index(CFG_HUNT_DESCENDING, free, 5, &next), 3);
+	CU_ASSERT_EQUAL(span_hunt_index(CFG_HUNT_ROUNDROBIN, free, 5, &next), 0);
+	CU_ASSERT_EQUAL(next, 1);
+	CU_ASSERT_EQUAL(span_hunt_index(CFG_HUNT_ROUNDROBIN, free, 5, &next), 2);
+	CU_ASSERT_EQUAL(span_hunt_index(CFG_HUNT_ROUNDROBIN, free, 5, &next), 3);
+	/* wraps around */
+	CU_ASSERT_EQUAL(span_hunt_index(CFG_HUNT_ROUNDROBIN, free, 5, &next), 0);
+	CU_ASSERT_EQUAL(span_hunt_index(CFG_HUNT_ASCENDING, none, 3, &next), -1);
+	CU_ASSERT_EQUAL(span_hunt_index(CFG_HUNT_DESCENDING, none, 3, &next), -1);
+	CU_ASSERT_EQUAL(span_hunt_index(CFG_HUNT_ROUNDROBIN, none, 3, &next), -1);
+}
+
+/* A span with hunt, ton and prefixes set: the channels calls take, and the
+ * numbers the far end receives. */
+static void
+test_span_hunt_numbers(void)
+{
+	static const struct {
+		enum cfg_hunt hunt;
+		int first, second;
+	} cases[] = {
+		{ CFG_HUNT_ASCENDING, 1, 1 },
+		{ CFG_HUNT_DESCENDING, 31, 31 },
+		{ CFG_HUNT_ROUNDROBIN, 1, 2 },
+	};
+	struct span_sim_setup setup;
+	struct span *s;
+	struct tcall t;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&tin, 0, sizeof(tin));
+		base = event_base_new();
+		CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+		CU_ASSERT_EQUAL_FATAL(span_registry_init(base, t_incoming, &tin), 0);
+		t_cfg_one(CFG_SPAN_E1, CFG_LAW_ALAW);
+		t_spans[0].hunt = cases[i].hunt;
+		t_spans[0].ton = CFG_TON_SUBSCRIBER;
+		t_spans[0].national_prefix = (char *)"0";
+		t_spans[0].international_prefix = (char *)"00";
+		t_list(&t_spans[0].sim.noanswer, "0049103");
+		CU_ASSERT_EQUAL_FATAL(span_registry_apply(&t_cfg), 0);
+		s = span_find("s1");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+		if (!RUN_UNTIL(span_is_up(s), 3000)) {
+			CU_FAIL("span not up");
+			t_stop();
+			continue;
+		}
+		/* 00 prefix: international, stripped; the sim phone is 103 */
+		if (t_call(s, "0049103", &t) == 0) {
+			CU_ASSERT_EQUAL(span_call_channel(t.sc), cases[i].first);
+			CU_ASSERT_TRUE(RUN_UNTIL(t.hangups > 0 || t.proceeding > 0, 2000));
+			CU_ASSERT_EQUAL(span_sim_last_setup("s1", &setup), 0);
+			CU_ASSERT_STRING_EQUAL(setup.called, "49103");
+			CU_ASSERT_EQUAL(setup.called_ton, SPAN_TON_INTERNATIONAL);
+			/* the calling number 4000 has no prefix: subscriber */
+			CU_ASSERT_EQUAL(setup.calling_ton, SPAN_TON_SUBSCRIBER);
+			if (t.sc != NULL)
+				span_call_hangup(t.sc, 16);
+			CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+		}
+		if (t_call(s, "0103", &t) == 0) {
+			CU_ASSERT_EQUAL(span_call_channel(t.sc), cases[i].second);
+			CU_ASSERT_TRUE(RUN_UNTIL(t.hangups > 0 || t.proceeding > 0, 2000));
+			CU_ASSERT_EQUAL(span_sim_last_setup("s1", &setup), 0);
+			CU_ASSERT_STRING_EQUAL(setup.called, "103");
+			CU_ASSERT_EQUAL(setup.called_ton, SPAN_TON_NATIONAL);
+			if (t.sc != NULL)
+				span_call_hangup(t.sc, 16);
+			CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+		}
+		t_stop();
+		t_list(&t_spans[0].sim.noanswer, "103");
+	}
+}
+
+static void
 test_span_pure(void)
 {
 	struct cfg_span cs;
@@ -933,6 +1055,9 @@ main(void)
 		return 1;
 	suite = CU_add_suite("span", NULL, NULL);
 	CU_add_test(suite, "pure helpers", test_span_pure);
+	CU_add_test(suite, "numbers: type of number and prefixes", test_span_numbers_pure);
+	CU_add_test(suite, "B-channel hunting order", test_span_hunt_pure);
+	CU_add_test(suite, "hunting and numbers through the sim", test_span_hunt_numbers);
 	CU_add_test(suite, "span comes up", test_span_up);
 	CU_add_test(suite, "echo call", test_span_echo);
 	CU_add_test(suite, "tone A-law", test_span_tone_alaw);
