@@ -484,6 +484,20 @@ msg_has_option(const osip_message_t *m, const char *name, const char *compact, c
 	return 0;
 }
 
+/* Whether the Allow headers (libosip2 keeps them in their own list) list
+ * `method`. */
+static int
+msg_allows(const osip_message_t *m, const char *method)
+{
+	for (int i = 0; i < osip_list_size(&m->allows); i++) {
+		osip_allow_t *a = osip_list_get(&m->allows, i);
+
+		if (a != NULL && a->value != NULL && list_has_token(a->value, method))
+			return 1;
+	}
+	return msg_has_option(m, "allow", NULL, method);
+}
+
 /* The first option tag of Require we do not support, into buf; or NULL. */
 static const char *
 unsupported_require(const osip_message_t *m, char *buf, size_t len)
@@ -1711,7 +1725,7 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	    msg_has_option(req, "supported", "k", "100rel");
 	leg->peer_timer = msg_has_option(req, "require", NULL, "timer") ||
 	    msg_has_option(req, "supported", "k", "timer");
-	leg->peer_update = msg_has_option(req, "allow", NULL, "UPDATE");
+	leg->peer_update = msg_allows(req, "UPDATE");
 	leg->peer_min_se = (unsigned int)msg_header_num(req, "min-se");
 	se_from_request(leg, req, 1);
 	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: INVITE from %s to %s, calling %s%s%s",
@@ -1928,6 +1942,7 @@ handle_prack(osip_event_t *evt, const struct sip_route *from)
 	if (leg->held_2xx) {
 		char *sdp = leg->held_sdp;
 
+		pump();         /* the 200 for the PRACK goes first */
 		leg->held_2xx = 0;
 		leg->held_sdp = NULL;
 		sip_leg_respond(leg, 200, sdp, 0);
@@ -2421,7 +2436,7 @@ sip_cb_ict_2xx(int type, osip_transaction_t *tr, osip_message_t *resp)
 	}
 	leg->peer_timer = msg_has_option(resp, "require", NULL, "timer") ||
 	    msg_has_option(resp, "supported", "k", "timer");
-	leg->peer_update = msg_has_option(resp, "allow", NULL, "UPDATE");
+	leg->peer_update = msg_allows(resp, "UPDATE");
 	se_from_response(leg, resp);
 	se_restart(leg, now_ms());
 	if (msg_sdp(resp, &sdp, &len) == 0 && sdp != NULL)

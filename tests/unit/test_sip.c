@@ -37,6 +37,10 @@ static struct {
 	int progress, progress_status, answered, confirmed, ended, ended_status, ended_q850;
 	char rsdp[512];
 	int hangup_in_cb;               /* sip_leg_hangup(status) right in the callback */
+	int reoffers, dtmfs, dtmf_refuse;
+	char offer[512];                /* the last re-offer */
+	char digit;
+	unsigned int dtmf_ms;
 } T;
 
 static void
@@ -68,11 +72,37 @@ t_ended(void *owner, int status, int q850)
 	T.leg = NULL;
 }
 
+/* A re-offer: answer recvonly to sendonly, sendrecv otherwise. */
+static int
+t_reoffer(void *owner, const char *sdp, size_t len, char *answer, size_t alen)
+{
+	T.reoffers++;
+	snprintf(T.offer, sizeof(T.offer), "%.*s", (int)len, sdp != NULL ? sdp : "");
+	if (answer != NULL)
+		snprintf(answer, alen, "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+		    "t=0 0\r\nm=audio 40002 RTP/AVP 8\r\na=%s\r\n",
+		    sdp != NULL && strstr(T.offer, "a=sendonly") != NULL ? "recvonly" : "sendrecv");
+	return 0;
+}
+
+static int
+t_dtmf(void *owner, char digit, unsigned int ms)
+{
+	if (T.dtmf_refuse)
+		return ENOTSUP;
+	T.dtmfs++;
+	T.digit = digit;
+	T.dtmf_ms = ms;
+	return 0;
+}
+
 static const struct sip_leg_cbs t_cbs = {
 	.progress = t_progress,
 	.answered = t_answered,
 	.confirmed = t_confirmed,
 	.ended = t_ended,
+	.reoffer = t_reoffer,
+	.dtmf = t_dtmf,
 };
 
 static void
@@ -534,6 +564,143 @@ test_uas_call(void)
 	mk_request(req, sizeof(req), "BYE", "UDP", p, "z9hG4bKbye2", "call1@t", 3, tag, NULL);
 	send_to(fd, &sip_udp, req);
 	CU_ASSERT(expect(fd, "SIP/2.0 481", buf, sizeof(buf), 1000, NULL));
+	close(fd);
+}
+
+/* A request in the dialog of test_dialog with a body (or none). */
+static void
+mk_dlg_request(char *buf, size_t len, const char *method, unsigned int cport, int cseq,
+               const char *totag, const char *extra, const char *ctype, const char *body)
+{
+	static int n;
+
+	snprintf(buf, len,
+	    "%s sip:100@127.0.0.1 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKdlg%d;rport\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: \"Alice\" <sip:555@127.0.0.1>;tag=ft1\r\n"
+	    "To: <sip:100@127.0.0.1>;tag=%s\r\n"
+	    "Call-ID: dlg1@t\r\n"
+	    "CSeq: %d %s\r\n"
+	    "Contact: <sip:555@127.0.0.1:%u>\r\n"
+	    "%s%s%s%s"
+	    "Content-Length: %zu\r\n\r\n%s",
+	    method, cport, ++n, totag, cseq, method, cport, extra ? extra : "",
+	    body ? "Content-Type: " : "", body ? ctype : "", body ? "\r\n" : "",
+	    body ? strlen(body) : 0, body ? body : "");
+}
+
+/* RFC 3262, 4028, 3311 and INFO on one UAS dialog: a reliable 183 and the
+ * 2xx held until its PRACK, the session timer granted, a re-INVITE (hold)
+ * answered and retransmitted until its ACK, INFO DTMF, an UPDATE refresh,
+ * an old CSeq refused; 420 and 422 for INVITEs we cannot take. */
+static void
+test_dialog(void)
+{
+	char buf[8192], req[4096], tag[64], hdr[128];
+	int fd = udp_sock("127.0.0.1");
+	unsigned int p = sock_port(fd);
+	static const char *HOLD =
+	    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+	    "m=audio 40000 RTP/AVP 8\r\na=sendonly\r\n";
+
+	reset();
+	mk_invite(req, sizeof(req), "UDP", p, "z9hG4bKdlginv", "dlg1@t", 1,
+	    "Supported: 100rel, timer\r\nSession-Expires: 1800;refresher=uac\r\nAllow: INVITE, ACK, BYE, UPDATE\r\n",
+	    "application/sdp", SDP);
+	send_to(fd, &sip_udp, req);
+	run_until(&T.invites, 1000);
+	CU_ASSERT_FATAL(T.invites == 1);
+	CU_ASSERT(sip_leg_respond(T.leg, 183, SDP, 0) == 0);
+	CU_ASSERT_FATAL(expect(fd, "SIP/2.0 183", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(header(buf, "Require", hdr, sizeof(hdr)) && strstr(hdr, "100rel") != NULL);
+	CU_ASSERT(header(buf, "RSeq", hdr, sizeof(hdr)) && atoi(hdr) > 0);
+	to_tag(buf, tag, sizeof(tag));
+	/* The 2xx waits for the PRACK; the 183 is retransmitted meanwhile. */
+	CU_ASSERT(sip_leg_respond(T.leg, 200, SDP, 0) == 0);
+	CU_ASSERT(expect(fd, "SIP/2.0 183", buf, sizeof(buf), 1500, NULL));
+	CU_ASSERT(!expect(fd, "SIP/2.0 200", buf, sizeof(buf), 300, NULL));
+	{
+		char rack[192];
+
+		snprintf(rack, sizeof(rack), "RAck: %s 1 INVITE\r\n", hdr);
+		mk_dlg_request(req, sizeof(req), "PRACK", p, 2, tag, rack, NULL, NULL);
+	}
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 200", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(strstr(buf, "CSeq: 2 PRACK") != NULL);
+	CU_ASSERT(expect(fd, "SIP/2.0 200", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(strstr(buf, "CSeq: 1 INVITE") != NULL);
+	CU_ASSERT(header(buf, "Session-Expires", hdr, sizeof(hdr)) &&
+	    strcmp(hdr, "1800;refresher=uac") == 0);
+	mk_dlg_request(req, sizeof(req), "ACK", p, 1, tag, NULL, NULL, NULL);
+	send_to(fd, &sip_udp, req);
+	run_until(&T.confirmed, 1000);
+	CU_ASSERT(T.confirmed == 1);
+
+	/* re-INVITE: hold; the answer (recvonly) is retransmitted until the ACK. */
+	mk_dlg_request(req, sizeof(req), "INVITE", p, 3, tag, NULL, "application/sdp", HOLD);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 200", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(strstr(buf, "CSeq: 3 INVITE") != NULL && strstr(buf, "a=recvonly") != NULL);
+	CU_ASSERT(T.reoffers == 1 && strstr(T.offer, "a=sendonly") != NULL);
+	CU_ASSERT(expect(fd, "SIP/2.0 200", buf, sizeof(buf), 1500, NULL));
+	CU_ASSERT(strstr(buf, "CSeq: 3 INVITE") != NULL);
+	mk_dlg_request(req, sizeof(req), "ACK", p, 3, tag, NULL, NULL, NULL);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(recv_msg(fd, buf, sizeof(buf), 1200, NULL) == 0);
+	CU_ASSERT(T.reoffers == 1);
+
+	/* INFO DTMF; a bad body; refused when the owner says so. */
+	mk_dlg_request(req, sizeof(req), "INFO", p, 4, tag, NULL, "application/dtmf-relay",
+	    "Signal=5\r\nDuration=160\r\n");
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 200", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(T.dtmfs == 1 && T.digit == '5' && T.dtmf_ms == 160);
+	mk_dlg_request(req, sizeof(req), "INFO", p, 5, tag, NULL, "application/dtmf-relay",
+	    "Signal=x\r\n");
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 400", buf, sizeof(buf), 1000, NULL));
+	T.dtmf_refuse = 1;
+	mk_dlg_request(req, sizeof(req), "INFO", p, 6, tag, NULL, "application/dtmf-relay",
+	    "Signal=#\r\nDuration=100\r\n");
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 415", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(T.dtmfs == 1);
+
+	/* UPDATE without a body: a session refresh, answered with the timer. */
+	mk_dlg_request(req, sizeof(req), "UPDATE", p, 7, tag,
+	    "Session-Expires: 1800;refresher=uac\r\n", NULL, NULL);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 200", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(strstr(buf, "CSeq: 7 UPDATE") != NULL);
+	CU_ASSERT(header(buf, "Session-Expires", hdr, sizeof(hdr)) && strstr(hdr, "1800") != NULL);
+	/* An old CSeq: 500. */
+	mk_dlg_request(req, sizeof(req), "UPDATE", p, 5, tag, NULL, NULL, NULL);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 500", buf, sizeof(buf), 1000, NULL));
+
+	mk_dlg_request(req, sizeof(req), "BYE", p, 8, tag, NULL, NULL, NULL);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 200", buf, sizeof(buf), 1000, NULL));
+	run_until(&T.ended, 1000);
+	CU_ASSERT(T.ended == 1);
+
+	/* 420 for an unknown Require, 422 for a session interval below Min-SE. */
+	reset();
+	mk_invite(req, sizeof(req), "UDP", p, "z9hG4bKdlg420", "dlg2@t", 1, "Require: foo, timer\r\n",
+	    "application/sdp", SDP);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 420", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(header(buf, "Unsupported", hdr, sizeof(hdr)) && strcmp(hdr, "foo") == 0);
+	mk_invite(req, sizeof(req), "UDP", p, "z9hG4bKdlg422", "dlg3@t", 1, "Session-Expires: 30\r\n",
+	    "application/sdp", SDP);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 422", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(header(buf, "Min-SE", hdr, sizeof(hdr)) && strcmp(hdr, "90") == 0);
+	CU_ASSERT(T.invites == 0);
+	settle();
+	CU_ASSERT(sip_leg_count() == 0);
 	close(fd);
 }
 
@@ -1076,6 +1243,7 @@ main(void)
 	CU_add_test(s, "UAC: 486 ends, CANCEL while ringing", test_uac_reject_and_cancel);
 	CU_add_test(s, "TCP: responses on the same connection; size limit", test_tcp);
 	CU_add_test(s, "apply, 501, REGISTER", test_apply);
+	CU_add_test(s, "dialog: PRACK, session timer, re-INVITE, INFO, UPDATE, 420, 422", test_dialog);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failures = CU_get_number_of_failures();
