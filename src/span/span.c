@@ -689,6 +689,9 @@ span_call_finish(struct span_call *sc)
 	sc->owner = NULL;
 	if ((ch = span_chan_find(sc->span, sc->channel)) != NULL && ch->call == sc)
 		ch->call = NULL;
+	for (size_t i = 0; i < SPAN_MAX_CHANS; i++)
+		if (sc->span->glared[i] == sc)
+			sc->span->glared[i] = NULL;
 	if (sc->ev_guard != NULL)
 		event_del(sc->ev_guard);
 	TAILQ_INSERT_TAIL(&reg.dead_calls, sc, dead_entry);

@@ -129,6 +129,9 @@ struct span {
 	char international_prefix[SPAN_PREFIX_LEN];
 	enum cfg_hunt hunt;             /* B-channel hunting order */
 	size_t hunt_next;               /* roundrobin: index to try first */
+	/* Our outbound calls that lost glare to the network's SETUP on the
+	 * same channel: off their channel, kept until libpri lets them go. */
+	struct span_call *glared[SPAN_MAX_CHANS];
 	int dchan;                      /* D-channel timeslot, for logs */
 	int dfd;                        /* D-channel descriptor (owned by driver) */
 	struct span_pri *pri;           /* daemon's CPE libpri (owned) */
@@ -217,6 +220,11 @@ void span_pri_restart_lost(struct span *s);
  * (RELEASE COMPLETE sent, or nothing left to exchange)? */
 int span_pri_hangup_final(enum span_call_state st, int peer_released,
                           int peer_disconnected, int cause);
+/* Pure: a SETUP from the far end names the channel of our own outbound
+ * call: does ours yield? The user side yields to the network (Q.931
+ * 5.7.2); in Q.SIG neither is the network, and both calls are refused.
+ * Only a call still waiting for its first answer can yield. */
+int span_pri_glare_yield(int nodetype, int pri_switch, enum span_call_state ours);
 
 /* span_sim.c */
 extern const struct span_driver span_sim_driver;

@@ -353,7 +353,53 @@ span_pri_call_find(struct span *s, q931_call *c)
 	for (size_t i = 0; i < s->nchans; i++)
 		if (s->chans[i].call != NULL && s->chans[i].call->pcall == c)
 			return s->chans[i].call;
+	for (size_t i = 0; i < SPAN_MAX_CHANS; i++)
+		if (s->glared[i] != NULL && s->glared[i]->pcall == c)
+			return s->glared[i];
 	return NULL;
+}
+
+int
+span_pri_glare_yield(int nodetype, int pri_switch, enum span_call_state ours)
+{
+	if (ours != SPAN_CALL_DIALING)
+		return 0;
+	return nodetype == PRI_CPE && pri_switch != PRI_SWITCH_QSIG;
+}
+
+static void span_pri_on_guard(evutil_socket_t fd, short what, void *arg);
+
+/* Our outbound call on ch lost glare: off the channel, the owner told
+ * (cause 44), and libpri's call left to the network's RELEASE COMPLETE
+ * (or the release guard). */
+static void
+span_pri_glare_lose(struct span *s, struct span_chan *ch)
+{
+	struct span_call *sc = ch->call;
+	struct timeval tv = { SPAN_RELEASE_GUARD_SEC, 0 };
+	size_t i;
+
+	for (i = 0; i < SPAN_MAX_CHANS && s->glared[i] != NULL; i++)
+		;
+	log_call(LOG_LEVEL_NOTICE, sc->logid[0] != '\0' ? sc->logid : NULL,
+	    "span=%s chan=%d glare: the network's call takes the channel, ours yields",
+	    s->name, sc->channel);
+	ch->call = NULL;
+	span_call_set_state(sc, SPAN_CALL_RELEASING);
+	span_call_notify_hangup(sc, PRI_CAUSE_REQUESTED_CHAN_UNAVAIL);
+	if (i == SPAN_MAX_CHANS) {
+		/* no room to wait for libpri: forget its call now */
+		span_pri_drop(sc);
+		ch->call = sc;
+		span_call_finish(sc);
+		ch->call = NULL;
+		return;
+	}
+	s->glared[i] = sc;
+	if (sc->ev_guard == NULL)
+		sc->ev_guard = evtimer_new(s->base, span_pri_on_guard, sc);
+	if (sc->ev_guard != NULL)
+		evtimer_add(sc->ev_guard, &tv);
 }
 
 void
@@ -584,6 +630,9 @@ span_pri_on_ring(struct span *s, pri_event_ring *ring)
 		ch = span_chan_pick(s);
 	else
 		ch = span_chan_find(s, chan);
+	if (ch != NULL && ch->call != NULL && ch->call->outbound &&
+	    span_pri_glare_yield(s->nodetype, s->pri_switch, ch->call->state))
+		span_pri_glare_lose(s, ch);
 	if (ch == NULL || ch->call != NULL) {
 		log_info("span=%s inbound call to %s on channel %d refused: channel not available",
 		    s->name, ring->callednum, chan);

@@ -986,6 +986,65 @@ test_span_hunt_numbers(void)
 	}
 }
 
+/* Glare: our SETUP and the network's cross on channel 31 (we hunt
+ * descending, the far end picks from the top). The user side yields:
+ * ours ends with cause 44, the network's call is offered to us on 31 and
+ * can be answered; nothing is left behind. */
+static void
+test_span_glare(void)
+{
+	struct span *s;
+	struct tcall t;
+	int cause = 0;
+
+	memset(&tin, 0, sizeof(tin));
+	base = event_base_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	CU_ASSERT_EQUAL_FATAL(span_registry_init(base, t_incoming, &tin), 0);
+	t_cfg_one(CFG_SPAN_E1, CFG_LAW_ALAW);
+	t_spans[0].hunt = CFG_HUNT_DESCENDING;
+	CU_ASSERT_EQUAL_FATAL(span_registry_apply(&t_cfg), 0);
+	s = span_find("s1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	if (!RUN_UNTIL(span_is_up(s), 3000)) {
+		CU_FAIL("span not up");
+		goto out;
+	}
+	tin.take = 1;
+	memset(&t, 0, sizeof(t));
+	t.law = span_law(s);
+	/* both SETUPs leave before either side reads the other's */
+	CU_ASSERT_EQUAL(span_sim_originate("s1", "5000", "4000", 0, 0), 0);
+	CU_ASSERT_EQUAL(span_call_new(s, "103", "4000", &t_cbs, &t, &t.sc, &cause), 0);
+	CU_ASSERT_EQUAL(span_call_channel(t.sc), 31);
+	CU_ASSERT_TRUE(RUN_UNTIL(t.hangups > 0 && tin.offered > 0, 3000));
+	CU_ASSERT_EQUAL(t.hangups, 1);
+	CU_ASSERT_EQUAL(t.cause, 44);
+	CU_ASSERT_EQUAL(tin.offered, 1);
+	if (tin.call.sc == NULL) {
+		CU_FAIL("the network's call was not offered");
+		goto out;
+	}
+	CU_ASSERT_EQUAL(span_call_channel(tin.call.sc), 31);
+	span_call_answer(tin.call.sc);
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.call.answered > 0, 2000));
+	tin.call.echo_write = 1;
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.call.matched >= 5, 1000));
+	CU_ASSERT_EQUAL(span_sim_hangup("s1", "5000"), 1);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+	/* the yielded call is gone from libpri's side too */
+	t_run_ms(300);
+	for (size_t i = 0; i < SPAN_MAX_CHANS; i++)
+		CU_ASSERT_PTR_NULL(s->glared[i]);
+	/* Q.SIG and the network side never yield; a placed call does not */
+	CU_ASSERT_TRUE(span_pri_glare_yield(PRI_CPE, PRI_SWITCH_EUROISDN_E1, SPAN_CALL_DIALING));
+	CU_ASSERT_FALSE(span_pri_glare_yield(PRI_CPE, PRI_SWITCH_QSIG, SPAN_CALL_DIALING));
+	CU_ASSERT_FALSE(span_pri_glare_yield(PRI_NETWORK, PRI_SWITCH_NI2, SPAN_CALL_DIALING));
+	CU_ASSERT_FALSE(span_pri_glare_yield(PRI_CPE, PRI_SWITCH_NI2, SPAN_CALL_PROCEEDING));
+out:
+	t_stop();
+}
+
 static void
 test_span_pure(void)
 {
@@ -1058,6 +1117,7 @@ main(void)
 	CU_add_test(suite, "numbers: type of number and prefixes", test_span_numbers_pure);
 	CU_add_test(suite, "B-channel hunting order", test_span_hunt_pure);
 	CU_add_test(suite, "hunting and numbers through the sim", test_span_hunt_numbers);
+	CU_add_test(suite, "glare: the user side yields", test_span_glare);
 	CU_add_test(suite, "span comes up", test_span_up);
 	CU_add_test(suite, "echo call", test_span_echo);
 	CU_add_test(suite, "tone A-law", test_span_tone_alaw);
