@@ -263,7 +263,8 @@ call_on_rtp_media(void *owner, const struct rtp_hdr *h)
 		c->rx_ssrc = h->ssrc;
 		c->rx_ssrc_set = true;
 	}
-	media_jb_put(c->jb, h->ts, buf, len, now_us());
+	/* the leg's read time: no clock read per packet */
+	media_jb_put(c->jb, h->ts, buf, len, h->rx_us != 0 ? h->rx_us : now_us());
 }
 
 static void call_release(struct call *c, int q850, int sip_status);
@@ -310,7 +311,7 @@ call_on_span_audio(void *owner, const uint8_t *frame, size_t len)
 				    pkts[i].payload, MEDIA_TE_LEN);
 		}
 		law_convert(buf, len, c->law, pt_law(c->pt));
-		rtp_leg_send(c->rtp, buf, len);
+		rtp_leg_send_at(c->rtp, buf, len, now / 1000);
 	}
 	if (c->jb)
 		media_jb_get(c->jb, buf, now);
@@ -637,6 +638,7 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 	struct sdp_choice choice;
 	struct call *c;
 	char number[CALL_NUM_MAX];
+	size_t refused = 0;
 	int cause = 3, err;
 
 	if (!call_accepting_flag) {
@@ -743,8 +745,12 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 			return;
 		}
 		cause = why;
-		log_call(LOG_LEVEL_NOTICE, c->id, "span %s refused: cause %d", r->spans.v[i], why);
+		refused++;
+		log_call(LOG_LEVEL_DEBUG, c->id, "span %s refused: cause %d", r->spans.v[i], why);
 	}
+	if (refused > 0)
+		log_call(LOG_LEVEL_NOTICE, c->id, "route %s: %zu of %zu spans refused, last cause %d",
+		    r->name, refused, r->spans.n, cause);
 	if (cause == 3)
 		cause = 38; /* no span of the route exists or is up */
 	/* All B-channels busy (34) or congestion (42): 503, and the caller

@@ -113,25 +113,64 @@ log_warn(const char *fmt, ...)
 	log_msg(LOG_LEVEL_WARN, "%s: %s", buf, strerror(saved));
 }
 
+/* Rate-limited lines: at most LOG_LIMIT_PER_SEC per second from one
+ * limiter and at most LOG_LIMIT_GLOBAL_PER_SEC per second from all limiters
+ * together (their "suppressed" summaries included), so that a flood over
+ * many calls cannot flood the log. A second with suppressed lines ends with
+ * one summary line of each kind. */
+#define LOG_LIMIT_PER_SEC 10
+#define LOG_LIMIT_GLOBAL_PER_SEC 50
+
+static struct log_ratelimit log_global_rl;
+
+bool
+log_ratelimit_pass(struct log_ratelimit *rl, long sec, unsigned int max)
+{
+	if (sec != rl->sec) {
+		rl->sec = sec;
+		rl->count = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->count >= max) {
+		rl->suppressed++;
+		return false;
+	}
+	rl->count++;
+	return true;
+}
+
+/* The global cap at second sec; says once per second how many lines it
+ * held back in the last one. */
+static bool
+log_global_pass(long sec)
+{
+	if (sec != log_global_rl.sec && log_global_rl.suppressed > 0)
+		log_msg(LOG_LEVEL_WARN, "log: %lu rate-limited messages suppressed (global cap %u/s)",
+		        log_global_rl.suppressed, LOG_LIMIT_GLOBAL_PER_SEC);
+	return log_ratelimit_pass(&log_global_rl, sec, LOG_LIMIT_GLOBAL_PER_SEC);
+}
+
 void
 log_limited(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
 {
 	struct timespec ts;
+	unsigned long prev;
 	va_list ap;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (ts.tv_sec != rl->sec) {
-		if (rl->suppressed)
-			log_msg(level, "%lu similar messages suppressed", rl->suppressed);
-		rl->sec = ts.tv_sec;
-		rl->count = 0;
-		rl->suppressed = 0;
-	}
-	if (rl->count >= 10) {
-		rl->suppressed++;
+	if (level > log_level_cur)
 		return;
+	/* one-second resolution is enough: the cheap clock */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (ts.tv_sec != rl->sec && rl->suppressed > 0) {
+		prev = rl->suppressed;
+		rl->suppressed = 0;
+		if (log_global_pass(ts.tv_sec))
+			log_msg(level, "%lu similar messages suppressed", prev);
 	}
-	rl->count++;
+	if (!log_ratelimit_pass(rl, ts.tv_sec, LOG_LIMIT_PER_SEC))
+		return;
+	if (!log_global_pass(ts.tv_sec))
+		return;
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);

@@ -3,6 +3,7 @@
 #define PB_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
@@ -44,5 +45,8 @@ struct log_ratelimit {
 };
 void log_limited(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The pure decision of a limiter: true when one more line may go out in
+ * second sec, at most max per second (counts the suppressed ones). */
+bool log_ratelimit_pass(struct log_ratelimit *rl, long sec, unsigned int max);
 
 #endif

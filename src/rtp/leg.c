@@ -20,6 +20,7 @@
 #define RTP_MAX_PKT 2048
 #define RTP_MAX_PAYLOAD (1500 - 28 - RTP_HDR_LEN)
 #define RTP_READ_BURST 64
+#define RTP_READ_BATCH 16
 #define RTP_CLOCK_RATE 8000
 #define RTCP_MAX_PKT 1500
 #define RTCP_UDP_IP_OVERHEAD 28
@@ -71,12 +72,21 @@ struct rtp_leg {
 	struct log_ratelimit rl_bad;
 	struct log_ratelimit rl_rejected;
 	struct log_ratelimit rl_rtcp;
+	struct log_ratelimit rl_latch;
 };
 
 static void rtp_leg_on_read(evutil_socket_t fd, short what, void *arg);
 static void rtp_leg_on_rtcp(evutil_socket_t fd, short what, void *arg);
 static void rtp_leg_on_timeout(evutil_socket_t fd, short what, void *arg);
 static void rtp_leg_on_report(evutil_socket_t fd, short what, void *arg);
+
+/* Receive buffers and message headers of rtp_leg_read, set up once (one
+ * event loop thread; a read does not nest in another). */
+static uint8_t rtp_rx_buf[RTP_READ_BATCH][RTP_MAX_PKT];
+static struct iovec rtp_rx_iov[RTP_READ_BATCH];
+static struct addr rtp_rx_src[RTP_READ_BATCH];
+static struct mmsghdr rtp_rx_msgs[RTP_READ_BATCH];
+static bool rtp_rx_ready;
 
 static uint64_t
 rtp_clock_ms(clockid_t id)
@@ -85,6 +95,15 @@ rtp_clock_ms(clockid_t id)
 
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+rtp_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static int
@@ -532,7 +551,7 @@ rtp_leg_on_report(evutil_socket_t fd, short what, void *arg)
 
 static void
 rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct addr *src,
-              uint64_t now)
+              uint64_t now, uint64_t now_us)
 {
 	char sbuf[ADDR_STRLEN], obuf[ADDR_STRLEN], dbuf[ADDR_STRLEN];
 	enum rtp_latch_verdict v;
@@ -564,13 +583,16 @@ rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct 
 		return;
 	}
 	if (v == RTP_LATCH_CHANGED) {
-		log_call(leg->latch.mode == CFG_LATCH_RECENT ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
-		         leg->callid, "rtp: %s %s -> %s (sdp %s, nat=%s, latch %s, relatches %u)",
-		         leg->latch.have_prev ? "re-latched" : "latched",
-		         leg->latch.have_prev ? addr_str(&leg->latch.prev, obuf, sizeof(obuf)) : "none",
-		         addr_str(src, sbuf, sizeof(sbuf)),
-		         addr_str(&leg->latch.sdp, dbuf, sizeof(dbuf)), leg->latch.nat ? "yes" : "no",
-		         cfg_latch_mode_name(leg->latch.mode), leg->latch.relatches);
+		/* Rate-limited: a flood under on-change re-latches on every
+		 * packet. */
+		log_limited(&leg->rl_latch,
+		    leg->latch.mode == CFG_LATCH_RECENT ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+		    "call=%s rtp: %s %s -> %s (sdp %s, nat=%s, latch %s, relatches %u)",
+		    leg->callid, leg->latch.have_prev ? "re-latched" : "latched",
+		    leg->latch.have_prev ? addr_str(&leg->latch.prev, obuf, sizeof(obuf)) : "none",
+		    addr_str(src, sbuf, sizeof(sbuf)),
+		    addr_str(&leg->latch.sdp, dbuf, sizeof(dbuf)), leg->latch.nat ? "yes" : "no",
+		    cfg_latch_mode_name(leg->latch.mode), leg->latch.relatches);
 	}
 	leg->stats.rx_packets++;
 	leg->last_rx = now;
@@ -583,35 +605,71 @@ rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct 
 		rtp_rxstat_init(&leg->rx, h.ssrc, h.seq, RTP_CLOCK_RATE);
 	}
 	rtp_rxstat_update(&leg->rx, h.seq, h.ts, leg->pt < 0 || h.pt == leg->pt, now);
+	h.rx_us = now_us;
 	if (leg->cbs.media)
 		leg->cbs.media(leg->owner, &h);
 }
 
+/* Read what is queued, a batch per recvmmsg, at most RTP_READ_BURST
+ * datagrams per wakeup (the event is level-triggered: the rest comes next
+ * time round). A short batch means the queue is empty: no further call,
+ * so one datagram per wakeup costs one system call. The clock is read
+ * once per wakeup. */
 static void
 rtp_leg_read(struct rtp_leg *leg, int fd, bool rtcp)
 {
-	uint8_t buf[RTP_MAX_PKT];
-	struct addr src;
-	uint64_t now = rtp_clock_ms(CLOCK_MONOTONIC);
-	ssize_t n;
+	struct mmsghdr *msgs = rtp_rx_msgs;
+	struct addr *src = rtp_rx_src;
+	uint64_t now_us = rtp_clock_us();
+	uint64_t now = now_us / 1000;
+	unsigned int total = 0;
+	int n;
 
-	for (int i = 0; i < RTP_READ_BURST; i++) {
-		memset(&src, 0, sizeof(src));
-		src.len = sizeof(src.u);
-		n = recvfrom(fd, buf, sizeof(buf), 0, &src.u.sa, &src.len);
+	if (!rtp_rx_ready) {
+		for (unsigned int i = 0; i < RTP_READ_BATCH; i++) {
+			rtp_rx_iov[i].iov_base = rtp_rx_buf[i];
+			rtp_rx_iov[i].iov_len = sizeof(rtp_rx_buf[i]);
+			msgs[i].msg_hdr.msg_name = &src[i].u;
+			msgs[i].msg_hdr.msg_iov = &rtp_rx_iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		rtp_rx_ready = true;
+	}
+	while (total < RTP_READ_BURST) {
+		unsigned int want = RTP_READ_BURST - total;
+
+		if (want > RTP_READ_BATCH)
+			want = RTP_READ_BATCH;
+		for (unsigned int i = 0; i < want; i++)
+			msgs[i].msg_hdr.msg_namelen = sizeof(src[i].u);
+		n = recvmmsg(fd, msgs, want, MSG_DONTWAIT, NULL);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
+			total++;        /* bounded even if errors repeat */
 			if (errno == EINTR || errno == ECONNREFUSED)
 				continue;
-			log_limited(&leg->rl_bad, LOG_LEVEL_WARN, "call=%s rtp: recvfrom: %s",
+			log_limited(&leg->rl_bad, LOG_LEVEL_WARN, "call=%s rtp: recvmmsg: %s",
 			            leg->callid, strerror(errno));
 			break;
 		}
-		if (rtcp)
-			rtp_leg_rtcp_input(leg, buf, (size_t)n, &src, now);
-		else
-			rtp_leg_input(leg, buf, (size_t)n, &src, now);
+		for (int i = 0; i < n; i++) {
+			socklen_t nl = msgs[i].msg_hdr.msg_namelen;
+
+			if (nl > sizeof(src[i].u))
+				nl = sizeof(src[i].u);
+			/* the bytes past the kernel's address are not stale */
+			memset((char *)&src[i].u + nl, 0, sizeof(src[i].u) - nl);
+			src[i].len = nl;
+			if (rtcp)
+				rtp_leg_rtcp_input(leg, rtp_rx_buf[i], msgs[i].msg_len, &src[i], now);
+			else
+				rtp_leg_input(leg, rtp_rx_buf[i], msgs[i].msg_len, &src[i], now,
+				    now_us);
+		}
+		total += (unsigned int)n;
+		if ((unsigned int)n < want)
+			break;
 	}
 }
 
@@ -631,18 +689,15 @@ rtp_leg_on_rtcp(evutil_socket_t fd, short what, void *arg)
 
 /* ---- RTP out ---- */
 
+/* Send to dst (the latch's destination, looked up once by the caller). */
 static int
-rtp_leg_write(struct rtp_leg *leg, int pt, bool marker, uint32_t ts, const uint8_t *payload,
-              size_t len)
+rtp_leg_write(struct rtp_leg *leg, const struct addr *dst, int pt, bool marker, uint32_t ts,
+              const uint8_t *payload, size_t len)
 {
 	uint8_t pkt[RTP_HDR_LEN + RTP_MAX_PAYLOAD];
-	const struct addr *dst;
 
 	if (len > RTP_MAX_PAYLOAD || pt < 0 || pt > 127)
 		return EINVAL;
-	dst = rtp_latch_dest_at(&leg->latch, rtp_clock_ms(CLOCK_MONOTONIC));
-	if (!dst)
-		return 0;       /* nowhere to send yet: drop */
 	pkt[0] = 0x80;
 	pkt[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
 	pkt[2] = (uint8_t)(leg->seq >> 8);
@@ -667,26 +722,37 @@ rtp_leg_write(struct rtp_leg *leg, int pt, bool marker, uint32_t ts, const uint8
 }
 
 int
-rtp_leg_send(struct rtp_leg *leg, const uint8_t *payload, size_t len)
+rtp_leg_send_at(struct rtp_leg *leg, const uint8_t *payload, size_t len, uint64_t now_ms)
 {
+	const struct addr *dst;
 	uint32_t ts = leg->ts;
 	int error;
 
 	if (len > RTP_MAX_PAYLOAD)
 		return EINVAL;
-	if (leg->pt < 0 || rtp_latch_dest_at(&leg->latch, rtp_clock_ms(CLOCK_MONOTONIC)) == NULL)
+	if (leg->pt < 0 || (dst = rtp_latch_dest_at(&leg->latch, now_ms)) == NULL)
 		return 0;       /* nowhere to send yet: drop */
-	error = rtp_leg_write(leg, leg->pt, !leg->sent_first, ts, payload, len);
+	error = rtp_leg_write(leg, dst, leg->pt, !leg->sent_first, ts, payload, len);
 	leg->ts += (uint32_t)len;       /* G.711: one unit per byte */
 	leg->sent_first = true;
 	leg->last_tx_ts = ts;
-	leg->last_tx_ms = rtp_clock_ms(CLOCK_MONOTONIC);
+	leg->last_tx_ms = now_ms;
 	return error;
+}
+
+int
+rtp_leg_send(struct rtp_leg *leg, const uint8_t *payload, size_t len)
+{
+	return rtp_leg_send_at(leg, payload, len, rtp_clock_ms(CLOCK_MONOTONIC));
 }
 
 int
 rtp_leg_send_raw(struct rtp_leg *leg, int pt, bool marker, uint32_t ts, const uint8_t *payload,
                  size_t len)
 {
-	return rtp_leg_write(leg, pt, marker, ts, payload, len);
+	const struct addr *dst = rtp_latch_dest_at(&leg->latch, rtp_clock_ms(CLOCK_MONOTONIC));
+
+	if (dst == NULL)
+		return 0;       /* nowhere to send yet: drop */
+	return rtp_leg_write(leg, dst, pt, marker, ts, payload, len);
 }

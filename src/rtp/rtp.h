@@ -23,6 +23,7 @@ struct rtp_hdr {
 	uint32_t ssrc;
 	const uint8_t *payload;     /* into the packet */
 	size_t payload_len;
+	uint64_t rx_us;             /* when the leg read it (CLOCK_MONOTONIC, us); 0 unknown */
 };
 /* 0, or EINVAL for a packet that is not RTP v2 or shorter than its header
  * (CSRCs, extension and padding are accounted for). */
@@ -236,6 +237,8 @@ void rtp_leg_set_timeouts_ms(struct rtp_leg *leg, unsigned long timeout_ms,
                              unsigned long hold_timeout_ms);
 /* Send one frame of payload (G.711: 160 bytes = 160 timestamp units). */
 int rtp_leg_send(struct rtp_leg *leg, const uint8_t *payload, size_t len);
+/* The same with the caller's CLOCK_MONOTONIC time in ms (no clock read). */
+int rtp_leg_send_at(struct rtp_leg *leg, const uint8_t *payload, size_t len, uint64_t now_ms);
 /* Send a packet with its own payload type, marker and timestamp (RFC 4733
  * events), on the same SSRC and sequence as the audio. */
 int rtp_leg_send_raw(struct rtp_leg *leg, int pt, bool marker, uint32_t ts,

@@ -1,11 +1,17 @@
 /* The sim driver: a software T1/E1 span. The D-channel is a socketpair
  * (one HDLC frame per datagram) between the daemon's CPE libpri and a
  * far-end NETWORK-side libpri in this process; the far end's telephones
- * are chosen by called number. B-channel audio is paced by one 20 ms timer
- * per span, like a card's interrupt. */
+ * are chosen by called number. B-channel audio is paced by one 20 ms clock
+ * shared by all sim spans of an event loop, like one card's interrupt: a
+ * periodic timerfd on CLOCK_MONOTONIC (the kernel keeps the period: no drift,
+ * microsecond precision, no re-arming call per tick; libevent's own timers
+ * round epoll's timeout up to the next millisecond, or cost a timerfd_settime
+ * per loop iteration with EVENT_BASE_FLAG_PRECISE_TIMER); without timerfd, a
+ * one-shot libevent timer re-armed from a monotonic deadline. */
 #include "span/span_int.h"
 
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 
 #include <errno.h>
 #include <math.h>
@@ -65,11 +71,23 @@ struct sim_far {
 	struct span_sim_setup last;     /* the last SETUP received (tests) */
 	int fd[2];                      /* [0] daemon (CPE), [1] far end; owned */
 	struct span_pri *pri;           /* far end, NETWORK side (owned) */
-	struct event *ev_tick;          /* owned */
-	struct timespec deadline;       /* next tick, CLOCK_MONOTONIC */
+	struct sim_clock *clock;        /* not owned: the shared tick */
+	struct sim_far *next;           /* on clock->fars */
 	struct sim_line lines[SPAN_MAX_CHANS];
-	unsigned long late;
 };
+
+/* The 20 ms tick of all sim spans of one event base. */
+struct sim_clock {
+	struct event_base *base;        /* not owned */
+	struct event *ev;               /* owned */
+	int tfd;                        /* owned periodic timerfd, or -1 */
+	struct timespec deadline;       /* next tick, CLOCK_MONOTONIC (no timerfd) */
+	struct sim_far *fars;           /* the spans it ticks */
+	unsigned long late;
+	struct sim_clock *next;
+};
+
+static struct sim_clock *sim_clocks;
 
 static const char *const sim_line_state_names[] = {
 	"idle", "calling", "ringing", "answered", "clearing",
@@ -481,35 +499,166 @@ sim_ts_before_eq(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
 }
 
+/* The time from now to ts as a timeval, 0 when ts is due. */
+static void
+sim_ts_until(const struct timespec *ts, const struct timespec *now, struct timeval *tv)
+{
+	long ns = (ts->tv_sec - now->tv_sec) * 1000000000L + (ts->tv_nsec - now->tv_nsec);
+
+	if (ns < 0)
+		ns = 0;
+	tv->tv_sec = ns / 1000000000L;
+	tv->tv_usec = (ns % 1000000000L) / 1000;
+}
+
 static void
 sim_on_tick(evutil_socket_t fd, short what, void *arg)
 {
-	struct sim_far *far = arg;
+	struct sim_clock *ck = arg;
+	struct sim_far *far, *next;
 	struct timespec now;
 	struct timeval tv;
-	long ns;
 	int n = 0;
 
+	(void)fd;
+	(void)what;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	while (sim_ts_before_eq(&far->deadline, &now) && n < SIM_CATCHUP_TICKS) {
-		sim_tick(far);
-		sim_ts_add_ms(&far->deadline, SPAN_TICK_MS);
+	while (sim_ts_before_eq(&ck->deadline, &now) && n < SIM_CATCHUP_TICKS) {
+		for (far = ck->fars; far != NULL; far = next) {
+			next = far->next;
+			sim_tick(far);
+		}
+		sim_ts_add_ms(&ck->deadline, SPAN_TICK_MS);
 		n++;
 	}
-	if (sim_ts_before_eq(&far->deadline, &now)) {
+	if (sim_ts_before_eq(&ck->deadline, &now)) {
 		/* Too far behind to catch up: start again from now. */
-		if (far->late++ % 100 == 0)
-			log_info("span=%s audio clock late, resynchronised", far->span->name);
-		far->deadline = now;
-		sim_ts_add_ms(&far->deadline, SPAN_TICK_MS);
+		if (ck->late++ % 100 == 0)
+			log_info("span: sim audio clock late, resynchronised");
+		ck->deadline = now;
+		sim_ts_add_ms(&ck->deadline, SPAN_TICK_MS);
 	}
-	ns = (far->deadline.tv_sec - now.tv_sec) * 1000000000L +
-	    (far->deadline.tv_nsec - now.tv_nsec);
-	if (ns < 0)
-		ns = 0;
-	tv.tv_sec = ns / 1000000000L;
-	tv.tv_usec = (ns % 1000000000L) / 1000;
-	evtimer_add(far->ev_tick, &tv);
+	/* One-shot, re-armed for the deadline: the interval never drifts. */
+	if (n > 0)
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	sim_ts_until(&ck->deadline, &now, &tv);
+	evtimer_add(ck->ev, &tv);
+}
+
+/* The timerfd expired (count times since the last read). */
+static void
+sim_on_tfd(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_clock *ck = arg;
+	struct sim_far *far, *next;
+	uint64_t count = 0;
+
+	(void)what;
+	if (read(fd, &count, sizeof(count)) != (ssize_t)sizeof(count))
+		return;
+	if (count > SIM_CATCHUP_TICKS) {
+		/* Too far behind to catch up: the missed ticks are lost. */
+		if (ck->late++ % 100 == 0)
+			log_info("span: sim audio clock late (%llu ticks), resynchronised",
+			    (unsigned long long)count);
+		count = SIM_CATCHUP_TICKS;
+	}
+	while (count-- > 0) {
+		for (far = ck->fars; far != NULL; far = next) {
+			next = far->next;
+			sim_tick(far);
+		}
+	}
+}
+
+/* A periodic timerfd for ck, first expiry one tick from now; 0 or errno. */
+static int
+sim_clock_tfd(struct sim_clock *ck)
+{
+	struct itimerspec its;
+
+	if ((ck->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) == -1)
+		return errno;
+	memset(&its, 0, sizeof(its));
+	its.it_interval.tv_nsec = SPAN_TICK_MS * 1000000L;
+	its.it_value = its.it_interval;
+	if (timerfd_settime(ck->tfd, 0, &its, NULL) != 0 ||
+	    (ck->ev = event_new(ck->base, ck->tfd, EV_READ | EV_PERSIST, sim_on_tfd, ck)) == NULL ||
+	    event_add(ck->ev, NULL) != 0) {
+		if (ck->ev != NULL)
+			event_free(ck->ev);
+		ck->ev = NULL;
+		close(ck->tfd);
+		ck->tfd = -1;
+		return ENOMEM;
+	}
+	return 0;
+}
+
+/* Put far on the tick of its event base, creating the tick with the first
+ * span. */
+static int
+sim_clock_join(struct sim_far *far, struct event_base *base)
+{
+	struct sim_clock *ck;
+	struct timespec now;
+	struct timeval tv;
+
+	for (ck = sim_clocks; ck != NULL; ck = ck->next)
+		if (ck->base == base)
+			break;
+	if (ck == NULL) {
+		if ((ck = calloc(1, sizeof(*ck))) == NULL)
+			return ENOMEM;
+		ck->base = base;
+		if (sim_clock_tfd(ck) != 0) {
+			if ((ck->ev = evtimer_new(base, sim_on_tick, ck)) == NULL) {
+				free(ck);
+				return ENOMEM;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			ck->deadline = now;
+			sim_ts_add_ms(&ck->deadline, SPAN_TICK_MS);
+			sim_ts_until(&ck->deadline, &now, &tv);
+			evtimer_add(ck->ev, &tv);
+		}
+		ck->next = sim_clocks;
+		sim_clocks = ck;
+	}
+	far->clock = ck;
+	far->next = ck->fars;
+	ck->fars = far;
+	return 0;
+}
+
+/* Take far off its tick; the last span's leaving frees the tick. */
+static void
+sim_clock_leave(struct sim_far *far)
+{
+	struct sim_clock *ck = far->clock, **pc;
+	struct sim_far **pf;
+
+	if (ck == NULL)
+		return;
+	for (pf = &ck->fars; *pf != NULL; pf = &(*pf)->next) {
+		if (*pf == far) {
+			*pf = far->next;
+			break;
+		}
+	}
+	far->clock = NULL;
+	if (ck->fars != NULL)
+		return;
+	for (pc = &sim_clocks; *pc != NULL; pc = &(*pc)->next) {
+		if (*pc == ck) {
+			*pc = ck->next;
+			break;
+		}
+	}
+	event_free(ck->ev);
+	if (ck->tfd != -1)
+		close(ck->tfd);
+	free(ck);
 }
 
 /* ---- driver ---- */
@@ -518,7 +667,6 @@ static int
 sim_start(struct span *s, int *dfd)
 {
 	struct sim_far *far;
-	struct timeval tv = { 0, SPAN_TICK_MS * 1000 };
 	char name[80];
 	int error;
 
@@ -540,13 +688,8 @@ sim_start(struct span *s, int *dfd)
 		error = ENOMEM;
 		goto out;
 	}
-	if ((far->ev_tick = evtimer_new(s->base, sim_on_tick, far)) == NULL) {
-		error = ENOMEM;
+	if ((error = sim_clock_join(far, s->base)) != 0)
 		goto out;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &far->deadline);
-	sim_ts_add_ms(&far->deadline, SPAN_TICK_MS);
-	evtimer_add(far->ev_tick, &tv);
 	s->drv_state = far;
 	*dfd = far->fd[0];
 	return 0;
@@ -571,8 +714,7 @@ sim_stop(struct span *s)
 	for (size_t i = 0; i < s->nchans; i++)
 		if (far->lines[i].state != SIM_LINE_IDLE)
 			pri_destroycall(sim_ctrl(far), far->lines[i].call);
-	if (far->ev_tick != NULL)
-		event_free(far->ev_tick);
+	sim_clock_leave(far);
 	span_pri_free(far->pri);
 	close(far->fd[0]);
 	close(far->fd[1]);

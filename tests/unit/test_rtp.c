@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include "core/log.h"
 #include "rtp/rtp.h"
 
 /* ---- rtp_parse ---- */
@@ -985,6 +986,117 @@ pump(struct event_base *base, const struct rtp_leg *leg, unsigned long want_bad,
 	}
 }
 
+/* Batched reads: what one wakeup delivers, and the read time it carries. */
+struct burst_sink {
+	unsigned int n;
+	uint64_t first_us, last_us;
+	bool differ;
+};
+
+static void
+on_burst_media(void *owner, const struct rtp_hdr *h)
+{
+	struct burst_sink *s = owner;
+
+	if (s->n == 0)
+		s->first_us = h->rx_us;
+	else if (h->rx_us != s->last_us)
+		s->differ = true;
+	s->last_us = h->rx_us;
+	s->n++;
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void
+test_leg_batch_read(void)
+{
+	struct event_base *base = event_base_new();
+	struct rtp_leg_cbs cbs = {on_burst_media, NULL};
+	struct burst_sink sink = {0};
+	struct cfg_rtp cfg;
+	struct rtp_leg *leg;
+	struct rtp_stats st;
+	struct addr b_addr, leg_addr;
+	uint8_t pkt[172];
+	uint64_t before, after;
+	int b, burst = 100, sndbuf = 1 << 20;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.address = "127.0.0.1";
+	cfg.port_min = 42000;
+	cfg.port_max = 42999;
+	cfg.latch_mode = CFG_LATCH_ON_CHANGE;
+	leg = rtp_leg_new(base, &cfg, "test-batch", &cbs, &sink);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg));
+	b = udp_socket("127.0.0.2", &b_addr);
+	CU_ASSERT_FATAL(b != -1);
+	setsockopt(b, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	rtp_leg_set_remote(leg, &b_addr, 8);
+
+	memset(pkt, 0xd5, sizeof(pkt));
+	mkpkt(pkt, 2, 0, 0, 0, 0, 8);
+	for (int i = 0; i < burst; i++) {
+		pkt[2] = (uint8_t)(i >> 8);
+		pkt[3] = (uint8_t)i;
+		CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &leg_addr.u.sa, leg_addr.len),
+		    (ssize_t)sizeof(pkt));
+	}
+	usleep(20000);  /* all queued on loopback */
+
+	/* one wakeup reads at most 64 (the bound), all with one read time */
+	before = mono_us();
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	after = mono_us();
+	CU_ASSERT_EQUAL(sink.n, 64);
+	CU_ASSERT_FALSE(sink.differ);
+	CU_ASSERT(sink.first_us >= before && sink.first_us <= after);
+	/* the next wakeup takes the rest */
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	CU_ASSERT_EQUAL(sink.n, (unsigned int)burst);
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_EQUAL(st.rx_packets, (unsigned long)burst);
+	CU_ASSERT_EQUAL(st.rx_bad, 0);
+
+	/* a send at a given time: to the learned source, counted */
+	CU_ASSERT_EQUAL(rtp_leg_send_at(leg, pkt + 12, 160, after / 1000), 0);
+	CU_ASSERT_EQUAL(recv(b, pkt, sizeof(pkt), 0), 172);
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_EQUAL(st.tx_packets, 1);
+
+	close(b);
+	rtp_leg_free(leg);
+	event_base_free(base);
+}
+
+/* The rate limiter's decision, with the second passed in. */
+static void
+test_log_ratelimit(void)
+{
+	struct log_ratelimit rl = {0};
+	unsigned int passed = 0;
+
+	for (int i = 0; i < 25; i++)
+		passed += log_ratelimit_pass(&rl, 100, 10);
+	CU_ASSERT_EQUAL(passed, 10);
+	CU_ASSERT_EQUAL(rl.suppressed, 15);
+	/* a new second starts a new allowance */
+	CU_ASSERT_TRUE(log_ratelimit_pass(&rl, 101, 10));
+	CU_ASSERT_EQUAL(rl.suppressed, 0);
+	CU_ASSERT_EQUAL(rl.count, 1);
+	/* max 0: nothing passes */
+	CU_ASSERT_FALSE(log_ratelimit_pass(&rl, 102, 0));
+}
+
 static void
 test_leg_loopback(void)
 {
@@ -1582,6 +1694,8 @@ main(void)
 	CU_add_test(s, "rtcp: report interval", test_rtcp_interval);
 	CU_add_test(s, "leg: loopback exchange, bad datagram, latch", test_leg_loopback);
 	CU_add_test(s, "leg: port range exhausted", test_leg_no_port);
+	CU_add_test(s, "leg: batched reads, bounded per wakeup, one read time", test_leg_batch_read);
+	CU_add_test(s, "log: rate limiter per second", test_log_ratelimit);
 	CU_add_test(s, "leg: strict, attacker at call start, probation", test_leg_strict);
 	CU_add_test(s, "leg: RTCP mux and port + 1, SR, RTT, bad and refused", test_leg_rtcp);
 	CU_add_test(s, "leg: media timeout and hold timeout", test_leg_timeout);
