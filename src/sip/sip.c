@@ -1148,6 +1148,27 @@ send_in_dialog(struct sip_leg *leg, const char *method, const char *extra)
 	return send_in_dialog_tx(leg, method, extra, NULL, NULL);
 }
 
+/* Whether the requests of the dialog can be composed: a Contact URI or a
+ * Record-Route that libosip2 parses but does not write back in a form it
+ * parses again would make our BYE impossible later. */
+static int
+dialog_usable(const struct sip_leg *leg)
+{
+	osip_message_t *m = NULL;
+	size_t len;
+	char *text;
+	int ok = 1;
+
+	text = compose_request(leg, "BYE", leg->target, leg->remote_hdr, 1, leg->routes, NULL,
+	    NULL, &len);
+	if (text != NULL && osip_message_init(&m) == 0) {
+		ok = osip_message_parse(m, text, len) == 0;
+		osip_message_free(m);
+	}
+	free(text);
+	return ok;
+}
+
 static int
 send_bye(struct sip_leg *leg, int q850)
 {
@@ -1717,6 +1738,15 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 		log_call(LOG_LEVEL_WARN, msg_call_id(req), "sip: out of memory for a new dialog");
 		leg->closed = 1;
 		tx_respond(tr, req, 503, NULL, NULL, NULL);
+		leg_detach_tr(leg);
+		return;
+	}
+	if (!dialog_usable(leg)) {
+		S.stats.bad_requests++;
+		log_limited(&S.rl_bad, LOG_LEVEL_WARN, "sip: bad message from %s: %s",
+		    addr_str(&from->dst, a, sizeof(a)), "Bad Contact or Record-Route");
+		leg->closed = 1;
+		tx_respond(tr, req, 400, NULL, NULL, NULL);
 		leg_detach_tr(leg);
 		return;
 	}
@@ -2362,6 +2392,7 @@ uac_ack(struct sip_leg *leg, const osip_message_t *resp)
 	struct addr local;
 	osip_contact_t *c = NULL;
 	char a[ADDR_STRLEN], branch[40], *s = NULL;
+	char *old_target = leg->target, *old_routes = leg->routes;
 	const char *tag = from_tag(resp->to);
 
 	free(leg->remote_tag);
@@ -2373,7 +2404,6 @@ uac_ack(struct sip_leg *leg, const osip_message_t *resp)
 	}
 	if (osip_message_get_contact(resp, 0, &c) >= 0 && c != NULL && c->url != NULL &&
 	    osip_uri_to_str(c->url, &s) == 0) {
-		free(leg->target);
 		leg->target = strdup(s);
 		osip_free(s);
 	}
@@ -2385,8 +2415,22 @@ uac_ack(struct sip_leg *leg, const osip_message_t *resp)
 		}
 	}
 	sb_printf(&rs, "%s", "");
-	free(leg->routes);
 	leg->routes = sb_done(&rs, NULL);
+	if (leg->target != NULL && leg->routes != NULL && !dialog_usable(leg)) {
+		/* Keep sending to where our INVITE went. */
+		log_limited(&S.rl_bad, LOG_LEVEL_WARN, "sip: bad Contact or Record-Route in a %d",
+		    resp->status_code);
+		S.stats.bad_requests++;
+		if (leg->target != old_target)
+			free(leg->target);
+		free(leg->routes);
+		leg->target = old_target;
+		leg->routes = old_routes;
+	} else {
+		if (leg->target != old_target)
+			free(old_target);
+		free(old_routes);
+	}
 	if (leg->remote_tag == NULL || leg->remote_hdr == NULL || leg->target == NULL ||
 	    leg->routes == NULL)
 		return ENOMEM;

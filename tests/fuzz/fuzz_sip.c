@@ -29,7 +29,9 @@
  * Beyond the sanitizers, one property is checked: a request (not ACK) that
  * starts a new transaction (an RFC 3261 branch not seen before in this
  * input for its method) gets a response at once, or is counted as
- * malformed or bad. A request left without one is a stuck transaction. */
+ * malformed or bad. A request left without one is a stuck transaction.
+ * And a dialog that is up (ACK received, or 2xx to our INVITE) and hung up
+ * by the call layer sends its BYE to the peer at once. */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -68,6 +70,7 @@ static struct addr stack_addr;
 static struct {
 	char tag[64], callid[256], branch[128], cseq[16], nonce[128];
 	unsigned long responses;        /* responses the peers received */
+	unsigned long byes;             /* BYE requests the peers received */
 	char seen[MAX_MSGS][160];       /* "METHOD branch" of the requests sent */
 	size_t n_seen;
 } L;
@@ -77,7 +80,42 @@ static struct {
 	struct sip_leg *in;     /* the current inbound call, until ended */
 	struct sip_leg *out;    /* the current outbound call, until ended */
 	char answer[1024];      /* SDP answer for `in`, "" when none */
+	int in_up, in_tcp;      /* `in` confirmed; its INVITE came over "TCP" */
+	int out_up;             /* `out` answered */
+	int bye_due;            /* a dialog that was up was hung up */
+	unsigned long byes0;    /* L.byes then */
 } C;
+static int cur_tcp;             /* the message being handed in came over "TCP" */
+
+static void loop_once(void);
+
+/* Hang up the call in *slot (&C.in or &C.out); a dialog that is up owes
+ * the peer a BYE (checked by check_bye). */
+static void
+hangup(struct sip_leg **slot, int status, int q850)
+{
+	struct sip_leg *leg = *slot;
+	int up = slot == &C.in ? C.in_up && !C.in_tcp : C.out_up;
+
+	if (leg == NULL)
+		return;
+	*slot = NULL;
+	if (up && !C.bye_due) {
+		C.bye_due = 1;
+		C.byes0 = L.byes;
+	}
+	sip_leg_hangup(leg, status, q850);
+}
+
+static void
+check_bye(void)
+{
+	if (C.bye_due && L.byes == C.byes0) {
+		fprintf(stderr, "fuzz_sip: a dialog that was up was hung up without a BYE\n");
+		abort();
+	}
+	C.bye_due = 0;
+}
 
 /* ---- the fake call layer ---------------------------------------------- */
 
@@ -99,17 +137,18 @@ f_answered(void *owner, const char *sdp, size_t len)
 	if (sdp == NULL || sdp_parse(sdp, len, &m) != 0 ||
 	    sdp_negotiate(&m, &cfg->rtp.codecs, &ch) != 0) {
 		/* What the real call layer does with an unusable answer. */
-		if (C.out != NULL) {
-			struct sip_leg *leg = C.out;
-			C.out = NULL;
-			sip_leg_hangup(leg, 488, 65);
-		}
+		C.out_up = 1;
+		hangup(&C.out, 488, 65);
+		return;
 	}
+	C.out_up = 1;
 }
 
 static void
 f_confirmed(void *owner)
 {
+	if (owner == &C.in)
+		C.in_up = 1;
 }
 
 static void
@@ -157,6 +196,8 @@ f_invite(void *arg, const struct sip_invite *inv)
 	}
 	sip_leg_attach(inv->leg, &f_cbs, &C.in);
 	C.in = inv->leg;
+	C.in_up = 0;
+	C.in_tcp = cur_tcp;
 	/* The last digit of the number says what the "PSTN" does at once. */
 	switch (last) {
 	case '1':
@@ -217,6 +258,7 @@ learn(const char *msg, size_t len)
 	int response = len > 8 && memcmp(msg, "SIP/2.0 ", 8) == 0;
 
 	L.responses += response;
+	L.byes += len > 4 && memcmp(msg, "BYE ", 4) == 0;
 
 	if ((v = hdr(msg, len, response ? "\r\nTo: " : "\r\nFrom: ", &e)) != NULL &&
 	    (t = memmem(v, (size_t)(e - v), ";tag=", 5)) != NULL)
@@ -364,6 +406,7 @@ start_uac(void)
 
 	if (C.out != NULL)
 		return;
+	C.out_up = 0;
 	addr_ip_str(&peer_addr[0], ip, sizeof(ip));
 	snprintf(uri, sizeof(uri), "sip:100@%s:%u", ip, addr_port(&peer_addr[0]));
 	if (sip_leg_invite(uri, "555", "Fuzz \"Peer\"", offer, &f_cbs, &C.out, &C.out) != 0)
@@ -399,21 +442,14 @@ one_message(const char *chunk, size_t len)
 					    C.answer[0] ? C.answer : NULL, 0);
 				break;
 			case 'h':
-				if (C.in != NULL) {
-					struct sip_leg *leg = C.in;
-					C.in = NULL;
-					sip_leg_hangup(leg, 480, 16);
-				}
-				if (C.out != NULL) {
-					struct sip_leg *leg = C.out;
-					C.out = NULL;
-					sip_leg_hangup(leg, 0, 16);
-				}
+				hangup(&C.in, 480, 16);
+				hangup(&C.out, 0, 16);
 				break;
 			default: break;
 			}
 		}
 		loop_once();
+		check_bye();
 		chunk += fl;
 		len -= fl;
 		if (len > 0) {      /* the newline */
@@ -439,8 +475,10 @@ one_message(const char *chunk, size_t len)
 	expect = new_transaction(msg, len) && !tcp && len < 32768;
 	sip_get_stats(&st0);
 	resp0 = L.responses;
+	cur_tcp = tcp;
 	sip_receive(&from, msg, len);
 	loop_once();
+	check_bye();
 	sip_get_stats(&st1);
 	if (expect && L.responses == resp0 && st1.malformed == st0.malformed &&
 	    st1.bad_requests == st0.bad_requests) {
@@ -539,11 +577,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = sep + strlen(SEP);
 	}
 	/* Whatever is still alive: the stack must be able to let it go. */
-	if (C.in != NULL)
-		sip_leg_hangup(C.in, 503, 41);
-	if (C.out != NULL)
-		sip_leg_hangup(C.out, 0, 41);
+	hangup(&C.in, 503, 41);
+	hangup(&C.out, 0, 41);
 	loop_once();
+	check_bye();
 	sip_shutdown();
 	drain_peers();
 	return 0;
