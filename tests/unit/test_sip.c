@@ -494,6 +494,32 @@ test_unanswerable(void)
 	close(fd);
 }
 
+/* A Contact (or Record-Route) that libosip2 parses but does not write back
+ * in a form it parses again would make our BYE impossible once the call is
+ * up (found by fuzzing): such an INVITE gets 400 before the call layer
+ * sees it. */
+static void
+test_unusable_contact(void)
+{
+	char buf[8192], req[4096];
+	int fd = udp_sock("127.0.0.1");
+
+	CU_ASSERT_FATAL(fd >= 0);
+	reset();
+	snprintf(req, sizeof(req),
+	    "INVITE sip:100@127.0.0.1 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKbadct;rport\r\n"
+	    "From: <sip:555@127.0.0.1>;tag=ft1\r\nTo: <sip:100@127.0.0.1>\r\n"
+	    "Call-ID: badct@t\r\nCSeq: 1 INVITE\r\n"
+	    "Contact: <sip:%%8200@127.0.0.1:5070From: >\r\n"
+	    "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+	    sock_port(fd), strlen(SDP), SDP);
+	send_to(fd, &sip_udp, req);
+	CU_ASSERT(expect(fd, "SIP/2.0 400", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(T.invites == 0);
+	close(fd);
+}
+
 static void
 test_uas_call(void)
 {
@@ -1232,6 +1258,7 @@ main(void)
 	CU_add_test(s, "garbage is dropped, the stack still answers", test_garbage);
 	CU_add_test(s, "missing Call-ID: 400", test_missing_callid);
 	CU_add_test(s, "a request that cannot be answered is dropped as malformed", test_unanswerable);
+	CU_add_test(s, "INVITE with a Contact that cannot be written back: 400", test_unusable_contact);
 	CU_add_test(s, "UAS call: 100, 180, 200 (+retransmit), ACK, BYE", test_uas_call);
 	CU_add_test(s, "UAS hangup after answer sends BYE", test_uas_hangup_bye);
 	CU_add_test(s, "UAS: no ACK for the 2xx: BYE and ended(408)", test_uas_no_ack);
