@@ -95,6 +95,8 @@ fork_on_ended(void *owner, int status, int q850)
 
 	if (b->leg == NULL)
 		return;
+	/* The ended leg belongs to the stack now, and no longer to us. */
+	sip_leg_set_fork(b->leg, NULL);
 	b->leg = NULL;
 	f->live--;
 	if (f->best_status == 0 || status_rank(status) > status_rank(f->best_status)) {
