@@ -407,6 +407,8 @@ static struct {
 	struct log_ratelimit rl;
 } R;
 
+static void purge_unknown_users(const struct cfg *cfg);
+
 static time_t
 wall_now(void)
 {
@@ -457,7 +459,30 @@ sip_registrar_init(struct event_base *base, const struct cfg *cfg)
 	n = sip_reg_db_load(R.store, wall_now());
 	if (n >= 0)
 		log_info("registrar: %d registrations loaded from %s/%s", n, dir, SIP_REG_DB_NAME);
+	purge_unknown_users(cfg);
 	return 0;
+}
+
+/* Drop the bindings of users the configuration no longer has. */
+static void
+purge_unknown_users(const struct cfg *cfg)
+{
+	const struct sip_reg_contact *c = sip_reg_first(R.store);
+
+	while (c != NULL) {
+		const struct sip_reg_contact *next = sip_reg_next(c);
+
+		if (cfg_user_find(cfg, c->user) == NULL) {
+			char *user = strdup(c->user);
+			if (user == NULL)
+				break;
+			log_info("registrar: user %s is no longer configured: %zu contacts dropped", user,
+			    sip_reg_remove_user(R.store, user));
+			free(user);
+			next = sip_reg_first(R.store);  /* the list changed */
+		}
+		c = next;
+	}
 }
 
 void
@@ -468,6 +493,7 @@ sip_registrar_apply(const struct cfg *cfg)
 	cfg_ref((struct cfg *)cfg);
 	cfg_unref(R.cfg);
 	R.cfg = (struct cfg *)cfg;
+	purge_unknown_users(cfg);
 }
 
 void

@@ -5,7 +5,8 @@
 # the user's numbers), a wrong password (403 and the fail2ban line), a user
 # whose password is stored as ha1, an address-of-record that is not the
 # user's (403), unregister of one contact (Expires 0) and of all (*), and
-# registrations that survive a restart of the daemon (SQLite in state_dir).
+# registrations that survive a restart of the daemon (SQLite in state_dir),
+# and a reload that drops the registrations of a user no longer configured.
 . "$(dirname "$0")/lib.sh"
 
 BOB_HA1=$(printf %s bob:pstnbridge:bobpw | md5sum | cut -d' ' -f1)
@@ -95,6 +96,11 @@ it_register r9 "$SIPP2" alice secret alice 0 200 "*" || fail "Contact: * refused
 regs | grep -q 'user=alice ' && fail "alice still registered after *: $(regs)"
 regs | grep -q 'user=bob ' || fail "* removed another user's contact"
 it_register r10 "$SIPP2" alice secret alice 300 400 "*" || fail "Contact: * with Expires 300 not refused with 400"
+
+# A reload without bob drops bob's registrations.
+sed -i '/^\[user bob\]/,$d' "$CONF"
+ctl reload >/dev/null || fail "reload refused: $(tail -n 5 "$DLOG")"
+regs | grep -q 'user=bob ' && fail "bob's contact kept after bob left the configuration"
 
 it_stop_daemon
 it_log "PASS"
