@@ -137,6 +137,7 @@ struct cfg_span {
 	char *national_prefix;          /* "0": stripped (national) / prepended inbound */
 	char *international_prefix;     /* "00": same for international numbers */
 	enum cfg_hunt hunt;             /* B-channel hunting order */
+	int blocked;                    /* 1: no new calls either way (drained) */
 	struct cfg_sim_phones sim;
 	struct cfg_dahdi dahdi;         /* driver = dahdi */
 };

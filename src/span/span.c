@@ -271,6 +271,7 @@ span_new(const struct cfg_span *cs, struct span **out)
 	s->dahdi = cs->dahdi;
 	s->ton = cs->ton;
 	s->hunt = cs->hunt;
+	s->blocked = cs->blocked;
 	span_copy_number(s->national_prefix, sizeof(s->national_prefix), cs->national_prefix);
 	span_copy_number(s->international_prefix, sizeof(s->international_prefix),
 	    cs->international_prefix);
@@ -391,6 +392,10 @@ span_registry_apply(const struct cfg *cfg)
 		span_phones_release(&s->phones);
 		s->phones = phones;
 		s->dahdi.echocancel = cs->dahdi.echocancel;
+		if (s->blocked != cs->blocked)
+			log_notice("span=%s %s", s->name, cs->blocked ? "blocked: no new calls" :
+			    "unblocked");
+		s->blocked = cs->blocked;
 		if (s->drv->reload != NULL)
 			s->drv->reload(s);
 		log_info("span=%s reloaded in place", s->name);
@@ -479,8 +484,8 @@ span_status_write(struct evbuffer *out)
 	if (!reg.init)
 		return;
 	TAILQ_FOREACH(s, &reg.live, entry)
-		evbuffer_add_printf(out, "span %s %s calls=%zu\n", s->name,
-		    s->up ? "up" : "down", span_ncalls(s));
+		evbuffer_add_printf(out, "span %s %s%s calls=%zu\n", s->name,
+		    s->up ? "up" : "down", s->blocked ? " blocked" : "", span_ncalls(s));
 	TAILQ_FOREACH(s, &reg.draining, entry)
 		evbuffer_add_printf(out, "span %s draining calls=%zu\n", s->name,
 		    span_ncalls(s));
@@ -795,6 +800,11 @@ span_call_new_party(struct span *s, const char *called, const char *calling,
 		return EINVAL;
 	}
 	if (s->draining) {
+		*cause = PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION;
+		return EAGAIN;
+	}
+	if (s->blocked) {
+		log_info("span=%s call to %s refused: span blocked", s->name, called);
 		*cause = PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION;
 		return EAGAIN;
 	}

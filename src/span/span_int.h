@@ -111,6 +111,7 @@ struct span {
 	char *name;
 	int refs;                       /* registry + one per call */
 	int draining;
+	int blocked;                    /* [span] blocked: no new calls */
 	int up;                         /* dchan_up and not alarmed: takes calls */
 	int dchan_up;                   /* libpri says the D-channel is up */
 	int alarmed;                    /* the driver says layer 1 is in alarm */

@@ -639,9 +639,9 @@ span_pri_on_ring(struct span *s, pri_event_ring *ring)
 		pri_hangup(ctrl, ring->call, PRI_CAUSE_REQUESTED_CHAN_UNAVAIL);
 		return;
 	}
-	if (s->draining) {
-		log_info("span=%s inbound call to %s refused: span draining",
-		    s->name, ring->callednum);
+	if (s->draining || s->blocked) {
+		log_info("span=%s inbound call to %s refused: span %s",
+		    s->name, ring->callednum, s->draining ? "draining" : "blocked");
 		pri_hangup(ctrl, ring->call, PRI_CAUSE_NORMAL_CIRCUIT_CONGESTION);
 		return;
 	}

@@ -1045,6 +1045,52 @@ out:
 	t_stop();
 }
 
+/* [span] blocked: no new calls either way; a reload unblocks in place. */
+static void
+test_span_blocked(void)
+{
+	struct span *s;
+	struct span_call *sc = NULL;
+	struct tcall t;
+	int cause = 0;
+
+	memset(&tin, 0, sizeof(tin));
+	base = event_base_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	CU_ASSERT_EQUAL_FATAL(span_registry_init(base, t_incoming, &tin), 0);
+	t_cfg_one(CFG_SPAN_E1, CFG_LAW_ALAW);
+	t_spans[0].blocked = 1;
+	CU_ASSERT_EQUAL_FATAL(span_registry_apply(&t_cfg), 0);
+	s = span_find("s1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	if (!RUN_UNTIL(span_is_up(s), 3000)) {
+		CU_FAIL("span not up");
+		goto out;
+	}
+	t_status_is("span s1 up blocked calls=0\n");
+	memset(&t, 0, sizeof(t));
+	CU_ASSERT_EQUAL(span_call_new(s, "100", "4000", &t_cbs, &t, &sc, &cause), EAGAIN);
+	CU_ASSERT_EQUAL(cause, 34);
+	CU_ASSERT_PTR_NULL(sc);
+	tin.take = 1;
+	CU_ASSERT_EQUAL(span_sim_originate("s1", "5000", "4000", 0, 0), 0);
+	t_run_ms(300);
+	CU_ASSERT_EQUAL(tin.offered, 0);
+	CU_ASSERT_EQUAL(span_active_calls(), 0);
+	/* unblocked by a reload, in place */
+	t_spans[0].blocked = 0;
+	CU_ASSERT_EQUAL(span_registry_apply(&t_cfg), 0);
+	CU_ASSERT_PTR_EQUAL(span_find("s1"), s);
+	t_status_is("span s1 up calls=0\n");
+	if (t_call(s, "100", &t) == 0) {
+		CU_ASSERT_TRUE(RUN_UNTIL(t.answered, 2000));
+		span_call_hangup(t.sc, 16);
+	}
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+out:
+	t_stop();
+}
+
 static void
 test_span_pure(void)
 {
@@ -1118,6 +1164,7 @@ main(void)
 	CU_add_test(suite, "B-channel hunting order", test_span_hunt_pure);
 	CU_add_test(suite, "hunting and numbers through the sim", test_span_hunt_numbers);
 	CU_add_test(suite, "glare: the user side yields", test_span_glare);
+	CU_add_test(suite, "blocked span, unblocked by reload", test_span_blocked);
 	CU_add_test(suite, "span comes up", test_span_up);
 	CU_add_test(suite, "echo call", test_span_echo);
 	CU_add_test(suite, "tone A-law", test_span_tone_alaw);
