@@ -124,6 +124,7 @@ struct sip_leg {
 	/* UAC */
 	int got_1xx;
 	int cancel_pending, cancel_sent;
+	int cancel_q850;                /* Reason of a pending CANCEL */
 	uint64_t cancel_deadline;
 	char *ack;                      /* ACK for our 2xx, to resend */
 	size_t ack_len;
@@ -2369,7 +2370,7 @@ sip_cb_ict_1xx(int type, osip_transaction_t *tr, osip_message_t *resp)
 	leg->got_1xx = 1;
 	if (leg->closed) {
 		if (leg->cancel_pending)
-			send_cancel(leg, 0);
+			send_cancel(leg, leg->cancel_q850);
 		return;
 	}
 	if (resp->status_code <= 100)
@@ -3311,10 +3312,12 @@ sip_leg_hangup(struct sip_leg *leg, int status, int q850)
 		case LEG_INIT:
 		case LEG_EARLY:
 			leg->closed = 1;
-			if (leg->got_1xx)
+			if (leg->got_1xx) {
 				send_cancel(leg, q850);
-			else
+			} else {
 				leg->cancel_pending = 1;
+				leg->cancel_q850 = q850;
+			}
 			break;
 		case LEG_CONFIRMED:
 			send_bye(leg, q850);

@@ -4,6 +4,8 @@
 # $SIPP1 answers at once, the one on $SIPP2 only rings and must get a
 # CANCEL (Reason cause 26) and answer it with 487. The answered call
 # carries audio both ways and ends with the far end's BYE after 5 s.
+# Then the CANCEL/200 race: a losing phone that answers after its CANCEL is
+# ACKed and sent BYE, and the call stays with the winner.
 . "$(dirname "$0")/lib.sh"
 
 {
@@ -39,6 +41,22 @@ it_sipp_wait "$PW" winner || fail "the answering contact did not get INVITE / AC
 it_capture_stop
 it_rtp "$MEDIA1" --min-tx 150 --min-rx 150 --min-echo 0.6 ||
 	fail "the answering contact's audio did not come back"
+it_wait_calls_gone 5 || fail "the call is still listed: $(ctl calls)"
+
+# Again, the losing phone answers after the CANCEL: its 200 must be ACKed
+# and its dialog ended with BYE; the PSTN call stays with the first one.
+it_register reg3 "$SIPP1" alice secret 2001 300 200 || fail "first contact refresh refused"
+it_register reg4 "$SIPP2" alice secret 2001 300 200 || fail "second contact refresh refused"
+it_render "$IT_DIR/sipp/uas_late_answer.xml" "$T/late.xml" CALLED=2001 CANCEL_TIMEOUT_MS=10000
+it_sipp_bg late "$T/late.xml" "$SIPP2" "$MEDIA2" 30 -s 2001
+PL=$SIPP_PID
+it_render "$IT_DIR/sipp/uas_answer.xml" "$T/winner2.xml" CALLED=2001 BYE_TIMEOUT_MS=15000
+it_sipp_bg winner2 "$T/winner2.xml" "$SIPP1" "$MEDIA3" 30 -s 2001
+PW=$SIPP_PID
+sleep 0.5
+ctl sim call sim1 2001 5551234 0 3 || fail "pstnbridgectl sim call failed"
+it_sipp_wait "$PL" late || fail "the late 200 was not ACKed and ended with BYE"
+it_sipp_wait "$PW" winner2 || fail "the first answer did not keep the call (INVITE / ACK / BYE)"
 it_wait_calls_gone 5 || fail "the call is still listed: $(ctl calls)"
 it_stop_daemon
 it_log "PASS"
