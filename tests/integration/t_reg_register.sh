@@ -6,7 +6,8 @@
 # whose password is stored as ha1, an address-of-record that is not the
 # user's (403), unregister of one contact (Expires 0) and of all (*), and
 # registrations that survive a restart of the daemon (SQLite in state_dir),
-# and a reload that drops the registrations of a user no longer configured.
+# a reload that drops the registrations of a user no longer configured, and
+# a state_dir that cannot be used (registrations kept in memory).
 . "$(dirname "$0")/lib.sh"
 
 BOB_HA1=$(printf %s bob:pstnbridge:bobpw | md5sum | cut -d' ' -f1)
@@ -101,6 +102,15 @@ it_register r10 "$SIPP2" alice secret alice 300 400 "*" || fail "Contact: * with
 sed -i '/^\[user bob\]/,$d' "$CONF"
 ctl reload >/dev/null || fail "reload refused: $(tail -n 5 "$DLOG")"
 regs | grep -q 'user=bob ' && fail "bob's contact kept after bob left the configuration"
+
+# A state_dir that cannot be used: the daemon says so and keeps the
+# registrations in memory.
+it_stop_daemon
+sed -i "s#^state_dir = .*#state_dir = $T/missing/dir#" "$CONF"
+it_start_daemon
+grep -q "registrations are kept in memory only" "$DLOG" || fail "no log line about the unusable state_dir"
+it_register r11 "$SIPP1" alice secret alice 300 200 "<$C1>" || fail "REGISTER refused without a database"
+regs | grep -qF "user=alice contact=$C1 " || fail "registration not kept in memory: $(regs)"
 
 it_stop_daemon
 it_log "PASS"
