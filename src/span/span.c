@@ -395,7 +395,10 @@ span_registry_apply(const struct cfg *cfg)
 		if (s->blocked != cs->blocked)
 			log_notice("span=%s %s", s->name, cs->blocked ? "blocked: no new calls" :
 			    "unblocked");
-		s->blocked = cs->blocked;
+		if (s->blocked != cs->blocked) {
+			s->blocked = cs->blocked;
+			span_pri_service_sync(s);
+		}
 		if (s->drv->reload != NULL)
 			s->drv->reload(s);
 		log_info("span=%s reloaded in place", s->name);
@@ -648,7 +651,7 @@ span_chan_pick(struct span *s)
 
 	for (size_t k = 0; k < s->nchans; k++)
 		free[k] = s->chans[k].call == NULL && !s->chans[k].restarting &&
-		    !s->chans[k].need_restart;
+		    !s->chans[k].need_restart && !s->chans[k].out_of_service;
 	if ((i = span_hunt_index(s->hunt, free, s->nchans, &s->hunt_next)) < 0)
 		return NULL;
 	return &s->chans[i];

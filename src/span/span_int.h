@@ -74,6 +74,7 @@ struct span_chan {
 	struct span_call *call;         /* the call on it, NULL when free */
 	int restarting;                 /* RESTART sent, no ACK yet: not usable */
 	int need_restart;               /* lost its call with the span: not usable */
+	int out_of_service;             /* the far end's SERVICE took it out: not usable */
 };
 
 struct span;
@@ -112,6 +113,7 @@ struct span {
 	int refs;                       /* registry + one per call */
 	int draining;
 	int blocked;                    /* [span] blocked: no new calls */
+	unsigned long service_acks;     /* SERVICE ACKNOWLEDGE received (tests, logs) */
 	int up;                         /* dchan_up and not alarmed: takes calls */
 	int dchan_up;                   /* libpri says the D-channel is up */
 	int alarmed;                    /* the driver says layer 1 is in alarm */
@@ -215,6 +217,12 @@ void span_pri_alerting(struct span_call *sc);
 void span_pri_answer(struct span_call *sc);
 void span_pri_hangup(struct span_call *sc, int cause);
 void span_pri_drop(struct span_call *sc);
+/* Where the switch type has SERVICE messages (national, 4ess, 5ess): tell
+ * the far end every B-channel's state (out of service while the span is
+ * blocked, in service otherwise). Does nothing on other switch types or
+ * while the D-channel is down. */
+void span_pri_service_sync(struct span *s);
+int span_pri_has_service(int pri_switch);
 /* Send RESTART for the channels that lost calls while the link was down. */
 void span_pri_restart_lost(struct span *s);
 /* Pure: does pri_hangup() in this situation end libpri's call at once

@@ -223,6 +223,9 @@ span_pri_new_io(struct event_base *base, const char *name, int fd,
 	/* The calling name: in a Display IE of the SETUP where the switch
 	 * type has one, in a Facility IE (Q.SIG, NI2 name delivery). */
 	pri_facility_enable(p->pri);
+	/* SERVICE messages where the switch type has them (both sides). */
+	if (span_pri_has_service(switchtype))
+		pri_set_service_message_support(p->pri, 1);
 	pri_display_options_send(p->pri, PRI_DISPLAY_OPTION_NAME_INITIAL);
 	pri_display_options_receive(p->pri, PRI_DISPLAY_OPTION_NAME_INITIAL);
 	if (event_add(p->ev_read, NULL) != 0)
@@ -670,6 +673,46 @@ span_pri_on_ring(struct span *s, pri_event_ring *ring)
 	span_incoming(s, sc);
 }
 
+int
+span_pri_has_service(int pri_switch)
+{
+	return pri_switch == PRI_SWITCH_NI2 || pri_switch == PRI_SWITCH_ATT4ESS ||
+	    pri_switch == PRI_SWITCH_LUCENT5E;
+}
+
+/* SERVICE change status: 0 in service, 2 out of service. */
+#define SPAN_PRI_SERVICE_IN 0
+#define SPAN_PRI_SERVICE_OUT 2
+
+void
+span_pri_service_sync(struct span *s)
+{
+	struct pri *ctrl;
+	int st = s->blocked ? SPAN_PRI_SERVICE_OUT : SPAN_PRI_SERVICE_IN;
+
+	if (s->pri == NULL || !s->dchan_up || !span_pri_has_service(s->pri_switch))
+		return;
+	ctrl = span_pri_ctrl(s->pri);
+	for (size_t i = 0; i < s->nchans; i++)
+		pri_maintenance_service(ctrl, 0, s->chans[i].num, st);
+	log_info("span=%s SERVICE: %zu B-channels %s", s->name, s->nchans,
+	    st == SPAN_PRI_SERVICE_OUT ? "out of service" : "in service");
+	span_pri_rearm(s->pri);
+}
+
+static void
+span_pri_on_service(struct span *s, int channel, int changestatus)
+{
+	int chan = SPAN_PRI_CHAN(channel);
+
+	log_notice("span=%s SERVICE from the far end: channel %d %s", s->name,
+	    channel == -1 || chan == 0xff ? -1 : chan,
+	    changestatus == SPAN_PRI_SERVICE_IN ? "in service" : "out of service");
+	for (size_t i = 0; i < s->nchans; i++)
+		if (channel == -1 || chan == 0xff || s->chans[i].num == chan)
+			s->chans[i].out_of_service = changestatus != SPAN_PRI_SERVICE_IN;
+}
+
 void
 span_pri_restart_lost(struct span *s)
 {
@@ -737,6 +780,16 @@ span_pri_on_event(void *arg, pri_event *e)
 	switch (e->e) {
 	case PRI_EVENT_DCHAN_UP:
 		span_set_up(s, 1);
+		if (s->blocked)
+			span_pri_service_sync(s);
+		break;
+	case PRI_EVENT_SERVICE:
+		span_pri_on_service(s, e->service.channel, e->service.changestatus);
+		break;
+	case PRI_EVENT_SERVICE_ACK:
+		s->service_acks++;
+		log_debug("span=%s SERVICE ACKNOWLEDGE channel %d status %d", s->name,
+		    SPAN_PRI_CHAN(e->service_ack.channel), e->service_ack.changestatus);
 		break;
 	case PRI_EVENT_DCHAN_DOWN:
 		span_set_up(s, 0);

@@ -1045,7 +1045,8 @@ out:
 	t_stop();
 }
 
-/* [span] blocked: no new calls either way; a reload unblocks in place. */
+/* [span] blocked: no new calls either way, SERVICE out of service to the
+ * far end; a reload unblocks in place (SERVICE in service). */
 static void
 test_span_blocked(void)
 {
@@ -1058,7 +1059,8 @@ test_span_blocked(void)
 	base = event_base_new();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
 	CU_ASSERT_EQUAL_FATAL(span_registry_init(base, t_incoming, &tin), 0);
-	t_cfg_one(CFG_SPAN_E1, CFG_LAW_ALAW);
+	/* T1, national: SERVICE messages tell the far end */
+	t_cfg_one(CFG_SPAN_T1, CFG_LAW_ULAW);
 	t_spans[0].blocked = 1;
 	CU_ASSERT_EQUAL_FATAL(span_registry_apply(&t_cfg), 0);
 	s = span_find("s1");
@@ -1068,6 +1070,8 @@ test_span_blocked(void)
 		goto out;
 	}
 	t_status_is("span s1 up blocked calls=0\n");
+	/* every B-channel out of service, acknowledged by the far end */
+	CU_ASSERT_TRUE(RUN_UNTIL(s->service_acks >= 23, 3000));
 	memset(&t, 0, sizeof(t));
 	CU_ASSERT_EQUAL(span_call_new(s, "100", "4000", &t_cbs, &t, &sc, &cause), EAGAIN);
 	CU_ASSERT_EQUAL(cause, 34);
@@ -1082,6 +1086,8 @@ test_span_blocked(void)
 	CU_ASSERT_EQUAL(span_registry_apply(&t_cfg), 0);
 	CU_ASSERT_PTR_EQUAL(span_find("s1"), s);
 	t_status_is("span s1 up calls=0\n");
+	/* and back in service */
+	CU_ASSERT_TRUE(RUN_UNTIL(s->service_acks >= 46, 3000));
 	if (t_call(s, "100", &t) == 0) {
 		CU_ASSERT_TRUE(RUN_UNTIL(t.answered, 2000));
 		span_call_hangup(t.sc, 16);
