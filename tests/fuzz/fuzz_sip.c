@@ -10,6 +10,10 @@
  * A message may start with a directive line "!FLAGS" where FLAGS are:
  *   t  from the trusted source (127.0.0.2) instead of 127.0.0.1
  *   T  as if it came over TCP (a connection that is gone)
+ *   S  write it to a real TCP connection to the stack's TCP listener (the
+ *      stream framing: Content-Length, size limits; bytes as they come,
+ *      so a message may be split or several; responses read back). One
+ *      connection per input, from 127.0.0.2 when its first chunk has 't'.
  *   u  first start an outgoing call (UAC) to the fuzzing peer
  *   a  the call layer answers the current inbound call (200 with SDP)
  *   r  the call layer rings (180) / sends early media (183 with SDP)
@@ -64,7 +68,8 @@ static struct event_base *base;
 static struct cfg *cfg;
 static int peer_fd[2] = {-1, -1};       /* 127.0.0.1 (untrusted), 127.0.0.2 (trusted) */
 static struct addr peer_addr[2];
-static struct addr stack_addr;
+static struct addr stack_addr, stack_tcp;
+static int stream_fd = -1;              /* the 'S' connection of this input */
 
 /* What the fuzzing peer learned from the stack's messages. */
 static struct {
@@ -291,10 +296,70 @@ drain_peers(void)
 }
 
 static void
+drain_stream(void)
+{
+	static char buf[MAX_MSG + 1];
+	ssize_t n;
+
+	while (stream_fd >= 0 && (n = recv(stream_fd, buf, MAX_MSG, MSG_DONTWAIT)) != 0) {
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			close(stream_fd);       /* closed by the stack */
+			stream_fd = -1;
+			break;
+		}
+		buf[n] = '\0';
+		/* messages run together: learn from each start of a line
+		 * that begins a response */
+		for (char *q = buf; q != NULL && q < buf + n;) {
+			char *next = memmem(q + 1, (size_t)(buf + n - q - 1), "\nSIP/2.0 ", 9);
+			size_t l = next != NULL ? (size_t)(next + 1 - q) : (size_t)(buf + n - q);
+
+			learn(q, l);
+			q = next != NULL ? next + 1 : NULL;
+		}
+	}
+	if (n == 0 && stream_fd >= 0) {
+		close(stream_fd);
+		stream_fd = -1;
+	}
+}
+
+static void
 loop_once(void)
 {
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	drain_peers();
+	drain_stream();
+}
+
+/* Write a chunk to the stack's TCP listener, on one connection per input. */
+static void
+stream_send(const char *msg, size_t len, int trusted)
+{
+	if (stream_fd < 0) {
+		struct addr src;
+
+		if ((stream_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+			return;
+		/* from the trusted address when the first chunk says so */
+		if (addr_from_ip(&src, trusted ? "127.0.0.2" : "127.0.0.1", 0) != 0 ||
+		    bind(stream_fd, &src.u.sa, src.len) < 0 ||
+		    connect(stream_fd, &stack_tcp.u.sa, stack_tcp.len) < 0) {
+			close(stream_fd);
+			stream_fd = -1;
+			return;
+		}
+	}
+	if (send(stream_fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		close(stream_fd);
+		stream_fd = -1;
+		return;
+	}
+	/* accept, read, answer */
+	for (int i = 0; i < 3; i++)
+		loop_once();
 }
 
 /* Append s[0..n) to out, bounded by MAX_MSG. */
@@ -420,7 +485,7 @@ one_message(const char *chunk, size_t len)
 	struct sip_route from;
 	struct sip_stats st0, st1;
 	unsigned long resp0;
-	int trusted = 0, tcp = 0, expect;
+	int trusted = 0, tcp = 0, stream = 0, expect;
 
 	if (len > 0 && chunk[0] == '!') {
 		const char *eol = memchr(chunk, '\n', len);
@@ -430,6 +495,7 @@ one_message(const char *chunk, size_t len)
 			switch (chunk[i]) {
 			case 't': trusted = 1; break;
 			case 'T': tcp = 1; break;
+			case 'S': stream = 1; break;
 			case 'u': start_uac(); break;
 			case 'd': sip_set_accepting(0); break;
 			case 'a':
@@ -472,7 +538,13 @@ one_message(const char *chunk, size_t len)
 		if (sip_transport_route(SIP_PROTO_UDP, &from.dst, &r) == 0)
 			from.ep = r.ep;
 	}
-	expect = new_transaction(msg, len) && !tcp && len < 32768;
+	expect = new_transaction(msg, len) && !tcp && !stream && len < 32768;
+	if (stream) {
+		cur_tcp = 1;    /* its BYE is not counted on the stream */
+		stream_send(msg, len, trusted);
+		check_bye();
+		return;
+	}
 	sip_get_stats(&st0);
 	resp0 = L.responses;
 	cur_tcp = tcp;
@@ -532,14 +604,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		    "%s"
 		    "[sip]\n"
 		    "listen_udp = 127.0.0.1:%u\n"
-		    "listen_tcp =\n"
+		    "listen_tcp = 127.0.0.1:%u\n"
 		    "trusted = 127.0.0.2/32\n"
 		    "[rtp]\n"
 		    "codecs = pcma, pcmu\n"
 		    "[user alice]\n"
 		    "password = secret\n"
 		    "number = 555\n", attempt % 2 ? "" :
-		    "[general]\nstate_dir = /nonexistent/pstnbridge-fuzz\n", port);
+		    "[general]\nstate_dir = /nonexistent/pstnbridge-fuzz\n", port, port);
 		if ((cfg = cfg_load_string("fuzz.conf", text, NULL)) == NULL)
 			continue;
 		if (sip_init(base, cfg, f_invite, NULL) != 0) {
@@ -547,7 +619,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 			cfg = NULL;
 			continue;
 		}
-		if (sip_get_listen_addr(0, 0, &stack_addr) != 0)
+		if (sip_get_listen_addr(0, 0, &stack_addr) != 0 ||
+		    sip_get_listen_addr(1, 0, &stack_tcp) != 0)
 			abort();
 		sip_shutdown();
 	}
@@ -581,6 +654,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hangup(&C.out, 0, 41);
 	loop_once();
 	check_bye();
+	if (stream_fd >= 0) {
+		close(stream_fd);
+		stream_fd = -1;
+	}
+	loop_once();
 	sip_shutdown();
 	drain_peers();
 	return 0;

@@ -193,6 +193,16 @@ def sip_seeds():
                   "Content-Length: %d" % (len(SDP) + 120)) + (
         "--unique-boundary-1\r\nContent-Type: application/sdp\r\n\r\n" + SDP +
         "\r\n--unique-boundary-1--\r\n")
+    # over a real TCP connection ('S'): framing by Content-Length
+    tinv = req("INVITE", "sip:1004@127.0.0.1:5060", body=SDP).replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+    topt = req("OPTIONS", "sip:127.0.0.1:5060", branch="z9hG4bKs1",
+               contact=False).replace("SIP/2.0/UDP", "SIP/2.0/TCP")
+    s["stream_two_messages"] = "!S\n\r\n\r\n" + topt + topt.replace("z9hG4bKs1", "z9hG4bKs2")
+    s["stream_split_invite"] = seq(
+        "!St\n" + tinv[:200], "!S\n" + tinv[200:],
+        "!S\n" + req("ACK", "sip:1004@127.0.0.1:5060", to_tag="$TAG",
+                     branch="z9hG4bKack9").replace("SIP/2.0/UDP", "SIP/2.0/TCP"))
+    s["stream_bad_length"] = "!S\n" + topt.replace("Content-Length: 0", "Content-Length: 99999999")
     return s
 
 
