@@ -599,8 +599,9 @@ rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct 
 	if (!leg->rx.init || leg->rx.ssrc != h.ssrc) {
 		if (leg->rx.init) {
 			leg->stats.ssrc_changes++;
-			log_call(LOG_LEVEL_INFO, leg->callid, "rtp: peer SSRC %08x -> %08x from %s",
-			         leg->rx.ssrc, h.ssrc, addr_str(src, sbuf, sizeof(sbuf)));
+			log_limited(&leg->rl_latch, LOG_LEVEL_INFO,
+			    "call=%s rtp: peer SSRC %08x -> %08x from %s", leg->callid,
+			    leg->rx.ssrc, h.ssrc, addr_str(src, sbuf, sizeof(sbuf)));
 		}
 		rtp_rxstat_init(&leg->rx, h.ssrc, h.seq, RTP_CLOCK_RATE);
 	}
