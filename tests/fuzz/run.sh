@@ -83,8 +83,15 @@ build_lib() {
 			'"$CC $CFLAGS $CPPFLAGS"' -c "$s" -o "$o.tmp" && mv "$o.tmp" "$o"' ||
 			return 1
 	fi
-	rm -f "$B/libpb.a"
-	ar rcs "$B/libpb.a" "$B"/obj/*.o
+	# sources that are gone take their objects with them
+	for o in "$B"/obj/*.o; do
+		s=$TOP/src/$(basename "$o" .o | sed 's/_/\//').c
+		[ -f "$s" ] || rm -f "$o"
+	done
+	if [ ${#srcs[@]} -gt 0 ] || [ ! -f "$B/libpb.a" ]; then
+		rm -f "$B/libpb.a"
+		ar rcs "$B/libpb.a" "$B"/obj/*.o
+	fi
 }
 
 build_target() {
