@@ -215,6 +215,9 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("span", "blocked", CFG_T_ENUM, "no", 0, 0, "no|yes", \
 	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_span, blocked), 0, \
 	    "yes: no new calls either way (34 / 503), calls up go on until they end") \
+	X("span", "channel_select", CFG_T_ENUM, "exclusive", 0, 0, "exclusive|preferred", \
+	    false, false, APP_ALWAYS, PK_ENUM, OFF(cfg_span, channel_preferred), 0, \
+	    "outbound SETUP asks for its B-channel exclusively, or as preferred") \
 	X("span", "signalling", CFG_T_ENUM, "pri_cpe", 0, 0, "pri_cpe|pri_net", \
 	    false, false, APP_DAHDI, PK_ENUM, OFF(cfg_span, signalling), 0, \
 	    "dahdi: the daemon is the user side (pri_cpe) or the network side (pri_net)") \

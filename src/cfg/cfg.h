@@ -138,6 +138,7 @@ struct cfg_span {
 	char *international_prefix;     /* "00": same for international numbers */
 	enum cfg_hunt hunt;             /* B-channel hunting order */
 	int blocked;                    /* 1: no new calls either way (drained) */
+	int channel_preferred;          /* channel_select: 0 exclusive, 1 preferred */
 	struct cfg_sim_phones sim;
 	struct cfg_dahdi dahdi;         /* driver = dahdi */
 };

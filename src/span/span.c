@@ -153,6 +153,7 @@ span_same_hardware(const struct span *s, const struct cfg_span *cs)
 	return s->driver == cs->driver && s->type == cs->type && same_law &&
 	    span_str_eq(s->switchtype, cs->switchtype) &&
 	    s->ton == cs->ton && s->hunt == cs->hunt &&
+	    s->channel_preferred == cs->channel_preferred &&
 	    strcmp(s->national_prefix, cs->national_prefix != NULL ? cs->national_prefix : "") == 0 &&
 	    strcmp(s->international_prefix, cs->international_prefix != NULL ?
 	    cs->international_prefix : "") == 0 &&
@@ -272,6 +273,7 @@ span_new(const struct cfg_span *cs, struct span **out)
 	s->ton = cs->ton;
 	s->hunt = cs->hunt;
 	s->blocked = cs->blocked;
+	s->channel_preferred = cs->channel_preferred;
 	span_copy_number(s->national_prefix, sizeof(s->national_prefix), cs->national_prefix);
 	span_copy_number(s->international_prefix, sizeof(s->international_prefix),
 	    cs->international_prefix);

@@ -131,6 +131,7 @@ struct span {
 	char national_prefix[SPAN_PREFIX_LEN];
 	char international_prefix[SPAN_PREFIX_LEN];
 	enum cfg_hunt hunt;             /* B-channel hunting order */
+	int channel_preferred;          /* SETUP's channel preferred, not exclusive */
 	size_t hunt_next;               /* roundrobin: index to try first */
 	/* Our outbound calls that lost glare to the network's SETUP on the
 	 * same channel: off their channel, kept until libpri lets them go. */

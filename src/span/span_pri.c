@@ -372,6 +372,30 @@ span_pri_glare_yield(int nodetype, int pri_switch, enum span_call_state ours)
 
 static void span_pri_on_guard(evutil_socket_t fd, short what, void *arg);
 
+static void span_pri_glare_lose(struct span *s, struct span_chan *ch);
+
+/* Our outbound call on ch asked for it as preferred and lost glare: off
+ * the channel, it waits for the network to give it another one (in its
+ * CALL PROCEEDING) or to refuse it. */
+static void
+span_pri_glare_park(struct span *s, struct span_chan *ch)
+{
+	struct span_call *sc = ch->call;
+	size_t i;
+
+	for (i = 0; i < SPAN_MAX_CHANS && s->glared[i] != NULL; i++)
+		;
+	if (i == SPAN_MAX_CHANS) {
+		span_pri_glare_lose(s, ch);
+		return;
+	}
+	log_call(LOG_LEVEL_NOTICE, sc->logid[0] != '\0' ? sc->logid : NULL,
+	    "span=%s chan=%d glare: the network's call takes the channel, ours waits for another",
+	    s->name, sc->channel);
+	ch->call = NULL;
+	s->glared[i] = sc;
+}
+
 /* Our outbound call on ch lost glare: off the channel, the owner told
  * (cause 44), and libpri's call left to the network's RELEASE COMPLETE
  * (or the release guard). */
@@ -562,7 +586,7 @@ span_pri_setup(struct span_call *sc)
 	    s->international_prefix, called, sizeof(called));
 	calling_plan = span_pri_number_out(sc->calling, s->ton, s->national_prefix,
 	    s->international_prefix, calling, sizeof(calling));
-	pri_sr_set_channel(sr, sc->channel, 1, 0);
+	pri_sr_set_channel(sr, sc->channel, !s->channel_preferred, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH,
 	    s->law == CFG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
 	snprintf(name, sizeof(name), "%s", sc->calling_name);
@@ -634,8 +658,12 @@ span_pri_on_ring(struct span *s, pri_event_ring *ring)
 	else
 		ch = span_chan_find(s, chan);
 	if (ch != NULL && ch->call != NULL && ch->call->outbound &&
-	    span_pri_glare_yield(s->nodetype, s->pri_switch, ch->call->state))
-		span_pri_glare_lose(s, ch);
+	    span_pri_glare_yield(s->nodetype, s->pri_switch, ch->call->state)) {
+		if (s->channel_preferred)
+			span_pri_glare_park(s, ch);
+		else
+			span_pri_glare_lose(s, ch);
+	}
 	if (ch == NULL || ch->call != NULL) {
 		log_info("span=%s inbound call to %s on channel %d refused: channel not available",
 		    s->name, ring->callednum, chan);
@@ -762,6 +790,40 @@ span_pri_on_restart(struct span *s, int channel)
 	}
 }
 
+/* The far end's answer to our SETUP names the channel: with a preferred
+ * channel it may be another one, and the call moves there. 0, or EBUSY
+ * when that channel is not ours to take. */
+static int
+span_pri_rehome(struct span *s, struct span_call *sc, int channel)
+{
+	struct span_chan *from, *to;
+	int chan = SPAN_PRI_CHAN(channel);
+
+	if (channel <= 0 || chan == 0xff)
+		return 0;
+	if (chan == sc->channel) {
+		/* still on its channel, unless parked by glare */
+		for (size_t i = 0; i < SPAN_MAX_CHANS; i++)
+			if (s->glared[i] == sc)
+				return EBUSY;
+		return 0;
+	}
+	if ((to = span_chan_find(s, chan)) == NULL || to->call != NULL)
+		return EBUSY;
+	if ((from = span_chan_find(s, sc->channel)) != NULL && from->call == sc)
+		from->call = NULL;
+	for (size_t i = 0; i < SPAN_MAX_CHANS; i++)
+		if (s->glared[i] == sc)
+			s->glared[i] = NULL;
+	to->call = sc;
+	log_call(LOG_LEVEL_INFO, sc->logid[0] != '\0' ? sc->logid : NULL,
+	    "span=%s chan=%d the far end moved the call to channel %d", s->name,
+	    sc->channel, chan);
+	sc->channel = chan;
+	sc->pri_channel = channel;
+	return 0;
+}
+
 static int
 span_pri_inband(int progressmask)
 {
@@ -815,6 +877,11 @@ span_pri_on_event(void *arg, pri_event *e)
 		if ((sc = span_pri_call_find(s, e->proceeding.call)) == NULL ||
 		    sc->state != SPAN_CALL_DIALING)
 			break;
+		if (span_pri_rehome(s, sc, e->proceeding.channel) != 0) {
+			span_call_notify_hangup(sc, PRI_CAUSE_REQUESTED_CHAN_UNAVAIL);
+			span_pri_clear(sc, PRI_CAUSE_REQUESTED_CHAN_UNAVAIL);
+			break;
+		}
 		sc->inband |= span_pri_inband(e->proceeding.progressmask);
 		span_call_set_state(sc, SPAN_CALL_PROCEEDING);
 		if ((cbs = sc->cbs) != NULL && cbs->proceeding != NULL)

@@ -274,6 +274,21 @@ sim_on_setup(struct sim_far *far, pri_event_ring *ring)
 	unsigned int ring_ticks = s->phones.ring_seconds * SIM_TICKS_PER_SEC;
 
 	l = sim_line_by_chan(far, ring->channel & 0xff);
+	if ((l == NULL || l->state != SIM_LINE_IDLE) && ring->flexible) {
+		/* Preferred, not exclusive: the network picks another
+		 * channel, from the top (as it does for its own calls). */
+		l = NULL;
+		for (size_t i = s->nchans; i-- > 0;)
+			if (far->lines[i].state == SIM_LINE_IDLE) {
+				l = &far->lines[i];
+				break;
+			}
+		if (l != NULL) {
+			log_info("span=%s far end: channel %d busy, call moved to %d", s->name,
+			    ring->channel & 0xff, l->chan);
+			ring->channel = l->chan;
+		}
+	}
 	if (l == NULL || l->state != SIM_LINE_IDLE) {
 		log_info("span=%s far end: SETUP on unavailable channel %d", s->name,
 		    ring->channel & 0xff);

@@ -242,7 +242,7 @@ test_span_pri_keys(void)
 	c = load_ok("[span a]\ndriver = sim\n"
 	    "[span b]\ndriver = sim\nton = subscriber\nnational_prefix = 0\n"
 	    "international_prefix = 00\nhunt = roundrobin\n"
-	    "[span c]\ndriver = sim\nblocked = yes\n");
+	    "[span c]\ndriver = sim\nblocked = yes\nchannel_select = preferred\n");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	sp = cfg_span_find(c, "a");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
@@ -254,11 +254,13 @@ test_span_pri_keys(void)
 	CU_ASSERT_EQUAL(sp->ton, CFG_TON_SUBSCRIBER);
 	CU_ASSERT_EQUAL(sp->hunt, CFG_HUNT_ROUNDROBIN);
 	CU_ASSERT_EQUAL(sp->blocked, 0);
+	CU_ASSERT_EQUAL(sp->channel_preferred, 0);
 	CU_ASSERT_STRING_EQUAL(sp->national_prefix, "0");
 	CU_ASSERT_STRING_EQUAL(sp->international_prefix, "00");
 	sp = cfg_span_find(c, "c");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(sp);
 	CU_ASSERT_EQUAL(sp->blocked, 1);
+	CU_ASSERT_EQUAL(sp->channel_preferred, 1);
 	cfg_unref(c);
 	expect_error("[span s]\ndriver = sim\nton = local\n",
 	    "t.conf:3: [span s] ton: 'local' is not one of "

@@ -1045,6 +1045,56 @@ out:
 	t_stop();
 }
 
+/* channel_select = preferred: the far end may move our call; in glare it
+ * does (instead of refusing it), and both calls go on. */
+static void
+test_span_preferred_glare(void)
+{
+	struct span *s;
+	struct tcall t;
+	int cause = 0;
+
+	memset(&tin, 0, sizeof(tin));
+	base = event_base_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	CU_ASSERT_EQUAL_FATAL(span_registry_init(base, t_incoming, &tin), 0);
+	t_cfg_one(CFG_SPAN_E1, CFG_LAW_ALAW);
+	t_spans[0].hunt = CFG_HUNT_DESCENDING;
+	t_spans[0].channel_preferred = 1;
+	CU_ASSERT_EQUAL_FATAL(span_registry_apply(&t_cfg), 0);
+	s = span_find("s1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	if (!RUN_UNTIL(span_is_up(s), 3000)) {
+		CU_FAIL("span not up");
+		goto out;
+	}
+	tin.take = 1;
+	memset(&t, 0, sizeof(t));
+	t.law = span_law(s);
+	CU_ASSERT_EQUAL(span_sim_originate("s1", "5000", "4000", 0, 0), 0);
+	CU_ASSERT_EQUAL(span_call_new(s, "100", "4000", &t_cbs, &t, &t.sc, &cause), 0);
+	CU_ASSERT_EQUAL(span_call_channel(t.sc), 31);
+	CU_ASSERT_TRUE(RUN_UNTIL(t.answered > 0 && tin.offered > 0, 3000));
+	CU_ASSERT_EQUAL(t.hangups, 0);
+	if (t.sc != NULL)
+		CU_ASSERT_EQUAL(span_call_channel(t.sc), 30);
+	if (tin.call.sc != NULL)
+		CU_ASSERT_EQUAL(span_call_channel(tin.call.sc), 31);
+	/* our call carries audio on its new channel */
+	t.echo_write = 1;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.matched >= 5, 1000));
+	CU_ASSERT_EQUAL(span_active_calls(), 2);
+	if (t.sc != NULL)
+		span_call_hangup(t.sc, 16);
+	if (tin.call.sc != NULL)
+		span_call_hangup(tin.call.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+	for (size_t i = 0; i < SPAN_MAX_CHANS; i++)
+		CU_ASSERT_PTR_NULL(s->glared[i]);
+out:
+	t_stop();
+}
+
 /* [span] blocked: no new calls either way, SERVICE out of service to the
  * far end; a reload unblocks in place (SERVICE in service). */
 static void
@@ -1170,6 +1220,7 @@ main(void)
 	CU_add_test(suite, "B-channel hunting order", test_span_hunt_pure);
 	CU_add_test(suite, "hunting and numbers through the sim", test_span_hunt_numbers);
 	CU_add_test(suite, "glare: the user side yields", test_span_glare);
+	CU_add_test(suite, "preferred channel: glare moves our call", test_span_preferred_glare);
 	CU_add_test(suite, "blocked span, unblocked by reload", test_span_blocked);
 	CU_add_test(suite, "span comes up", test_span_up);
 	CU_add_test(suite, "echo call", test_span_echo);
