@@ -6,7 +6,7 @@
  * if it is.
  *
  * Both buffers are measured from outside, the same way: every packet's
- * audio carries its sequence number in its first bytes (A-law, which
+ * audio carries its sequence number in its last bytes (A-law, which
  * survives the decode/encode round trip exactly), so each 20 ms frame that
  * comes out is either fresh real audio (a packet not played before) or not
  * (concealment, silence, a repeat).
@@ -49,28 +49,36 @@
 
 /* ---- the audio: a tone with the packet's number in its first bytes ---- */
 
+/* At the end of the frame: the first PLC_PITCH_OVERLAP_MAX samples of real
+ * audio after a concealment are cross-faded by plc_rx(). */
 #define MARK_LEN 6
+#define MARK_AT (MEDIA_FRAME - MARK_LEN)
+_Static_assert(MARK_AT >= PLC_PITCH_OVERLAP_MAX, "mark inside the PLC cross-fade");
 
 static void
 make_payload(uint8_t *buf, uint32_t seq, uint32_t ts)
 {
+	uint8_t *m = buf + MARK_AT;
+
 	for (size_t i = 0; i < MEDIA_FRAME; i++)
 		buf[i] = linear_to_alaw((int)(6000.0 * sin(2.0 * M_PI * 440.0 * (ts + i) / 8000.0)));
-	buf[0] = 0xA5;
-	buf[1] = (uint8_t)(seq >> 24);
-	buf[2] = (uint8_t)(seq >> 16);
-	buf[3] = (uint8_t)(seq >> 8);
-	buf[4] = (uint8_t)seq;
-	buf[5] = (uint8_t)(0x3C ^ buf[1] ^ buf[2] ^ buf[3] ^ buf[4]);
+	m[0] = 0xA5;
+	m[1] = (uint8_t)(seq >> 24);
+	m[2] = (uint8_t)(seq >> 16);
+	m[3] = (uint8_t)(seq >> 8);
+	m[4] = (uint8_t)seq;
+	m[5] = (uint8_t)(0x3C ^ m[1] ^ m[2] ^ m[3] ^ m[4]);
 }
 
 /* The packet number a frame carries, or -1. */
 static int64_t
 read_mark(const uint8_t *f)
 {
-	if (f[0] != 0xA5 || f[5] != (uint8_t)(0x3C ^ f[1] ^ f[2] ^ f[3] ^ f[4]))
+	const uint8_t *m = f + MARK_AT;
+
+	if (m[0] != 0xA5 || m[5] != (uint8_t)(0x3C ^ m[1] ^ m[2] ^ m[3] ^ m[4]))
 		return -1;
-	return (int64_t)((uint32_t)f[1] << 24 | (uint32_t)f[2] << 16 | (uint32_t)f[3] << 8 | f[4]);
+	return (int64_t)((uint32_t)m[1] << 24 | (uint32_t)m[2] << 16 | (uint32_t)m[3] << 8 | m[4]);
 }
 
 /* ---- the two buffers behind one interface ---- */

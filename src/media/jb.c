@@ -26,6 +26,7 @@
 #define BEHIND_MAX 8000                 /* a packet further behind is a jump */
 #define WIN 256                         /* packets the adaptation looks at */
 #define RECALC_EVERY 8                  /* packets between target updates */
+#define HOLD_DECAY 256                  /* recalcs for the hold to fall by 1/e (~40 s) */
 #define MARGIN 16                       /* samples of delay above the 99th percentile */
 #define SHRINK_HYST 16                  /* excess over one frame before a skip */
 #define SHRINK_AFTER 25                 /* ticks the excess must last */
@@ -56,6 +57,9 @@ struct media_jb {
 	size_t nwin, win_pos;
 	unsigned int since_calc;
 	int64_t lo, hi, target;
+	int64_t hold;                   /* hi, falling back slowly */
+	bool paused;                    /* unprimed by a pause, not a reset */
+	int64_t last_lo, depth;         /* lo and hold - lo when it paused */
 
 	plc_state_t plc;
 
@@ -123,6 +127,13 @@ media_jb_free(struct media_jb *jb)
 static void
 jb_unprime(struct media_jb *jb)
 {
+	/* What the path taught survives a pause: its fastest transit (the
+	 * timestamps go on with time through a pause) and its jitter. */
+	if (jb->primed && !jb->first_tick) {
+		jb->paused = true;
+		jb->last_lo = jb->lo;
+		jb->depth = jb->hold > jb->lo ? jb->hold - jb->lo : 0;
+	}
 	memset(jb->have, 0, sizeof(jb->have));
 	jb->primed = false;
 	jb->first_tick = false;
@@ -135,6 +146,7 @@ void
 media_jb_reset(struct media_jb *jb)
 {
 	jb_unprime(jb);
+	jb->paused = false;
 }
 
 static int
@@ -162,7 +174,11 @@ jb_recalc(struct media_jb *jb)
 		hi_i = jb->nwin - 1;
 	jb->lo = s[0];
 	jb->hi = s[hi_i];
-	jb->target = jb->hi + MARGIN;
+	if (jb->hi >= jb->hold)
+		jb->hold = jb->hi;
+	else
+		jb->hold -= (jb->hold - jb->hi + HOLD_DECAY - 1) / HOLD_DECAY;
+	jb->target = jb->hold + MARGIN;
 	if (jb->target < jb->lo + jb->min)
 		jb->target = jb->lo + jb->min;
 	if (jb->target > jb->lo + jb->max)
@@ -185,16 +201,28 @@ jb_window_add(struct media_jb *jb, int64_t req, bool now)
 static void
 jb_prime(struct media_jb *jb, uint32_t ts, int64_t l)
 {
-	int64_t init = jb->min > INIT_MIN ? jb->min : INIT_MIN;
+	int64_t init = jb->min > INIT_MIN ? jb->min : INIT_MIN, tr;
+	bool same;
 
-	if (init > jb->max)
-		init = jb->max;
 	memset(jb->have, 0, sizeof(jb->have));
 	jb->primed = true;
 	jb->first_tick = true;
 	jb->p = ts;
-	jb->lo = jb->hi = l - jb->p;
+	tr = l - jb->p;
+	/* After a pause on the same path, start from what it taught, with
+	 * this packet on time; else from a first guess. */
+	same = jb->paused && tr - jb->last_lo <= jb->max && jb->last_lo - tr <= jb->max;
+	jb->lo = same && jb->last_lo < tr ? jb->last_lo : tr;
+	if (same && init < jb->depth + MARGIN)
+		init = jb->depth + MARGIN;
+	if (same && init < tr - jb->lo + MARGIN)
+		init = tr - jb->lo + MARGIN;
+	if (init > jb->max)
+		init = jb->max;
+	jb->hi = tr;
 	jb->target = jb->lo + init;
+	jb->hold = same ? jb->target - MARGIN : jb->lo;
+	jb->paused = false;
 	jb->d_play = jb->target;
 	jb->nwin = jb->win_pos = 0;
 	jb->since_calc = 0;
