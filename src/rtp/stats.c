@@ -37,18 +37,20 @@ rtp_rxstat_jitter(struct rtp_rxstat *s, uint32_t ts, uint64_t now)
 {
 	uint32_t arrival = (uint32_t)(now * s->rate / 1000);
 	uint32_t transit = arrival - ts;
-	int32_t d;
+	uint32_t d;
 
 	if (!s->have_transit) {
 		s->transit = transit;
 		s->have_transit = true;
 		return;
 	}
-	d = (int32_t)(transit - s->transit);
+	/* |D(i-1,i)| modulo 2^32, without a signed negation (the peer picks
+	 * the timestamps: a difference of 2^31 must not overflow) */
+	d = transit - s->transit;
+	if (d > 0x80000000u)
+		d = 0u - d;
 	s->transit = transit;
-	if (d < 0)
-		d = -d;
-	if ((uint32_t)d > RTP_TS_JUMP_S * s->rate) {
+	if (d > RTP_TS_JUMP_S * s->rate) {
 		s->ts_jumps++;
 		return;
 	}

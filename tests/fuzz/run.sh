@@ -11,7 +11,7 @@
 #   fuzz     build, then fuzz each target for FUZZ_SECONDS
 #   all      replay, then fuzz (the default)
 #
-# TARGET is sip, sdp, rtp or cfg (default: all four). Environment:
+# TARGET is sip, sdp, rtp, media or cfg (default: all). Environment:
 #   FUZZ_SECONDS  seconds per target (default 60)
 #   FUZZ_BUILD    build and working-corpus directory
 #                 (default ${TMPDIR:-/tmp}/pstnbridge-fuzz-$UID)
@@ -33,7 +33,7 @@ SECONDS_PER=${FUZZ_SECONDS:-60}
 B=${FUZZ_BUILD:-${TMPDIR:-/tmp}/pstnbridge-fuzz-$(id -u)}
 JOBS=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 CC=${CC:-clang}
-ALL_TARGETS="sip sdp rtp cfg"
+ALL_TARGETS="sip sdp rtp media cfg"
 CRASH_DIR=${FUZZ_CRASH_DIR:-$HERE/crashes}
 
 mode=all
@@ -120,6 +120,7 @@ opts_for() {
 	sip) o="$o -max_len=16384 -dict=$HERE/sip.dict" ;;
 	sdp) o="$o -max_len=4096 -dict=$HERE/sip.dict" ;;
 	rtp) o="$o -max_len=1500" ;;
+	media) o="$o -max_len=16384" ;;
 	cfg) o="$o -max_len=8192 -dict=$HERE/cfg.dict" ;;
 	esac
 	echo "$o"

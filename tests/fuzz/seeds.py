@@ -265,6 +265,21 @@ def rtp_seeds():
     }
 
 
+def media_seeds():
+    """Records for fuzz_media: ms since the last packet, source, length."""
+    def rec(dt, sel, pkt):
+        return struct.pack("!BBH", dt, sel, len(pkt)) + pkt
+
+    talk = b"".join(rec(20, 0, rtp(8, 100 + i, 160 * i, 0x11, b"\xd5" * 160)) for i in range(12))
+    nat = b"".join(rec(20, 2, rtp(8, 200 + i, 160 * i, 0x22, b"\x55" * 160)) for i in range(8))
+    dtmf = b"".join(rec(20, 0, rtp(101, 300 + i, 8000, 0x11, struct.pack("!BBH", 5, 0x0a | (0x80 if i > 4 else 0), 160 * (i + 1)), marker=i == 0)) for i in range(7))
+    jitter = b"".join(rec(dt, 0, rtp(8, 400 + i, 160 * i, 0x33, b"\xd5" * 160))
+                      for i, dt in enumerate([0, 60, 0, 0, 5, 90, 20, 20, 0, 200, 20]))
+    rtcp = rec(5, 4, rtcp_sr(0x11, [(0x1234, 0, 0, 0, 0, 0)]) + sdes(0x11, b"a"))
+    return {"talk": talk, "nat": talk[:200] + nat, "dtmf": talk[:700] + dtmf + talk[700:],
+            "jitter": jitter, "rtcp": talk[:400] + rtcp + talk[400:]}
+
+
 def cfg_seeds():
     s = {}
     for name in ("conf/pstnbridge.conf.sample", "conf/pstnbridge.conf", "tests/data/cfg/bad.conf"):
@@ -292,4 +307,5 @@ if __name__ == "__main__":
     write("sip", sip_seeds())
     write("sdp", sdp_seeds())
     write("rtp", rtp_seeds(), binary=True)
+    write("media", media_seeds(), binary=True)
     write("cfg", cfg_seeds())

@@ -19,7 +19,7 @@ log "build and replay the saved crash inputs"
 "$FUZZ/run.sh" replay || fail "build or replay failed"
 
 # seconds per target: the SIP path is the one that matters most
-for ts in sip:20 cfg:12 sdp:10 rtp:5; do
+for ts in sip:20 cfg:10 sdp:8 media:8 rtp:4; do
 	t=${ts%%:*}
 	log "fuzz $t for ${ts#*:} s"
 	FUZZ_SECONDS=${ts#*:} "$FUZZ/run.sh" fuzz "$t" || {

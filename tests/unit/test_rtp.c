@@ -732,6 +732,16 @@ test_rxstat_jitter(void)
 	/* packets that do not carry the audio clock leave it alone */
 	rtp_rxstat_update(&s, 301, 1, false, 999999);
 	CU_ASSERT(s.jitter <= before);
+
+	/* the peer's timestamps 2^31 apart: a jump, not a signed overflow
+	 * (found by fuzz_media; UBSan aborts on the overflow) */
+	rtp_rxstat_init(&s, 1, 0, 8000);
+	rtp_rxstat_update(&s, 0, 0, true, 5000);
+	rtp_rxstat_update(&s, 1, 0x80000000u, true, 5000);
+	CU_ASSERT_EQUAL(s.ts_jumps, 1);
+	rtp_rxstat_update(&s, 2, 0, true, 5020);
+	CU_ASSERT_EQUAL(s.ts_jumps, 2);
+	CU_ASSERT(s.jitter < 1.0);
 }
 
 /* ---- RTCP ---- */
