@@ -13,9 +13,11 @@
  * comes are concealed with SpanDSP's PLC (on linear audio).
  *
  * Adaptation: the transit time (arrival minus timestamp) of the last 256
- * packets gives the fastest packet (lo) and the 99th percentile (hi). The
+ * packets gives the fastest packet (lo) and the 99th percentile (hi); hi is
+ * held, following a rise at once and a fall over about 40 s, so that a
+ * quiet spell does not undo what a congested one taught. The
  * playout delay D (local clock minus the timestamp being played) is steered
- * towards hi plus a small margin, kept between lo + min_ms and lo + max_ms,
+ * towards the held hi plus a small margin, kept between lo + min_ms and lo + max_ms,
  * in steps of one 20 ms frame (so that 20 ms packets stay aligned with the
  * ticks): too little delay inserts a frame of concealment at once; a frame
  * too many is skipped once the excess has lasted half a second, or at once
@@ -25,7 +27,13 @@
  * 200 ppm), a slow one makes it insert one.
  *
  * A stream that stops for a second is forgotten: the next packet primes the
- * buffer anew (after hold or silence suppression, or a timestamp jump). */
+ * buffer anew (after hold or silence suppression, or a timestamp jump);
+ * when its transit is within max_ms of the fastest one seen before the
+ * pause, the path is taken as the same one and the buffer restarts at the
+ * depth it had learnt (a reset, for a new stream, forgets that too).
+ *
+ * Measured against SpanDSP's playout buffer on G.1050 paths and under
+ * +-200 ppm drift by bench/jb_compare (figures in bench/README-jitter.md). */
 #ifndef PB_MEDIA_JB_H
 #define PB_MEDIA_JB_H
 
