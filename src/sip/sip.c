@@ -1073,12 +1073,18 @@ reason_line(int q850)
 	return s;
 }
 
+static int valid_user(const char *s);
+
 static char *
 contact_line(const struct sip_leg *leg, const char *user)
 {
 	struct addr local;
 	char a[ADDR_STRLEN], *s = NULL;
 
+	/* The user part comes from the peer's Request-URI: only a plain one
+	 * is written back (control characters made our 2xx unparseable). */
+	if (user != NULL && !valid_user(user))
+		user = NULL;
 	if (sip_transport_local(&leg->route, &local) != 0)
 		return strdup("");
 	addr_str(&local, a, sizeof(a));

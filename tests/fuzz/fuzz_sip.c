@@ -169,6 +169,16 @@ static const struct sip_leg_cbs f_cbs = {
 };
 
 static void
+must(int error)
+{
+	if (error != 0) {
+		fprintf(stderr, "fuzz_sip: the stack could not send a response to a new call: %s\n",
+		    strerror(error));
+		abort();
+	}
+}
+
+static void
 f_invite(void *arg, const struct sip_invite *inv)
 {
 	struct sdp_media offer;
@@ -203,23 +213,24 @@ f_invite(void *arg, const struct sip_invite *inv)
 	C.in = inv->leg;
 	C.in_up = 0;
 	C.in_tcp = cur_tcp;
-	/* The last digit of the number says what the "PSTN" does at once. */
+	/* The last digit of the number says what the "PSTN" does at once; the
+	 * stack must be able to send what the call layer asks for. */
 	switch (last) {
 	case '1':
 		sip_leg_hangup(inv->leg, 486, 17);
 		C.in = NULL;
 		break;
 	case '2':
-		sip_leg_respond(inv->leg, 180, NULL, 0);
+		must(sip_leg_respond(inv->leg, 180, NULL, 0));
 		break;
 	case '3':
-		sip_leg_respond(inv->leg, 183, C.answer, 0);
+		must(sip_leg_respond(inv->leg, 183, C.answer, 0));
 		break;
 	case '4':
-		sip_leg_respond(inv->leg, 200, C.answer, 0);
+		must(sip_leg_respond(inv->leg, 200, C.answer, 0));
 		break;
 	case '5':
-		sip_leg_respond(inv->leg, 200, C.answer, 0);
+		must(sip_leg_respond(inv->leg, 200, C.answer, 0));
 		sip_leg_hangup(inv->leg, 0, 16);
 		C.in = NULL;
 		break;
