@@ -2425,7 +2425,7 @@ uac_ack(struct sip_leg *leg, const osip_message_t *resp)
 	leg->routes = sb_done(&rs, NULL);
 	if (leg->target != NULL && leg->routes != NULL && !dialog_usable(leg)) {
 		/* Keep sending to where our INVITE went. */
-		log_limited(&S.rl_bad, LOG_LEVEL_WARN, "sip: bad Contact or Record-Route in a %d",
+		log_limited(&S.rl_bad, LOG_LEVEL_WARN, "sip: bad Contact, Record-Route or To in a %d",
 		    resp->status_code);
 		S.stats.bad_requests++;
 		if (leg->target != old_target)
@@ -2433,6 +2433,23 @@ uac_ack(struct sip_leg *leg, const osip_message_t *resp)
 		free(leg->routes);
 		leg->target = old_target;
 		leg->routes = old_routes;
+		/* A To that cannot be written back: ours, with their tag if it
+		 * can be, else without (a BYE the peer may refuse beats none). */
+		for (int t = 1; t >= 0 && leg->invite != NULL && leg->remote_tag != NULL &&
+		    !dialog_usable(leg); t--) {
+			char *h = NULL;
+
+			if (osip_to_to_str(leg->invite->to, &s) != 0)
+				break;
+			if (asprintf(&h, "%s%s%s", s, t && *leg->remote_tag ? ";tag=" : "",
+			    t ? leg->remote_tag : "") < 0)
+				h = NULL;
+			osip_free(s);
+			if (h == NULL)
+				break;
+			free(leg->remote_hdr);
+			leg->remote_hdr = h;
+		}
 	} else {
 		if (leg->target != old_target)
 			free(old_target);
