@@ -21,6 +21,7 @@ packages=(
 	sip-tester tshark python3 sox
 	nftables conntrack iproute2 baresip baresip-core
 	qemu-system-x86 cpio bc
+	clang libclang-rt-14-dev
 	debhelper dpkg-dev fakeroot
 )
 
