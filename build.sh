@@ -17,7 +17,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 packages=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libpri-dev libspandsp-dev libosip2-dev libinih-dev
-	libssl-dev libsystemd-dev libcunit1-dev dahdi-source libsqlite3-dev
+	libssl-dev libsystemd-dev libcunit1-dev dahdi-source libsqlite3-dev liburing-dev
 	sip-tester tshark python3 sox
 	nftables conntrack iproute2 baresip baresip-core
 	qemu-system-x86 cpio bc
