@@ -186,6 +186,9 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("rtp", "codecs", CFG_T_LIST, "pcma, pcmu", 0, 0, "pcma|pcmu", \
 	    true, false, APP_ALWAYS, PK_CODECS, OFF(cfg_rtp, codecs), 0, \
 	    "codecs offered and accepted, in order of preference") \
+	X("rtp", "io", CFG_T_ENUM, "auto", 0, 0, "auto|uring|syscalls", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_rtp, io), 0, \
+	    "how RTP is sent: auto (io_uring, else sendto), uring, syscalls (sendto)") \
 	X("span", "driver", CFG_T_ENUM, NULL, 0, 0, "sim|dahdi", \
 	    false, true, APP_ALWAYS, PK_ENUM, OFF(cfg_span, driver), 0, \
 	    "channel driver of the span") \

@@ -85,6 +85,11 @@ struct cfg_sip {
 	int tls_verify_peer;            /* 0 no, 1 yes */
 };
 
+/* How RTP legs send (the values of [rtp] io): io_uring when the kernel
+ * allows it (else sendto), the same with a warning when it is missing, or
+ * one sendto per packet. */
+enum cfg_rtp_io { CFG_RTP_IO_AUTO = 0, CFG_RTP_IO_URING, CFG_RTP_IO_SYSCALLS };
+
 struct cfg_rtp {
 	char *address;          /* bind address, also written in SDP c= */
 	unsigned int port_min, port_max;
@@ -97,6 +102,7 @@ struct cfg_rtp {
 	unsigned int jitter_min_ms;     /* jitter buffer: least buffering delay */
 	unsigned int jitter_max_ms;     /* jitter buffer: most buffering delay */
 	struct cfg_strlist codecs;   /* "pcmu", "pcma": our preference order */
+	int io;                         /* enum cfg_rtp_io: how RTP is sent */
 };
 
 /* Simulated far-end telephones of a sim span, chosen by called number. */
