@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "media/dtmf.h"
 #include "media/jb.h"
+#include "media/tone.h"
 #include "route/route.h"
 #include "rtp/rtp.h"
 #include "sdp/sdp.h"
@@ -67,6 +68,12 @@ struct call {
 
 	struct event *ev_free;          /* owned: deferred free */
 	TAILQ_ENTRY(call) entry;
+
+	/* Local ringback to the SIP caller while the PSTN alerts without
+	 * in-band information (span_tonezone of the call's span). */
+	char tonezone[8];
+	struct media_tone *ringback;    /* owned, NULL when not playing */
+	struct event *ev_ringback;      /* owned: the 20 ms tick of ringback */
 };
 
 static TAILQ_HEAD(, call) calls = TAILQ_HEAD_INITIALIZER(calls);
@@ -118,6 +125,59 @@ call_limit_timer_start(struct call *c)
 	}
 }
 
+/* ---- local ringback ---- */
+
+static void
+call_ringback_stop(struct call *c)
+{
+	if (!c->ringback)
+		return;
+	if (c->ev_ringback)
+		evtimer_del(c->ev_ringback);
+	media_tone_free(c->ringback);
+	c->ringback = NULL;
+	log_call(LOG_LEVEL_DEBUG, c->id, "local ringback stopped");
+}
+
+static void
+call_on_ringback(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	struct timespec ts;
+	uint8_t frame[160];
+
+	if (!c->ringback || !c->rtp || c->tx_muted)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	media_tone_frame(c->ringback, frame, sizeof(frame));
+	rtp_leg_send_at(c->rtp, frame, sizeof(frame),
+	    (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+/* Ringback of the call's tone zone, as RTP in the negotiated law, every
+ * 20 ms until the state leaves ringing (in-band media, answer, end). */
+static void
+call_ringback_start(struct call *c)
+{
+	struct timeval tv = { 0, 20000 };
+
+	if (c->ringback || !c->rtp || c->pt < 0)
+		return;
+	if (!c->ev_ringback &&
+	    !(c->ev_ringback = event_new(call_base, -1, EV_PERSIST, call_on_ringback, c)))
+		return;
+	c->ringback = media_tone_new(c->tonezone[0] ? c->tonezone : NULL, MEDIA_TONE_RINGBACK,
+	    c->pt == SDP_PT_PCMU ? CFG_LAW_ULAW : CFG_LAW_ALAW);
+	if (!c->ringback || evtimer_add(c->ev_ringback, &tv) != 0) {
+		log_call(LOG_LEVEL_WARN, c->id, "no local ringback (tone zone %s)",
+		    c->tonezone[0] ? c->tonezone : "default");
+		call_ringback_stop(c);
+		return;
+	}
+	log_call(LOG_LEVEL_INFO, c->id, "local ringback (%s): no in-band information from the PSTN",
+	    c->tonezone[0] ? c->tonezone : MEDIA_TONE_ZONE_DEFAULT);
+}
+
 static void
 call_set_state(struct call *c, enum call_state s)
 {
@@ -126,6 +186,8 @@ call_set_state(struct call *c, enum call_state s)
 	log_call(LOG_LEVEL_INFO, c->id, "state %s -> %s", call_state_name(c->state),
 	    call_state_name(s));
 	c->state = s;
+	if (s != CALL_RINGING && s != CALL_PROCEEDING)
+		call_ringback_stop(c);
 	if (s == CALL_UP) {
 		c->answered = true;
 		call_limit_timer_start(c);
@@ -159,6 +221,9 @@ call_on_free(evutil_socket_t fd, short what, void *arg)
 		media_dtmf_in_free(c->din);
 	if (c->ev_limit)
 		event_free(c->ev_limit);
+	if (c->ev_ringback)
+		event_free(c->ev_ringback);
+	media_tone_free(c->ringback);
 	if (c->limit_key[0] && call_limits)
 		limits_call_end(call_limits, c->limit_key);
 	event_free(c->ev_free);
@@ -481,8 +546,11 @@ sip_side_on_alerting(void *owner, int inband)
 			sip_leg_respond(c->sip, 183, c->sdp, 0);
 		call_set_state(c, CALL_EARLY);
 	} else if (c->state < CALL_RINGING) {
-		sip_leg_respond(c->sip, 180, NULL, 0);
+		/* 180 with our SDP answer (RFC 3960, gateway model): the
+		 * caller plays the ringback we generate. */
+		sip_leg_respond(c->sip, 180, c->sdp, 0);
 		call_set_state(c, CALL_RINGING);
+		call_ringback_start(c);
 	}
 }
 
@@ -495,6 +563,12 @@ sip_side_on_progress(void *owner, int inband)
 		sip_side_on_alerting(owner, inband);
 	else if (c->state < CALL_PROCEEDING)
 		call_set_state(c, CALL_PROCEEDING);
+	if (!inband && c->sip && c->state == CALL_PROCEEDING && !c->ringback) {
+		/* PROGRESS without in-band information: 183 with our SDP,
+		 * and ringback of our own. */
+		sip_leg_respond(c->sip, 183, c->sdp, 0);
+		call_ringback_start(c);
+	}
 }
 
 static void
@@ -733,6 +807,8 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 		if (span_call_new_party(s, number, c->calling, &party, &sip_side_span_cbs, c,
 		    &c->sc, &why) == 0) {
 			snprintf(c->span, sizeof(c->span), "%s", span_name(s));
+			snprintf(c->tonezone, sizeof(c->tonezone), "%s",
+			    span_tonezone(s) ? span_tonezone(s) : "");
 			c->chan = span_call_channel(c->sc);
 			if (call_media_start(c) != 0) {
 				call_release(c, 47, 503);

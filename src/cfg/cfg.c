@@ -84,6 +84,9 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("general", "default_deny", CFG_T_LIST, "00, 011, +, 0900, 0906, 0909, 1900", 0, 0, NULL, \
 	    true, false, APP_ALWAYS, PK_PREFIXES, OFF(cfg_general, default_deny), 0, \
 	    "destination prefixes (international, premium rate) refused to users unless in their allow") \
+	X("general", "tonezone", CFG_T_ENUM, "us", 0, 0, "us|uk|de|fr|nl|it|au|jp", \
+	    true, false, APP_ALWAYS, PK_ENUM_STR, OFF(cfg_general, tonezone), 0, \
+	    "country of the ringback, busy and congestion tones the daemon generates") \
 	X("sip", "listen_udp", CFG_T_ADDRLIST, "127.0.0.1:5060", 0, 0, NULL, \
 	    false, false, APP_ALWAYS, PK_ADDRS, OFF(cfg_sip, listen_udp), OFF(cfg_sip, n_listen_udp), \
 	    "addresses (ip:port) to receive SIP over UDP on; empty disables UDP") \
@@ -221,6 +224,21 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("span", "channel_select", CFG_T_ENUM, "exclusive", 0, 0, "exclusive|preferred", \
 	    false, false, APP_ALWAYS, PK_ENUM, OFF(cfg_span, channel_preferred), 0, \
 	    "outbound SETUP asks for its B-channel exclusively, or as preferred") \
+	X("span", "tonezone", CFG_T_ENUM, NULL, 0, 0, "us|uk|de|fr|nl|it|au|jp", \
+	    true, false, APP_ALWAYS, PK_ENUM_STR, OFF(cfg_span, tonezone), 0, \
+	    "tones of calls on this span; [general] tonezone when unset") \
+	X("span", "overlap", CFG_T_ENUM, "no", 0, 0, "no|yes", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_span, overlap), 0, \
+	    "outbound SETUPs without Sending Complete, later digits in INFORMATION") \
+	X("span", "digit_timeout", CFG_T_INT, "5", 1, 60, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_span, digit_timeout), 0, \
+	    "inbound overlap dialing: seconds after the last digit that complete the number") \
+	X("span", "restart_timeout", CFG_T_INT, "120", 1, 600, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_span, restart_timeout), 0, \
+	    "T316: seconds to wait for RESTART ACKNOWLEDGE before sending RESTART again") \
+	X("span", "restart_attempts", CFG_T_INT, "3", 1, 10, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_span, restart_attempts), 0, \
+	    "RESTARTs sent for a channel in all before it is left out of service") \
 	X("span", "signalling", CFG_T_ENUM, "pri_cpe", 0, 0, "pri_cpe|pri_net", \
 	    false, false, APP_DAHDI, PK_ENUM, OFF(cfg_span, signalling), 0, \
 	    "dahdi: the daemon is the user side (pri_cpe) or the network side (pri_net)") \
@@ -264,6 +282,9 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("span", "ring_seconds", CFG_T_INT, "3", 0, 300, NULL, \
 	    true, false, APP_SIM, PK_INT, OFF(cfg_span, sim.ring_seconds), 0, \
 	    "how long ringanswer and early telephones ring before answering") \
+	X("span", "drop_restart_acks", CFG_T_INT, "0", 0, 100, NULL, \
+	    true, false, APP_SIM, PK_INT, OFF(cfg_span, sim.drop_restart_acks), 0, \
+	    "sim (tests): the far end's first N RESTART ACKNOWLEDGEs are lost") \
 	X("route", "direction", CFG_T_ENUM, "outbound", 0, 0, "outbound|inbound", \
 	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_route, direction), 0, \
 	    "outbound: SIP to PSTN; inbound: PSTN to SIP") \
@@ -282,6 +303,9 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("route", "target", CFG_T_STRING, NULL, 0, 0, NULL, \
 	    true, false, APP_INBOUND, PK_SIPURI, OFF(cfg_route, target), 0, \
 	    "SIP URI to call, {number} is the called number (inbound, required)") \
+	X("route", "digits", CFG_T_INT, "0", 0, 32, NULL, \
+	    true, false, APP_INBOUND, PK_INT, OFF(cfg_route, digits), 0, \
+	    "inbound overlap dialing: called numbers of this route are complete at this length, 0 unknown") \
 	X("route", "latch_mode", CFG_T_ENUM, "inherit", 0, 0, CFG_LATCH_VALUES "|inherit", \
 	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_route, latch_mode), 0, \
 	    "latch_mode of calls of this route; inherit uses [rtp] latch_mode") \
@@ -1606,6 +1630,11 @@ cfg_build(struct parser *p)
 	session_timer_check(p, sip, &c->sip);
 	tls_check(p, sip, &c->sip);
 	file_check(p, c);
+	/* A span without its own tonezone takes [general]'s. */
+	for (size_t i = 0; i < c->n_spans; i++)
+		if (c->spans[i].tonezone == NULL && c->general.tonezone != NULL &&
+		    (c->spans[i].tonezone = strdup(c->general.tonezone)) == NULL)
+			p->oom = true;
 	return c;
 fail:
 	p->oom = true;

@@ -54,6 +54,7 @@ struct cfg_general {
 	unsigned int max_calls;                 /* concurrent calls, 0 = no limit */
 	unsigned int max_call_attempts_per_second;      /* new INVITEs, 0 = no limit */
 	struct cfg_strlist default_deny;        /* destination prefixes refused unless allowed */
+	char *tonezone;                         /* call progress tones: us, uk, de, ... */
 };
 
 struct cfg_sip {
@@ -117,6 +118,7 @@ struct cfg_sim_phones {
 	/* any other number: cause 1, unallocated number */
 	unsigned int tone_hz;
 	unsigned int ring_seconds;
+	unsigned int drop_restart_acks; /* tests: RESTART ACKNOWLEDGEs the far end loses */
 };
 
 /* The DAHDI channels of a span with driver = dahdi: the span number, or
@@ -145,6 +147,11 @@ struct cfg_span {
 	enum cfg_hunt hunt;             /* B-channel hunting order */
 	int blocked;                    /* 1: no new calls either way (drained) */
 	int channel_preferred;          /* channel_select: 0 exclusive, 1 preferred */
+	char *tonezone;                 /* NULL: [general] tonezone */
+	int overlap;                    /* overlap sending of outbound SETUPs */
+	unsigned int digit_timeout;     /* inbound overlap: seconds between digits */
+	unsigned int restart_timeout;   /* T316: seconds to wait for RESTART ACKNOWLEDGE */
+	unsigned int restart_attempts;  /* RESTARTs sent in all before giving up */
 	struct cfg_sim_phones sim;
 	struct cfg_dahdi dahdi;         /* driver = dahdi */
 };
@@ -158,6 +165,7 @@ struct cfg_route {
 	unsigned int strip;             /* outbound: leading digits removed */
 	char *prepend;                  /* outbound: prefix added */
 	char *target;                   /* inbound: SIP URI, "{number}" is the called number */
+	unsigned int digits;            /* inbound: number length that completes overlap dialing */
 	enum cfg_latch_mode latch_mode; /* CFG_LATCH_INHERIT unless set */
 };
 

@@ -26,6 +26,8 @@ struct span_registry {
 
 static struct span_registry reg;
 
+static void span_apply_keys(struct span *s, const struct cfg_span *cs);
+
 static const char *const span_call_state_names[] = {
 	[SPAN_CALL_NULL] = "null",
 	[SPAN_CALL_DIALING] = "dialing",
@@ -116,6 +118,7 @@ span_phones_copy(struct cfg_sim_phones *dst, const struct cfg_sim_phones *src)
 		goto out;
 	dst->tone_hz = src->tone_hz;
 	dst->ring_seconds = src->ring_seconds;
+	dst->drop_restart_acks = src->drop_restart_acks;
 	return 0;
 out:
 	span_phones_release(dst);
@@ -184,6 +187,8 @@ span_free(struct span *s)
 	}
 	if (s->ev_restart != NULL)
 		event_free(s->ev_restart);
+	if (s->ev_t316 != NULL)
+		event_free(s->ev_t316);
 	if (s->pri != NULL)
 		span_pri_free(s->pri);
 	if (s->drv != NULL && s->drv_state != NULL)
@@ -274,6 +279,7 @@ span_new(const struct cfg_span *cs, struct span **out)
 	s->hunt = cs->hunt;
 	s->blocked = cs->blocked;
 	s->channel_preferred = cs->channel_preferred;
+	span_apply_keys(s, cs);
 	span_copy_number(s->national_prefix, sizeof(s->national_prefix), cs->national_prefix);
 	span_copy_number(s->international_prefix, sizeof(s->international_prefix),
 	    cs->international_prefix);
@@ -394,6 +400,7 @@ span_registry_apply(const struct cfg *cfg)
 		span_phones_release(&s->phones);
 		s->phones = phones;
 		s->dahdi.echocancel = cs->dahdi.echocancel;
+		span_apply_keys(s, cs);
 		if (s->blocked != cs->blocked)
 			log_notice("span=%s %s", s->name, cs->blocked ? "blocked: no new calls" :
 			    "unblocked");
@@ -528,6 +535,23 @@ int
 span_is_up(const struct span *s)
 {
 	return s->up && !s->draining;
+}
+
+const char *
+span_tonezone(const struct span *s)
+{
+	return s->tonezone[0] != '\0' ? s->tonezone : NULL;
+}
+
+/* The reloadable keys that the span reads when it needs them. */
+static void
+span_apply_keys(struct span *s, const struct cfg_span *cs)
+{
+	snprintf(s->tonezone, sizeof(s->tonezone), "%s", cs->tonezone != NULL ? cs->tonezone : "");
+	s->overlap = cs->overlap;
+	s->digit_timeout = cs->digit_timeout > 0 ? cs->digit_timeout : 5;
+	s->restart_timeout = cs->restart_timeout > 0 ? cs->restart_timeout : 120;
+	s->restart_attempts = cs->restart_attempts > 0 ? cs->restart_attempts : 3;
 }
 
 void

@@ -100,6 +100,8 @@ void span_status_write(struct evbuffer *out);
 const char *span_name(const struct span *s);
 enum cfg_law span_law(const struct span *s);
 int span_is_up(const struct span *s);   /* D-channel up, accepting calls */
+/* The tone zone of the span's calls (media/tone.h), e.g. "us". */
+const char *span_tonezone(const struct span *s);
 
 /* Place an outbound call (SETUP) on a free B-channel. 0 or an errno code;
  * *cause is set to a Q.850 cause when no call could be placed (34 when

@@ -132,6 +132,12 @@ struct span {
 	char international_prefix[SPAN_PREFIX_LEN];
 	enum cfg_hunt hunt;             /* B-channel hunting order */
 	int channel_preferred;          /* SETUP's channel preferred, not exclusive */
+	char tonezone[8];               /* call progress tones of its calls */
+	int overlap;                    /* [span] overlap: overlap sending */
+	unsigned int digit_timeout;     /* inbound overlap: seconds between digits */
+	unsigned int restart_timeout;   /* T316, seconds */
+	unsigned int restart_attempts;  /* RESTARTs per channel in all */
+	struct event *ev_t316;          /* RESTART ACKNOWLEDGE wait (owned) */
 	size_t hunt_next;               /* roundrobin: index to try first */
 	/* Our outbound calls that lost glare to the network's SETUP on the
 	 * same channel: off their channel, kept until libpri lets them go. */
