@@ -196,6 +196,14 @@ rtp_latch_on_packet(struct rtp_latch *l, const struct addr *src, uint32_t ssrc, 
 }
 
 bool
+rtp_latch_on_probation(const struct rtp_latch *l, const struct addr *src, uint32_t ssrc,
+                       uint16_t seq)
+{
+	return l->mode == CFG_LATCH_STRICT && l->cand.active && l->cand.n < l->probation &&
+	    l->cand.ssrc == ssrc && l->cand.seq == seq && addr_eq(&l->cand.src, src);
+}
+
+bool
 rtp_latch_rtcp_ok(const struct rtp_latch *l, const struct addr *src)
 {
 	if (!addr_is_set(src))

@@ -19,8 +19,10 @@
 #define RTP_HDR_LEN 12
 #define RTP_MAX_PKT 2048
 #define RTP_MAX_PAYLOAD (1500 - 28 - RTP_HDR_LEN)
-#define RTP_READ_BURST 64
-#define RTP_READ_BATCH 16
+#define RTP_READ_BATCH 32
+/* strict: packets held while their source is on probation */
+#define RTP_HOLD_MAX 8
+#define RTP_HOLD_PKT 512
 #define RTP_CLOCK_RATE 8000
 #define RTCP_MAX_PKT 1500
 #define RTCP_UDP_IP_OVERHEAD 28
@@ -58,6 +60,13 @@ struct rtp_leg {
 
 	struct rtp_rxstat rx;           /* the peer's current SSRC */
 
+	struct rtp_io *io;              /* reference; NULL: send with sendto */
+	unsigned int io_pending;        /* datagrams queued or in flight on io */
+
+	/* strict: the packets of a source on probation, delivered if it is
+	 * accepted; allocated while a probation runs */
+	struct rtp_hold *held;          /* owned */
+
 	/* RTCP */
 	struct addr rtcp_src;           /* the accepted source of the peer's RTCP */
 	unsigned long tx_at_report;     /* tx_packets at the last report */
@@ -73,6 +82,17 @@ struct rtp_leg {
 	struct log_ratelimit rl_rejected;
 	struct log_ratelimit rl_rtcp;
 	struct log_ratelimit rl_latch;
+};
+
+struct rtp_hold {
+	struct addr src;
+	uint32_t ssrc;
+	unsigned int n;
+	struct {
+		uint16_t len;
+		uint64_t rx_us;
+		uint8_t pkt[RTP_HOLD_PKT];
+	} p[RTP_HOLD_MAX];
 };
 
 static void rtp_leg_on_read(evutil_socket_t fd, short what, void *arg);
@@ -210,6 +230,7 @@ rtp_leg_new(struct event_base *base, const struct cfg_rtp *cfg, const char *call
 	    cfg->latch_window_ms ? cfg->latch_window_ms : RTP_LATCH_WINDOW_MS,
 	    cfg->latch_probation ? cfg->latch_probation : RTP_LATCH_PROBATION,
 	    cfg->latch_silence_ms);
+	leg->io = rtp_io_get(base, cfg->io);
 	leg->timeout_ms = (unsigned long)cfg->rtp_timeout * 1000;
 	leg->hold_timeout_ms = (unsigned long)cfg->rtp_hold_timeout * 1000;
 	leg->ssrc = arc4random();
@@ -219,8 +240,9 @@ rtp_leg_new(struct event_base *base, const struct cfg_rtp *cfg, const char *call
 	leg->rtcp_initial = true;
 	leg->peer.rtt_ms = -1;
 	leg->peer.rtt_max_ms = -1;
-	log_call(LOG_LEVEL_DEBUG, callid, "rtp: bound %s:%u (rtcp %u), latch %s", ip, leg->port,
-	         leg->port + 1, cfg_latch_mode_name(leg->latch.mode));
+	log_call(LOG_LEVEL_DEBUG, callid, "rtp: bound %s:%u (rtcp %u), latch %s, io %s", ip,
+	         leg->port, leg->port + 1, cfg_latch_mode_name(leg->latch.mode),
+	         leg->io ? "uring" : "syscalls");
 	return leg;
 
 fail:
@@ -233,6 +255,15 @@ rtp_leg_free(struct rtp_leg *leg)
 {
 	if (!leg)
 		return;
+	if (leg->io != NULL) {
+		/* queued datagrams name our descriptor: hand them over first */
+		if (leg->io_pending > 0)
+			rtp_io_flush(leg->io);
+		if (leg->io_pending > 0)
+			rtp_io_forget(leg->io, leg);
+		rtp_io_put(leg->io);
+	}
+	free(leg->held);
 	if (leg->ev)
 		event_free(leg->ev);
 	if (leg->ev_rtcp)
@@ -424,12 +455,13 @@ rtp_leg_log_summary(const struct rtp_leg *leg)
 	rtp_leg_stats(leg, &st);
 	log_call(LOG_LEVEL_INFO, leg->callid,
 	    "rtp: summary latch=%s nat=%s learned=%s relatches=%u rx=%lu tx=%lu bad=%lu "
-	    "rejected=%lu expected=%u lost=%d jitter=%ums rtcp_rx=%lu rtcp_tx=%lu "
+	    "rejected=%lu held=%lu tx_errors=%lu expected=%u lost=%d jitter=%ums "
+	    "rtcp_rx=%lu rtcp_tx=%lu "
 	    "peer_reports=%lu peer_fraction=%u/256 peer_lost=%d peer_jitter=%ums rtt=%dms",
 	    cfg_latch_mode_name(st.latch_mode), st.nat ? "yes" : "no",
 	    st.have_learned ? addr_str(&st.learned, lbuf, sizeof(lbuf)) : "none",
 	    st.relatches, st.rx_packets, st.tx_packets, st.rx_bad, st.rx_rejected,
-	    st.expected, st.lost, st.jitter_ms, st.rtcp_rx, st.rtcp_tx,
+	    st.rx_held, st.tx_errors, st.expected, st.lost, st.jitter_ms, st.rtcp_rx, st.rtcp_tx,
 	    leg->peer.reports, leg->peer.fraction, leg->peer.lost, leg->peer.jitter_ms,
 	    leg->peer.rtt_ms);
 }
@@ -549,6 +581,71 @@ rtp_leg_on_report(evutil_socket_t fd, short what, void *arg)
 
 /* ---- RTP in ---- */
 
+static void rtp_leg_deliver(struct rtp_leg *leg, struct rtp_hdr *hp, const struct addr *src,
+                            uint64_t now, uint64_t now_us);
+
+static void
+rtp_leg_hold_drop(struct rtp_leg *leg)
+{
+	leg->stats.rx_held_dropped += leg->held->n;
+	leg->stats.rx_rejected += leg->held->n;
+	free(leg->held);
+	leg->held = NULL;
+}
+
+/* strict: src is on probation with this packet; keep it (bounded: the
+ * oldest goes) until the source is accepted or replaced. */
+static void
+rtp_leg_hold(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct addr *src,
+             uint32_t ssrc, uint64_t now_us)
+{
+	struct rtp_hold *hd = leg->held;
+
+	if (hd != NULL && hd->n > 0 && (!addr_eq(&hd->src, src) || hd->ssrc != ssrc ||
+	    leg->latch.cand.n == 1))
+		rtp_leg_hold_drop(leg);         /* another probation began */
+	if (len > RTP_HOLD_PKT) {
+		leg->stats.rx_rejected++;
+		return;
+	}
+	if ((hd = leg->held) == NULL) {
+		if ((hd = leg->held = malloc(sizeof(*hd))) == NULL) {
+			leg->stats.rx_rejected++;
+			return;
+		}
+		hd->n = 0;
+	}
+	if (hd->n == RTP_HOLD_MAX) {
+		memmove(&hd->p[0], &hd->p[1], sizeof(hd->p[0]) * (RTP_HOLD_MAX - 1));
+		hd->n--;
+		leg->stats.rx_held_dropped++;
+		leg->stats.rx_rejected++;
+	}
+	hd->src = *src;
+	hd->ssrc = ssrc;
+	hd->p[hd->n].len = (uint16_t)len;
+	hd->p[hd->n].rx_us = now_us;
+	memcpy(hd->p[hd->n].pkt, pkt, len);
+	hd->n++;
+}
+
+/* The held packets of the accepted source, in arrival order. */
+static void
+rtp_leg_hold_deliver(struct rtp_leg *leg, uint64_t now)
+{
+	struct rtp_hold *hd = leg->held;
+	struct rtp_hdr h;
+
+	leg->held = NULL;
+	for (unsigned int i = 0; i < hd->n; i++) {
+		if (rtp_parse(hd->p[i].pkt, hd->p[i].len, &h) != 0)
+			continue;       /* parsed once already */
+		leg->stats.rx_held++;
+		rtp_leg_deliver(leg, &h, &hd->src, now, hd->p[i].rx_us);
+	}
+	free(hd);
+}
+
 static void
 rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct addr *src,
               uint64_t now, uint64_t now_us)
@@ -574,7 +671,14 @@ rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct 
 		return;
 	}
 	v = rtp_latch_on_packet(&leg->latch, src, h.ssrc, h.seq, now);
+	if (v == RTP_LATCH_DROP && rtp_latch_on_probation(&leg->latch, src, h.ssrc, h.seq)) {
+		rtp_leg_hold(leg, pkt, len, src, h.ssrc, now_us);
+		return;
+	}
 	if (v == RTP_LATCH_DROP) {
+		if (leg->held != NULL && leg->held->n > 0 && addr_eq(&leg->held->src, src) &&
+		    leg->held->ssrc == h.ssrc)
+			rtp_leg_hold_drop(leg);
 		leg->stats.rx_rejected++;
 		log_limited(&leg->rl_rejected, LOG_LEVEL_WARN,
 		            "call=%s rtp: dropped packet from %s ssrc %08x (latch %s)", leg->callid,
@@ -594,6 +698,24 @@ rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct 
 		    addr_str(&leg->latch.sdp, dbuf, sizeof(dbuf)), leg->latch.nat ? "yes" : "no",
 		    cfg_latch_mode_name(leg->latch.mode), leg->latch.relatches);
 	}
+	/* the source passed its probation: what it sent meanwhile first */
+	if (leg->held != NULL && leg->held->n > 0) {
+		if (addr_eq(&leg->held->src, src) && leg->held->ssrc == h.ssrc)
+			rtp_leg_hold_deliver(leg, now);
+		else if (!leg->latch.cand.active)
+			rtp_leg_hold_drop(leg);
+	}
+	rtp_leg_deliver(leg, &h, src, now, now_us);
+}
+
+/* An accepted packet: counted, into the statistics, to the owner. */
+static void
+rtp_leg_deliver(struct rtp_leg *leg, struct rtp_hdr *hp, const struct addr *src, uint64_t now,
+                uint64_t now_us)
+{
+	char sbuf[ADDR_STRLEN];
+	struct rtp_hdr h = *hp;
+
 	leg->stats.rx_packets++;
 	leg->last_rx = now;
 	if (!leg->rx.init || leg->rx.ssrc != h.ssrc) {
@@ -611,11 +733,10 @@ rtp_leg_input(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct 
 		leg->cbs.media(leg->owner, &h);
 }
 
-/* Read what is queued, a batch per recvmmsg, at most RTP_READ_BURST
- * datagrams per wakeup (the event is level-triggered: the rest comes next
- * time round). A short batch means the queue is empty: no further call,
- * so one datagram per wakeup costs one system call. The clock is read
- * once per wakeup. */
+/* Read one batch (one recvmmsg, at most RTP_READ_BATCH datagrams) per
+ * wakeup and return: the event is level-triggered, so what is left comes
+ * next time round, and no call ends on an EAGAIN. The clock is read once
+ * per wakeup. */
 static void
 rtp_leg_read(struct rtp_leg *leg, int fd, bool rtcp)
 {
@@ -623,7 +744,6 @@ rtp_leg_read(struct rtp_leg *leg, int fd, bool rtcp)
 	struct addr *src = rtp_rx_src;
 	uint64_t now_us = rtp_clock_us();
 	uint64_t now = now_us / 1000;
-	unsigned int total = 0;
 	int n;
 
 	if (!rtp_rx_ready) {
@@ -636,41 +756,28 @@ rtp_leg_read(struct rtp_leg *leg, int fd, bool rtcp)
 		}
 		rtp_rx_ready = true;
 	}
-	while (total < RTP_READ_BURST) {
-		unsigned int want = RTP_READ_BURST - total;
-
-		if (want > RTP_READ_BATCH)
-			want = RTP_READ_BATCH;
-		for (unsigned int i = 0; i < want; i++)
-			msgs[i].msg_hdr.msg_namelen = sizeof(src[i].u);
-		n = recvmmsg(fd, msgs, want, MSG_DONTWAIT, NULL);
-		if (n == -1) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			total++;        /* bounded even if errors repeat */
-			if (errno == EINTR || errno == ECONNREFUSED)
-				continue;
+	for (unsigned int i = 0; i < RTP_READ_BATCH; i++)
+		msgs[i].msg_hdr.msg_namelen = sizeof(src[i].u);
+	n = recvmmsg(fd, msgs, RTP_READ_BATCH, MSG_DONTWAIT, NULL);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNREFUSED)
 			log_limited(&leg->rl_bad, LOG_LEVEL_WARN, "call=%s rtp: recvmmsg: %s",
 			            leg->callid, strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			socklen_t nl = msgs[i].msg_hdr.msg_namelen;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		socklen_t nl = msgs[i].msg_hdr.msg_namelen;
 
-			if (nl > sizeof(src[i].u))
-				nl = sizeof(src[i].u);
-			/* the bytes past the kernel's address are not stale */
-			memset((char *)&src[i].u + nl, 0, sizeof(src[i].u) - nl);
-			src[i].len = nl;
-			if (rtcp)
-				rtp_leg_rtcp_input(leg, rtp_rx_buf[i], msgs[i].msg_len, &src[i], now);
-			else
-				rtp_leg_input(leg, rtp_rx_buf[i], msgs[i].msg_len, &src[i], now,
-				    now_us);
-		}
-		total += (unsigned int)n;
-		if ((unsigned int)n < want)
-			break;
+		if (nl > sizeof(src[i].u))
+			nl = sizeof(src[i].u);
+		/* the bytes past the kernel's address are not stale */
+		memset((char *)&src[i].u + nl, 0, sizeof(src[i].u) - nl);
+		src[i].len = nl;
+		if (rtcp)
+			rtp_leg_rtcp_input(leg, rtp_rx_buf[i], msgs[i].msg_len, &src[i], now);
+		else
+			rtp_leg_input(leg, rtp_rx_buf[i], msgs[i].msg_len, &src[i], now, now_us);
 	}
 }
 
@@ -715,11 +822,46 @@ rtp_leg_write(struct rtp_leg *leg, const struct addr *dst, int pt, bool marker, 
 		memcpy(pkt + RTP_HDR_LEN, payload, len);
 	/* The stream advances even if this datagram is lost locally. */
 	leg->seq++;
-	if (sendto(leg->fd, pkt, RTP_HDR_LEN + len, 0, &dst->u.sa, dst->len) == -1)
+	/* Queued: counted when it completes (rtp_leg_io_done). */
+	if (leg->io != NULL &&
+	    rtp_io_send(leg->io, leg, leg->fd, dst, pkt, RTP_HDR_LEN + len) == 0) {
+		leg->io_pending++;
+		return 0;
+	}
+	if (sendto(leg->fd, pkt, RTP_HDR_LEN + len, 0, &dst->u.sa, dst->len) == -1) {
+		leg->stats.tx_errors++;
 		return errno;
+	}
 	leg->stats.tx_packets++;
 	leg->stats.tx_octets += len;
 	return 0;
+}
+
+void
+rtp_leg_io_done(struct rtp_leg *leg, int res, size_t len)
+{
+	if (leg->io_pending > 0)
+		leg->io_pending--;
+	if (res < 0) {
+		leg->stats.tx_errors++;
+		log_limited(&leg->rl_bad, LOG_LEVEL_WARN, "call=%s rtp: send: %s", leg->callid,
+		            strerror(-res));
+		return;
+	}
+	leg->stats.tx_packets++;
+	leg->stats.tx_octets += len > RTP_HDR_LEN ? len - RTP_HDR_LEN : 0;
+}
+
+int
+rtp_leg_io_mode(const struct rtp_leg *leg)
+{
+	return leg->io != NULL ? CFG_RTP_IO_URING : CFG_RTP_IO_SYSCALLS;
+}
+
+void
+rtp_leg_flush(struct rtp_leg *leg)
+{
+	rtp_io_flush(leg->io);
 }
 
 int

@@ -91,6 +91,13 @@ void rtp_latch_set_signal(struct rtp_latch *l, const struct addr *sig);
 /* A well-formed RTP packet arrived from src. */
 enum rtp_latch_verdict rtp_latch_on_packet(struct rtp_latch *l, const struct addr *src,
                                            uint32_t ssrc, uint16_t seq, uint64_t now);
+/* After RTP_LATCH_DROP: whether that packet (src, ssrc, seq) is one of a
+ * strict-mode probation still under way (the source may yet be accepted;
+ * the caller may hold the packet and deliver it once it is). Not for
+ * packets from a disallowed source, nor once the probation was passed but
+ * the takeover refused. */
+bool rtp_latch_on_probation(const struct rtp_latch *l, const struct addr *src, uint32_t ssrc,
+                            uint16_t seq);
 /* Whether an RTCP packet from src is accepted (same rules, by IP). */
 bool rtp_latch_rtcp_ok(const struct rtp_latch *l, const struct addr *src);
 /* Where to send at `now`: the learned source when it differs in IP from the
@@ -252,6 +259,9 @@ const struct addr *rtp_leg_dest(const struct rtp_leg *leg);
 struct rtp_stats {
 	unsigned long rx_packets, tx_packets, rx_bad, rx_rejected;
 	unsigned long tx_octets;
+	unsigned long tx_errors;        /* sends the kernel refused (sendto or io_uring) */
+	unsigned long rx_held;          /* strict: held during a probation, then delivered */
+	unsigned long rx_held_dropped;  /* strict: held, then dropped (probation failed) */
 	/* inbound stream (RFC 3550 A.3, A.8), current SSRC */
 	uint32_t expected;
 	int32_t lost;
@@ -271,5 +281,51 @@ void rtp_leg_stats(const struct rtp_leg *leg, struct rtp_stats *out);
 void rtp_leg_rtcp_peer(const struct rtp_leg *leg, struct rtp_rtcp_peer *out);
 /* One log line with the call's RTP figures (at call end). */
 void rtp_leg_log_summary(const struct rtp_leg *leg);
+/* How the leg sends: CFG_RTP_IO_URING (queued, submitted once per loop
+ * iteration) or CFG_RTP_IO_SYSCALLS (one sendto per packet). */
+int rtp_leg_io_mode(const struct rtp_leg *leg);
+/* Hand the queued datagrams of the leg's loop to the kernel now (the loop
+ * does it by itself after the callbacks of an iteration). */
+void rtp_leg_flush(struct rtp_leg *leg);
+
+/* ---- Batched sends (io.c) ----
+ *
+ * One io_uring ring per process, used by the legs of one event loop: a
+ * datagram is copied into a slot and queued; a deferred event submits all
+ * queued datagrams at once after the callbacks that queued them (or
+ * earlier when many are queued); completions are reaped right after the
+ * submit and, for the few the kernel finishes later, through an eventfd
+ * on the loop. */
+#define RTP_IO_MAX_PKT 512          /* larger datagrams are sent with sendto */
+struct rtp_io;
+struct rtp_io_stats {
+	unsigned long submits;      /* io_uring_enter calls that submitted */
+	unsigned long queued;       /* datagrams queued */
+	unsigned long errors;       /* completions with an error */
+	unsigned long fallbacks;    /* times io_uring could not be set up */
+	bool active;                /* a ring exists now */
+};
+/* A reference on the loop's ring for mode (enum cfg_rtp_io); NULL means
+ * send with sendto (mode syscalls, io_uring unavailable: logged once, or
+ * the ring belongs to another loop). */
+struct rtp_io *rtp_io_get(struct event_base *base, int mode);
+/* Drop the reference; the last one submits, waits (bounded) for what is
+ * in flight and frees the ring. NULL allowed. */
+void rtp_io_put(struct rtp_io *io);
+/* Queue one datagram on fd to dst, counted on leg when it completes. 0, or
+ * EMSGSIZE (larger than RTP_IO_MAX_PKT) / ENOBUFS: send it yourself. */
+int rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *dst,
+                const uint8_t *pkt, size_t len);
+/* Submit what is queued and reap what completed. NULL allowed. */
+void rtp_io_flush(struct rtp_io *io);
+/* The leg is going away: its datagrams in flight are no longer counted. */
+void rtp_io_forget(struct rtp_io *io, const struct rtp_leg *leg);
+/* Totals over every ring of the process. */
+void rtp_io_get_stats(struct rtp_io_stats *out);
+/* After io_uring failed to set up, try again at the next rtp_io_get (tests). */
+void rtp_io_reset(void);
+/* io.c -> leg.c: a queued datagram of len bytes completed with res (bytes
+ * sent, or -errno). */
+void rtp_leg_io_done(struct rtp_leg *leg, int res, size_t len);
 
 #endif
