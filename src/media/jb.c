@@ -10,7 +10,18 @@
  * packets of any length and alignment are judged the same way.
  *
  * The frame grid (p modulo 160) is chosen at priming so that 20 ms packets
- * fill whole frames, and kept: the delay moves in steps of one frame. */
+ * fill whole frames, and kept: the delay moves in steps of one frame.
+ *
+ * The ring keeps the G.711 bytes as received: a sample that was received
+ * and not touched by PLC goes out as the very byte that came in (clear
+ * channel data, fax and modem tones pass bit-exact; a decode/encode round
+ * trip would turn mu-law 0x7F into 0xFF). Only concealment, and the PLC's
+ * cross-fade of the first real samples after it, are encoded from linear.
+ *
+ * The percentiles of the window come from a histogram of the required
+ * delays in HBIN-sample bins, kept up to date as packets enter and leave
+ * the window: the bin that holds the 99th percentile is found by counting,
+ * and the exact value within it by one pass over the window (no sort). */
 #include "media/jb.h"
 
 #include <errno.h>
@@ -20,9 +31,8 @@
 
 #include <spandsp.h>
 
-#define RING 16384                      /* samples of audio kept: 2 s */
-#define RING_MASK (RING - 1)
-#define AHEAD_MAX (RING / 2)            /* a packet further ahead is a jump */
+#define RING_MIN 4096                   /* samples of audio kept: 0.5 s ... */
+#define RING_MAX 16384                  /* ... to 2 s, 4 x (max_ms + 40 ms) */
 #define BEHIND_MAX 8000                 /* a packet further behind is a jump */
 #define WIN 256                         /* packets the adaptation looks at */
 #define RECALC_EVERY 8                  /* packets between target updates */
@@ -34,15 +44,23 @@
 #define JUMP_PACKETS 3                  /* consecutive jumps before a resync */
 #define IDLE_US 1000000                 /* a pause after which the stream is new */
 #define INIT_MIN (40 * 8)               /* first delay, at least 40 ms */
+#define HBIN_SHIFT 6                    /* histogram bins of 64 samples (8 ms) */
+#define HBIN (1 << HBIN_SHIFT)
+#define HBINS 256                       /* 2 s of required delays */
+#define HBASE_BELOW (HBINS / 4)         /* bins kept below lo at a rebase */
 
+/* Per sample of the ring, two bits: received and not yet played, and
+ * played (behind p). Neither: empty. */
 enum { SLOT_EMPTY = 0, SLOT_HAVE, SLOT_PLAYED };
 
 struct media_jb {
 	enum cfg_law law;
 	int64_t min, max;               /* bounds of D - lo, samples */
+	size_t ring;                    /* samples in audio[], a power of 2 */
+	int64_t ahead_max;              /* ring / 2: a packet further ahead is a jump */
 
-	uint8_t audio[RING];            /* indexed by timestamp & RING_MASK */
-	uint8_t have[RING];             /* SLOT_*: behind p, what was played */
+	uint64_t *have_bits;            /* into audio[]: SLOT_HAVE */
+	uint64_t *played_bits;          /* into audio[]: SLOT_PLAYED */
 	bool primed;                    /* a packet came: p is valid */
 	bool first_tick;                /* primed, but p not yet set by a tick */
 	bool started;                   /* real audio has been played */
@@ -55,6 +73,8 @@ struct media_jb {
 
 	int64_t win[WIN];               /* required delays of recent packets */
 	size_t nwin, win_pos;
+	int64_t hbase;                  /* required delay at the start of bin 0 */
+	uint16_t hist[HBINS];           /* window entries per bin (edges: beyond) */
 	unsigned int since_calc;
 	int64_t lo, hi, target;
 	int64_t hold;                   /* hi, falling back slowly */
@@ -67,6 +87,10 @@ struct media_jb {
 	uint64_t grown, shrunk;         /* samples */
 	uint64_t delay_sum;             /* samples, over the ticks counted in frames */
 	int64_t delay_max;
+
+	/* The ring, then the two bitmaps; G.711 bytes as received, indexed
+	 * by timestamp & (ring - 1). */
+	uint8_t audio[];
 };
 
 static int64_t
@@ -76,9 +100,39 @@ jb_local(uint64_t now_us)
 }
 
 static size_t
-jb_slot(int64_t ts)
+jb_slot(const struct media_jb *jb, int64_t ts)
 {
-	return (size_t)((uint64_t)ts & RING_MASK);
+	return (size_t)((uint64_t)ts & (jb->ring - 1));
+}
+
+static int
+jb_state(const struct media_jb *jb, size_t s)
+{
+	uint64_t bit = 1ULL << (s & 63);
+
+	if (jb->have_bits[s >> 6] & bit)
+		return SLOT_HAVE;
+	return jb->played_bits[s >> 6] & bit ? SLOT_PLAYED : SLOT_EMPTY;
+}
+
+static void
+jb_set(struct media_jb *jb, size_t s, int state)
+{
+	uint64_t bit = 1ULL << (s & 63);
+
+	jb->have_bits[s >> 6] &= ~bit;
+	jb->played_bits[s >> 6] &= ~bit;
+	if (state == SLOT_HAVE)
+		jb->have_bits[s >> 6] |= bit;
+	else if (state == SLOT_PLAYED)
+		jb->played_bits[s >> 6] |= bit;
+}
+
+static void
+jb_clear(struct media_jb *jb)
+{
+	memset(jb->have_bits, 0, jb->ring / 8);
+	memset(jb->played_bits, 0, jb->ring / 8);
 }
 
 /* Non-negative remainder. */
@@ -100,13 +154,22 @@ struct media_jb *
 media_jb_new(enum cfg_law law, unsigned int min_ms, unsigned int max_ms)
 {
 	struct media_jb *jb;
+	size_t ring = RING_MIN;
 
 	if (max_ms > 1000)
 		max_ms = 1000;
 	if (min_ms > max_ms)
 		min_ms = max_ms;
-	if ((jb = calloc(1, sizeof(*jb))) == NULL)
+	/* Half the ring ahead of the play position holds the deepest delay
+	 * with room for a faster path; the other half what was played. */
+	while (ring < RING_MAX && ring < 4 * (max_ms + 40) * 8)
+		ring *= 2;
+	if ((jb = calloc(1, sizeof(*jb) + ring + ring / 4)) == NULL)
 		return NULL;
+	jb->ring = ring;
+	jb->ahead_max = (int64_t)ring / 2;
+	jb->have_bits = (uint64_t *)(void *)(jb->audio + ring);
+	jb->played_bits = jb->have_bits + ring / 64;
 	jb->law = law;
 	jb->min = (int64_t)min_ms * 8;
 	jb->max = (int64_t)max_ms * 8;
@@ -134,7 +197,7 @@ jb_unprime(struct media_jb *jb)
 		jb->last_lo = jb->lo;
 		jb->depth = jb->hold > jb->lo ? jb->hold - jb->lo : 0;
 	}
-	memset(jb->have, 0, sizeof(jb->have));
+	jb_clear(jb);
 	jb->primed = false;
 	jb->first_tick = false;
 	jb->nwin = jb->win_pos = 0;
@@ -149,6 +212,27 @@ media_jb_reset(struct media_jb *jb)
 	jb->paused = false;
 }
 
+static size_t
+jb_bin(const struct media_jb *jb, int64_t v)
+{
+	int64_t b;
+
+	if (v < jb->hbase)
+		return 0;
+	b = (v - jb->hbase) >> HBIN_SHIFT;
+	return b >= HBINS ? HBINS - 1 : (size_t)b;
+}
+
+/* Count the window into bins anew, with lo a quarter of the way up. */
+static void
+jb_rebase(struct media_jb *jb, int64_t lo)
+{
+	jb->hbase = lo - (int64_t)HBASE_BELOW * HBIN;
+	memset(jb->hist, 0, sizeof(jb->hist));
+	for (size_t i = 0; i < jb->nwin; i++)
+		jb->hist[jb_bin(jb, jb->win[i])]++;
+}
+
 static int
 jb_cmp(const void *a, const void *b)
 {
@@ -157,23 +241,54 @@ jb_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The k-th smallest (from 0) of the window: its bin by counting, then its
+ * place among the values of that bin. An edge bin holds everything beyond
+ * it, so its values are sorted (rare: a rebase keeps lo in the middle). */
+static int64_t
+jb_kth(const struct media_jb *jb, size_t k)
+{
+	uint16_t sub[HBIN];
+	int64_t edge[WIN], start;
+	size_t b = 0, below = 0, n = 0;
+
+	while (below + jb->hist[b] <= k)
+		below += jb->hist[b++];
+	k -= below;
+	if (b == 0 || b == HBINS - 1) {
+		for (size_t i = 0; i < jb->nwin; i++)
+			if (jb_bin(jb, jb->win[i]) == b)
+				edge[n++] = jb->win[i];
+		qsort(edge, n, sizeof(edge[0]), jb_cmp);
+		return edge[k];
+	}
+	start = jb->hbase + ((int64_t)b << HBIN_SHIFT);
+	memset(sub, 0, sizeof(sub));
+	for (size_t i = 0; i < jb->nwin; i++)
+		if (jb->win[i] >= start && jb->win[i] < start + HBIN)
+			sub[jb->win[i] - start]++;
+	for (b = 0; k >= sub[b]; b++)
+		k -= sub[b];
+	return start + (int64_t)b;
+}
+
 /* lo, hi (99th percentile) and the target delay from the window. */
 static void
 jb_recalc(struct media_jb *jb)
 {
-	int64_t s[WIN];
-	size_t hi_i;
+	size_t hi_i, lo_bin;
 
 	jb->since_calc = 0;
 	if (jb->nwin == 0)
 		return;
-	memcpy(s, jb->win, jb->nwin * sizeof(s[0]));
-	qsort(s, jb->nwin, sizeof(s[0]), jb_cmp);
 	hi_i = jb->nwin * 99 / 100;
 	if (hi_i >= jb->nwin)
 		hi_i = jb->nwin - 1;
-	jb->lo = s[0];
-	jb->hi = s[hi_i];
+	jb->lo = jb_kth(jb, 0);
+	jb->hi = jb_kth(jb, hi_i);
+	/* Keep lo off the low edge and the spread inside the bins. */
+	lo_bin = jb_bin(jb, jb->lo);
+	if (lo_bin < HBASE_BELOW / 2 || lo_bin > HBINS / 2)
+		jb_rebase(jb, jb->lo);
 	if (jb->hi >= jb->hold)
 		jb->hold = jb->hi;
 	else
@@ -188,7 +303,12 @@ jb_recalc(struct media_jb *jb)
 static void
 jb_window_add(struct media_jb *jb, int64_t req, bool now)
 {
+	if (jb->nwin == 0)
+		jb_rebase(jb, req);
+	if (jb->nwin == WIN)
+		jb->hist[jb_bin(jb, jb->win[jb->win_pos])]--;
 	jb->win[jb->win_pos] = req;
+	jb->hist[jb_bin(jb, req)]++;
 	jb->win_pos = (jb->win_pos + 1) % WIN;
 	if (jb->nwin < WIN)
 		jb->nwin++;
@@ -204,7 +324,7 @@ jb_prime(struct media_jb *jb, uint32_t ts, int64_t l)
 	int64_t init = jb->min > INIT_MIN ? jb->min : INIT_MIN, tr;
 	bool same;
 
-	memset(jb->have, 0, sizeof(jb->have));
+	jb_clear(jb);
 	jb->primed = true;
 	jb->first_tick = true;
 	jb->p = ts;
@@ -233,10 +353,10 @@ jb_prime(struct media_jb *jb, uint32_t ts, int64_t l)
 static bool
 jb_played(const struct media_jb *jb, int64_t ts, size_t len)
 {
-	if (ts < jb->p - AHEAD_MAX)
+	if (ts < jb->p - jb->ahead_max)
 		return false;   /* slots reused since */
 	for (size_t i = 0; i < len; i++)
-		if (jb->have[jb_slot(ts + (int64_t)i)] != SLOT_PLAYED)
+		if (jb_state(jb, jb_slot(jb, ts + (int64_t)i)) != SLOT_PLAYED)
 			return false;
 	return true;
 }
@@ -248,7 +368,7 @@ media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t le
 	int64_t l = jb_local(now_us), ts64, req, from;
 	size_t fresh = 0;
 
-	if (len == 0 || len > AHEAD_MAX)
+	if (len == 0 || len > (size_t)jb->ahead_max)
 		return EINVAL;
 	if (jb->primed && !jb->first_tick &&
 	    now_us > jb->last_arrival_us + IDLE_US)
@@ -259,7 +379,7 @@ media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t le
 
 	/* Far outside the window: a timestamp jump when it persists. */
 	if (ts64 + (int64_t)len <= jb->p - BEHIND_MAX ||
-	    ts64 + (int64_t)len > jb->p + AHEAD_MAX) {
+	    ts64 + (int64_t)len > jb->p + jb->ahead_max) {
 		if (++jb->jumps < JUMP_PACKETS) {
 			jb->late++;
 			return 0;
@@ -288,11 +408,11 @@ media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t le
 	}
 	from = ts64 < jb->p ? jb->p - ts64 : 0;
 	for (size_t i = (size_t)from; i < len; i++) {
-		size_t s = jb_slot(ts64 + (int64_t)i);
+		size_t s = jb_slot(jb, ts64 + (int64_t)i);
 
-		if (jb->have[s] != SLOT_HAVE) {
+		if (jb_state(jb, s) != SLOT_HAVE) {
 			jb->audio[s] = payload[i];
-			jb->have[s] = SLOT_HAVE;
+			jb_set(jb, s, SLOT_HAVE);
 			fresh++;
 		}
 	}
@@ -368,23 +488,27 @@ jb_fillin(struct media_jb *jb, int16_t *amp)
 	plc_fillin(s, amp, MEDIA_FRAME);
 }
 
-/* One frame of audio from p into amp, PLC over the holes. SpanDSP's PLC
- * is only ever given whole frames (shorter blocks make it copy overlapping
+/* The frame at p into frame, PLC over the holes. SpanDSP's PLC is only
+ * ever given whole frames (shorter blocks make it copy overlapping
  * memory): a frame with holes is concealed whole, and its real samples
- * put back. Returns the number of samples concealed. */
+ * put back. A real sample goes out as received unless the PLC changed it
+ * (its cross-fade after a gap). Returns the number of samples concealed;
+ * the frame is left alone (silence to play) before the audio starts. */
 static size_t
-jb_take(struct media_jb *jb, int16_t *amp)
+jb_take(struct media_jb *jb, uint8_t frame[MEDIA_FRAME])
 {
-	int16_t synth[MEDIA_FRAME];
+	int16_t amp[MEDIA_FRAME], rx[MEDIA_FRAME];
+	uint8_t raw[MEDIA_FRAME];
 	bool have[MEDIA_FRAME];
 	size_t missing = 0;
 
 	for (size_t i = 0; i < MEDIA_FRAME; i++) {
-		size_t s = jb_slot(jb->p + (int64_t)i);
+		size_t s = jb_slot(jb, jb->p + (int64_t)i);
 
-		have[i] = jb->have[s] == SLOT_HAVE;
-		amp[i] = have[i] ? jb_decode(jb->law, jb->audio[s]) : 0;
-		jb->have[s] = have[i] ? SLOT_PLAYED : SLOT_EMPTY;
+		have[i] = jb_state(jb, s) == SLOT_HAVE;
+		raw[i] = jb->audio[s];
+		rx[i] = have[i] ? jb_decode(jb->law, raw[i]) : 0;
+		jb_set(jb, s, have[i] ? SLOT_PLAYED : SLOT_EMPTY);
 		if (!have[i])
 			missing++;
 	}
@@ -392,15 +516,17 @@ jb_take(struct media_jb *jb, int16_t *amp)
 	if (missing == 0 || (!jb->started && missing < MEDIA_FRAME)) {
 		/* Real audio (the very first may start late in the frame). */
 		jb->started = true;
+		memcpy(amp, rx, sizeof(amp));
 		plc_rx(&jb->plc, amp, MEDIA_FRAME);
+		for (size_t i = 0; i < MEDIA_FRAME; i++)
+			frame[i] = have[i] && amp[i] == rx[i] ? raw[i] : jb_encode(jb->law, amp[i]);
 		return 0;
 	}
 	if (!jb->started)
 		return 0;
-	jb_fillin(jb, synth);
+	jb_fillin(jb, amp);
 	for (size_t i = 0; i < MEDIA_FRAME; i++)
-		if (!have[i])
-			amp[i] = synth[i];
+		frame[i] = have[i] ? raw[i] : jb_encode(jb->law, amp[i]);
 	return missing;
 }
 
@@ -425,11 +551,12 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 		jb->since_shrink = 0;
 	}
 	d = l - jb->p;
-	if (d - jb->target > jb->max + RING / 4 || jb->target - d > jb->max + RING / 4) {
+	if (d - jb->target > jb->max + (int64_t)jb->ring / 4 ||
+	    jb->target - d > jb->max + (int64_t)jb->ring / 4) {
 		/* The clocks jumped: start over at the target delay. */
 		int64_t p = l - jb->target;
 
-		memset(jb->have, 0, sizeof(jb->have));
+		jb_clear(jb);
 		jb->p = p - jb_mod(p - jb->p, MEDIA_FRAME);
 		d = l - jb->p;
 		jb->resyncs++;
@@ -440,21 +567,22 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 		/* More delay: one frame of concealment, p stays. */
 		if (jb->started) {
 			jb_fillin(jb, amp);
+			for (size_t i = 0; i < MEDIA_FRAME; i++)
+				frame[i] = jb_encode(jb->law, amp[i]);
 			jb->grown += MEDIA_FRAME;
-		} else
-			memset(amp, 0, sizeof(amp));
+		}
 		d += MEDIA_FRAME;
 		break;
 	case -1:
 		/* Less delay: a frame is skipped. */
 		for (int64_t i = 0; i < MEDIA_FRAME; i++)
-			jb->have[jb_slot(jb->p + i)] = SLOT_EMPTY;
+			jb_set(jb, jb_slot(jb, jb->p + i), SLOT_EMPTY);
 		jb->p += MEDIA_FRAME;
 		jb->shrunk += MEDIA_FRAME;
 		d -= MEDIA_FRAME;
 		/* FALLTHROUGH */
 	default:
-		if (jb_take(jb, amp) > 0)
+		if (jb_take(jb, frame) > 0)
 			jb->concealed++;
 		break;
 	}
@@ -466,8 +594,6 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 			if (d - jb->lo > jb->delay_max)
 				jb->delay_max = d - jb->lo;
 		}
-		for (size_t i = 0; i < MEDIA_FRAME; i++)
-			frame[i] = jb_encode(jb->law, amp[i]);
 	} else
 		memset(frame, jb_silence(jb->law), MEDIA_FRAME);
 }

@@ -352,6 +352,123 @@ test_jb_jump_pause(void)
 	media_jb_free(jb);
 }
 
+/* Bit transparency: every received byte reaches the span as it came, for
+ * all 256 values of both laws (clear channel data, fax, modem tones; a
+ * decode/encode round trip turns mu-law 0x7F into 0xFF), over a stream
+ * with pairs swapped in flight and a packet lost now and then. Only the
+ * lost packets' frames come from the PLC, and after each of those only
+ * the PLC's cross-fade at the head of the next frame may differ. */
+static uint8_t
+src_bytes(uint32_t ts)
+{
+	/* every value in every 256 samples, in a different order each time */
+	return (uint8_t)(ts * 167u + (ts >> 8) * 89u);
+}
+
+static void
+test_jb_transparent(void)
+{
+	static struct pkt pk[1000];
+	enum cfg_law laws[] = { CFG_LAW_ULAW, CFG_LAW_ALAW };
+
+	for (size_t z = 0; z < 2; z++) {
+		struct media_jb *jb = media_jb_new(laws[z], 20, 200);
+		struct media_jb_stats st;
+		uint8_t buf[MEDIA_FRAME], out[MEDIA_FRAME], want[MEDIA_FRAME];
+		bool seen[256] = { false };
+		size_t np = 0, j = 0, exact = 0, conc = 0, faded = 0, bad = 0, values = 0;
+		size_t lost = 0;
+		unsigned long conc_before = 0, grown_before = 0, shrunk_before = 0;
+		size_t grown = 0;
+		int64_t ts = -1, next = -1;
+		bool after_gap = false;
+
+		for (size_t i = 0; i < 1000; i++) {
+			if (i > 20 && i % 41 == 0) {
+				lost++;
+				continue;
+			}
+			pk[np].ts = 4242 + (uint32_t)i * 160;
+			pk[np].len = 160;
+			pk[np].at = 1000 + i * TICK_US + 30000 + (i % 2 == 0 ? 25000 : 0);
+			np++;
+		}
+		qsort(pk, np, sizeof(pk[0]), pkt_cmp);
+		for (size_t k = 0; k < 1000; k++) {
+			uint64_t now = k * TICK_US;
+
+			while (j < np && pk[j].at <= now) {
+				fill(buf, pk[j].ts, pk[j].len, src_bytes);
+				media_jb_put(jb, pk[j].ts, buf, pk[j].len, pk[j].at);
+				j++;
+			}
+			media_jb_get(jb, out, now);
+			media_jb_stats(jb, &st);
+			if (st.frames == 0)
+				continue;
+			if (st.grown_ms > grown_before) {
+				/* a frame of concealment inserted: more delay */
+				grown++;
+				CU_ASSERT(next >= 0);
+				grown_before = st.grown_ms;
+				conc_before = st.concealed;
+				after_gap = true;
+				continue;
+			}
+			if (next >= 0)
+				ts = next;
+			if (st.shrunk_ms > shrunk_before)
+				ts += MEDIA_FRAME;      /* a frame skipped: less delay */
+			shrunk_before = st.shrunk_ms;
+			if (ts < 0) {
+				/* the first real frame: where the stream is */
+				for (int64_t t = 4242; t < 4242 + 100 * 160 && ts < 0; t += 160) {
+					fill(want, (uint32_t)t, MEDIA_FRAME, src_bytes);
+					if (memcmp(want, out, MEDIA_FRAME) == 0)
+						ts = t;
+				}
+				CU_ASSERT_FATAL(ts >= 0);
+			}
+			next = ts + MEDIA_FRAME;
+			if (k >= 980)
+				break;
+			fill(want, (uint32_t)ts, MEDIA_FRAME, src_bytes);
+			if (st.concealed > conc_before) {
+				/* a lost packet: PLC, not its audio nor silence */
+				conc++;
+				CU_ASSERT(memcmp(want, out, MEDIA_FRAME) != 0);
+				after_gap = true;
+			} else if (memcmp(want, out, MEDIA_FRAME) == 0) {
+				exact++;
+				for (size_t i = 0; i < MEDIA_FRAME; i++)
+					seen[out[i]] = true;
+				after_gap = false;
+			} else if (after_gap &&
+			    memcmp(want + PLC_PITCH_OVERLAP_MAX, out + PLC_PITCH_OVERLAP_MAX,
+			    MEDIA_FRAME - PLC_PITCH_OVERLAP_MAX) == 0) {
+				faded++;
+				after_gap = false;
+			} else
+				bad++;
+			conc_before = st.concealed;
+		}
+		for (size_t v = 0; v < 256; v++)
+			values += seen[v];
+		printf("\n  %s: %zu frames bit-exact, %zu concealed (%zu lost), %zu inserted, "
+		    "%zu cross-faded, %zu wrong, %zu byte values ",
+		    laws[z] == CFG_LAW_ULAW ? "mu-law" : "A-law", exact, conc, lost, grown, faded,
+		    bad, values);
+		CU_ASSERT_EQUAL(bad, 0);
+		CU_ASSERT_EQUAL(values, 256);
+		CU_ASSERT(seen[0x7F] && seen[0xFF] && seen[0x55] && seen[0xD5]);
+		CU_ASSERT(exact >= 900);
+		CU_ASSERT(conc >= lost - 2 && conc <= lost);
+		CU_ASSERT(st.grown_ms + st.shrunk_ms <= 60);
+		CU_ASSERT_EQUAL(st.late, 0);
+		media_jb_free(jb);
+	}
+}
+
 /* ---- an IP network path after ITU-T G.1050 (tests/unit/netmodel.c) ---- */
 
 /* Five minutes through each G.1050 profile: delay, late loss and
@@ -831,6 +948,7 @@ main(void)
 	CU_add_test(s, "late packet dropped and concealed", test_jb_late);
 	CU_add_test(s, "loss concealed by PLC, never silent", test_jb_loss_concealed);
 	CU_add_test(s, "timestamp jump and pause", test_jb_jump_pause);
+	CU_add_test(s, "received bytes bit-exact, both laws, all 256 values", test_jb_transparent);
 	CU_add_test(s, "G.1050-style network profiles", test_jb_network);
 	CU_add_test(s, "drift +200 ppm for an hour", test_jb_drift_fast);
 	CU_add_test(s, "drift -200 ppm for an hour", test_jb_drift_slow);
