@@ -23,6 +23,7 @@ packages=(
 	qemu-system-x86 cpio bc
 	clang libclang-rt-14-dev
 	debhelper dpkg-dev fakeroot
+	xz-utils debian-archive-keyring
 )
 
 say() {

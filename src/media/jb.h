@@ -1,6 +1,8 @@
 /* Adaptive jitter buffer between RTP arrival and the span's 20 ms clock.
  *
- * Audio is G.711 in the span's law. Packets go in with their RTP timestamp
+ * Audio is G.711 in the span's law; what was received is played as the very
+ * bytes that came (clear channel data, fax and modem tones pass bit-exact):
+ * only concealment is encoded from linear. Packets go in with their RTP timestamp
  * (8 kHz units) and their arrival time; the span's tick takes exactly one
  * 160-byte frame out. The buffer is pure: it never reads the clock, both
  * calls are given `now` (microseconds of a monotonic clock; the same clock
@@ -33,7 +35,8 @@
  * depth it had learnt (a reset, for a new stream, forgets that too).
  *
  * Measured against SpanDSP's playout buffer on G.1050 paths and under
- * +-200 ppm drift by bench/jb_compare (figures in bench/README-jitter.md). */
+ * +-200 ppm drift by bench/jb_compare, and behind SpanDSP's own G.1050
+ * model by tests/integration/t_g1050.sh (figures in bench/README-jitter.md). */
 #ifndef PB_MEDIA_JB_H
 #define PB_MEDIA_JB_H
 

@@ -1,12 +1,16 @@
 /* An IP network path after ITU-T G.1050 (2007) Appendix II, for feeding
  * jitter buffers with injected time.
  *
- * SpanDSP declares this model in spandsp/g1050.h, but the code lives in
- * its spandsp-sim test library, which Debian does not package (no g1050_*
- * symbol in libspandsp.so.2, no package ships spandsp-sim). This is our
- * own implementation of the algorithm the Appendix describes, with the
- * parameters SpanDSP's model uses (G.1050 Tables 5-10: the impairment
- * severities A to H and the speed patterns):
+ * SpanDSP's own model lives in its spandsp-sim test library, which Debian
+ * does not package (no g1050_* symbol in libspandsp.so.2); only the spandsp
+ * source package has it. tests/integration/t_g1050.sh (tests/g1050/)
+ * fetches that and runs the jitter buffer behind SpanDSP's model; this file
+ * stays so that the unit tests and bench/jb_compare run offline in every
+ * `make check` (no network, no foreign code). It is our own implementation
+ * of the algorithm the Appendix describes, with the parameters SpanDSP's
+ * model uses (G.1050 Tables 5-10: the impairment severities A to H and the
+ * speed patterns); tests/g1050/harness.c runs the same profile list. The
+ * model:
  *
  * - five segments: sender LAN, sender access link, core, receiver access
  *   link, receiver LAN;
