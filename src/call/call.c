@@ -26,6 +26,7 @@
 #include "rtp/rtp.h"
 #include "sdp/sdp.h"
 #include "sip/sip.h"
+#include "sip/sip_trunk.h"
 #include "span/span.h"
 
 #define CALL_NUM_MAX 64
@@ -74,6 +75,8 @@ struct call {
 	char tonezone[8];
 	struct media_tone *ringback;    /* owned, NULL when not playing */
 	struct event *ev_ringback;      /* owned: the 20 ms tick of ringback */
+	uint32_t te_ts_sent;            /* overlap sending: the RFC 4733 event sent last */
+	bool te_ts_set;
 };
 
 static TAILQ_HEAD(, call) calls = TAILQ_HEAD_INITIALIZER(calls);
@@ -309,7 +312,17 @@ call_on_rtp_media(void *owner, const struct rtp_hdr *h)
 	uint8_t buf[CALL_PAYLOAD_MAX];
 	size_t len = h->payload_len;
 
+	if (c->te_pt >= 0 && h->pt == c->te_pt && c->sc && h->payload_len >= 4 &&
+	    h->payload[0] <= 15 && (!c->te_ts_set || h->ts != c->te_ts_sent) &&
+	    span_call_digit(c->sc, media_dtmf_event_digit(h->payload[0])) == 0) {
+		/* overlap sending: the digit went in an INFORMATION message */
+		c->te_ts_sent = h->ts;
+		c->te_ts_set = true;
+		return;
+	}
 	if (c->te_pt >= 0 && h->pt == c->te_pt) {
+		if (c->te_ts_set && h->ts == c->te_ts_sent)
+			return;         /* the rest of a digit sent in INFORMATION */
 		if (c->din && media_dtmf_in_event(c->din, h->payload, h->payload_len, h->ts) == EINVAL)
 			log_limited(&c->rl_dtmf, LOG_LEVEL_NOTICE,
 			    "call=%s rtp: malformed telephone-event payload (%zu bytes)", c->id,
@@ -525,6 +538,8 @@ call_on_sip_dtmf(void *owner, char digit, unsigned int duration_ms)
 		return ENOTSUP;
 	if (!c->sc || c->state == CALL_RELEASING)
 		return EINVAL;
+	if (span_call_digit(c->sc, digit) == 0)
+		return 0;       /* overlap sending: in INFORMATION */
 	if (!c->din && !(c->din = media_dtmf_in_new(c->law)))
 		return ENOMEM;
 	log_call(LOG_LEVEL_INFO, c->id, "DTMF %c (%u ms) from SIP INFO to the PSTN", digit,
@@ -604,7 +619,21 @@ call_on_span_hangup(void *owner, int cause)
 	call_release(c, cause, c->answered ? 0 : cause_to_sip(cause));
 }
 
+/* Overlap sending: the PSTN waits for more digits; 183 with our SDP lets
+ * the caller send them (RFC 4733 or SIP INFO) in the early dialog. */
+static void
+sip_side_on_setup_ack(void *owner)
+{
+	struct call *c = owner;
+
+	if (!c->sip || c->state >= CALL_RINGING)
+		return;
+	log_call(LOG_LEVEL_INFO, c->id, "overlap sending: digits from the caller go to the PSTN");
+	sip_leg_respond(c->sip, 183, c->sdp, 0);
+}
+
 static const struct span_call_cbs sip_side_span_cbs = {
+	.setup_ack = sip_side_on_setup_ack,
 	.proceeding = sip_side_on_proceeding,
 	.alerting = sip_side_on_alerting,
 	.progress = sip_side_on_progress,
@@ -661,17 +690,20 @@ static int
 call_policy(struct call *c, const struct sip_invite *inv, const char *number)
 {
 	const struct cfg_user *u = inv->auth_user ? cfg_user_find(c->cfg, inv->auth_user) : NULL;
+	const struct cfg_trunk *t = !u && inv->trunk ? cfg_trunk_find(c->cfg, inv->trunk) : NULL;
+	const struct cfg_policy *pol = u ? &u->policy : t ? &t->policy : NULL;
+	const char *kind = u ? "user" : t ? "trunk" : "trusted";
 	const struct cfg_strlist *allow = NULL, *deny = NULL, *dflt = NULL;
 	const char *nums[2] = { c->called, number }, *m = NULL, *who;
 	enum limits_verdict v = LIMITS_OK;
 	char src[ADDR_STRLEN], key[sizeof(c->limit_key)];
 	size_t i;
 
-	if (u) {
-		allow = &u->policy.allow;
-		deny = &u->policy.deny;
+	if (pol) {
+		allow = &pol->allow;
+		deny = &pol->deny;
 		dflt = &c->cfg->general.default_deny;
-		who = u->name;
+		who = u ? u->name : t->name;
 	} else if (inv->trusted) {
 		if (c->cfg->sip.trusted_deny.n == 0)
 			return 0;
@@ -684,23 +716,41 @@ call_policy(struct call *c, const struct sip_invite *inv, const char *number)
 	for (i = 0; i < 2 && v == LIMITS_OK; i++)
 		v = limits_prefix_check(nums[i], allow, deny, dflt, &m);
 	if (v != LIMITS_OK) {
-		log_call(LOG_LEVEL_NOTICE, c->id, "%s %s: %s %s%s%s: 403", u ? "user" : "trusted",
-		    who, limits_verdict_name(v), nums[i - 1], m ? " by prefix " : "", m ? m : "");
+		log_call(LOG_LEVEL_NOTICE, c->id, "%s %s: %s %s%s%s: 403", kind, who, limits_verdict_name(v), nums[i - 1], m ? " by prefix " : "", m ? m : "");
 		call_release(c, 21, 403);
 		return EACCES;
 	}
-	if (!u)
+	if (!pol)
 		return 0;
-	snprintf(key, sizeof(key), "user:%s", u->name);
-	v = limits_call_admit(call_limits, key, &u->policy, now_us() / 1000);
+	snprintf(key, sizeof(key), "%s:%s", kind, who);
+	v = limits_call_admit(call_limits, key, pol, now_us() / 1000);
 	if (v != LIMITS_OK) {
-		log_call(LOG_LEVEL_NOTICE, c->id, "user %s: over %s (%u live calls): 403", u->name,
+		log_call(LOG_LEVEL_NOTICE, c->id, "%s %s: over %s (%u live calls): 403", kind, who,
 		    limits_verdict_name(v), limits_calls(call_limits, key));
 		call_release(c, 21, 403);
 		return EACCES;
 	}
 	snprintf(c->limit_key, sizeof(c->limit_key), "%s", key);
-	c->max_duration = u->policy.max_duration;
+	c->max_duration = pol->max_duration;
+	return 0;
+}
+
+/* A call from a [trunk]: the called number after in_strip/in_prepend and
+ * both numbers in its in_format, before routing. */
+static int
+call_trunk_in_numbers(struct call *c, const char *name)
+{
+	const struct cfg_trunk *t = cfg_trunk_find(c->cfg, name);
+	char n[CALL_NUM_MAX];
+	int err;
+
+	if (!t)
+		return 0;
+	if ((err = sip_trunk_number(t, &t->in, 1, c->called, n, sizeof(n))) != 0)
+		return err;
+	snprintf(c->called, sizeof(c->called), "%s", n);
+	if (c->calling[0] && sip_trunk_number(t, &t->in, 0, c->calling, n, sizeof(n)) == 0)
+		snprintf(c->calling, sizeof(c->calling), "%s", n);
 	return 0;
 }
 
@@ -719,7 +769,7 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 		sip_leg_hangup(inv->leg, 503, 0);
 		return;
 	}
-	if (!inv->trusted && !inv->auth_user) {
+	if (!inv->trusted && !inv->auth_user && !inv->trunk) {
 		/* The SIP stack challenges; this is the last line of defence. */
 		char src[ADDR_STRLEN];
 
@@ -754,6 +804,12 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 	 * caller's number, whatever From says (anonymous with privacy). */
 	snprintf(c->calling, sizeof(c->calling), "%s", inv->asserted ? inv->asserted :
 	    inv->calling ? inv->calling : "");
+	if (inv->trunk && call_trunk_in_numbers(c, inv->trunk) != 0) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "trunk %s: %s not usable after in_strip: 404",
+		    inv->trunk, c->called);
+		call_release(c, 1, 404);
+		return;
+	}
 	{
 		char src[ADDR_STRLEN];
 		log_call(LOG_LEVEL_INFO, c->id, "sip INVITE %s -> %s from %s%s%s (call-id %s)",
@@ -1023,7 +1079,11 @@ call_on_span_incoming(void *arg, const struct span_incoming *in)
 	id.privacy = in->calling_restricted;
 	id.diversion = in->redirecting != NULL && in->redirecting[0] != '\0' ?
 	    in->redirecting : NULL;
-	if (sip_leg_invite_identity(uri, &id, c->sdp, &pstn_side_sip_cbs, c, &c->sip) != 0) {
+	if (r->trunk)       /* a [trunk]: its proxy, number format and credentials */
+		snprintf(uri, sizeof(uri), "trunk %s", r->trunk);
+	if (r->trunk ? sip_leg_invite_trunk(cfg_trunk_find(c->cfg, r->trunk), c->called, &id,
+	    c->sdp, &pstn_side_sip_cbs, c, &c->sip) != 0 :
+	    sip_leg_invite_identity(uri, &id, c->sdp, &pstn_side_sip_cbs, c, &c->sip) != 0) {
 		log_call(LOG_LEVEL_ERROR, c->id, "cannot send INVITE to %s", uri);
 		c->sip = NULL;
 		call_release(c, 41, 500);
@@ -1038,10 +1098,23 @@ call_on_span_incoming(void *arg, const struct span_incoming *in)
 
 /* ---- the module ---- */
 
+/* Inbound overlap dialing: the length of the numbers of the inbound route
+ * that a number being dialled falls in (0: unknown). */
+static unsigned int
+call_number_len(const char *number)
+{
+	const struct cfg_route *r;
+
+	if (!call_cfg || !(r = route_find(call_cfg, CFG_ROUTE_INBOUND, number)))
+		return 0;
+	return r->digits;
+}
+
 int
 call_init(struct event_base *base, struct cfg *cfg)
 {
 	call_base = base;
+	span_set_number_len_cb(call_number_len);
 	if (!call_limits && !(call_limits = limits_new()))
 		return ENOMEM;
 	call_cfg = cfg_ref(cfg);

@@ -25,9 +25,10 @@
 #define CFG_MAX_LISTEN 8
 
 /* Section kinds; the named ones come last. */
-enum sec_kind { SEC_GENERAL = 0, SEC_SIP, SEC_RTP, SEC_SPAN, SEC_ROUTE, SEC_USER, SEC_NKINDS };
+enum sec_kind { SEC_GENERAL = 0, SEC_SIP, SEC_RTP, SEC_SPAN, SEC_ROUTE, SEC_USER, SEC_TRUNK,
+	SEC_NKINDS };
 static const char *const sec_names[SEC_NKINDS] = {
-	"general", "sip", "rtp", "span", "route", "user",
+	"general", "sip", "rtp", "span", "route", "user", "trunk",
 };
 #define SEC_NAMED(k) ((k) >= SEC_SPAN)
 
@@ -344,7 +345,94 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	    "numbers of the user: its calling number, and called numbers that reach it") \
 	X("user", "latch_mode", CFG_T_ENUM, "inherit", 0, 0, CFG_LATCH_VALUES "|inherit", \
 	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_user, latch_mode), 0, \
-	    "latch_mode of this user's calls, before the route's; inherit uses [rtp]'s")
+	    "latch_mode of this user's calls, before the route's; inherit uses [rtp]'s") \
+	X("route", "trunk", CFG_T_STRING, NULL, 0, 0, NULL, \
+	    true, false, APP_INBOUND, PK_WORD, OFF(cfg_route, trunk), 0, \
+	    "inbound: the [trunk] that takes the call, instead of target") \
+	X("trunk", "host", CFG_T_STRING, NULL, 0, 0, NULL, \
+	    true, true, APP_ALWAYS, PK_IP, OFF(cfg_trunk, host), 0, \
+	    "IP address of the provider's proxy (registrar and calls)") \
+	X("trunk", "port", CFG_T_INT, "5060", 1, 65535, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_trunk, port), 0, \
+	    "port of the provider's proxy") \
+	X("trunk", "transport", CFG_T_ENUM, "udp", 0, 0, "udp|tcp|tls", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_trunk, transport), 0, \
+	    "transport towards the provider") \
+	X("trunk", "username", CFG_T_STRING, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_WORD, OFF(cfg_trunk, username), 0, \
+	    "account at the provider: the user of REGISTER, and the name the provider authenticates with") \
+	X("trunk", "auth_user", CFG_T_STRING, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_WORD, OFF(cfg_trunk, auth_user), 0, \
+	    "user name in our credentials when it differs from username") \
+	X("trunk", "password", CFG_T_STRING, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_WORD, OFF(cfg_trunk, password), 0, \
+	    "password answering the provider's 401/407 challenges") \
+	X("trunk", "ha1", CFG_T_STRING, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_WORD, OFF(cfg_trunk, ha1), 0, \
+	    "instead of password: MD5 of auth_user:realm:password, 32 hex digits (MD5 challenges only)") \
+	X("trunk", "register", CFG_T_ENUM, "no", 0, 0, "no|yes", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_trunk, reg), 0, \
+	    "register username at the provider") \
+	X("trunk", "register_expires", CFG_T_INT, "600", 60, 86400, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_trunk, register_expires), 0, \
+	    "expiry asked for in REGISTER, s") \
+	X("trunk", "register_retry", CFG_T_INT, "30", 1, 3600, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_trunk, register_retry), 0, \
+	    "seconds before the first new REGISTER after a failure; doubled up to 1800") \
+	X("trunk", "from_user", CFG_T_STRING, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_WORD, OFF(cfg_trunk, from_user), 0, \
+	    "user of From in calls to the trunk; default the calling number") \
+	X("trunk", "from_domain", CFG_T_STRING, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_WORD, OFF(cfg_trunk, from_domain), 0, \
+	    "host of From and To in requests to the trunk; default host") \
+	X("trunk", "match", CFG_T_CIDRLIST, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_CIDRS, OFF(cfg_trunk, match), OFF(cfg_trunk, n_match), \
+	    "networks whose INVITEs are the trunk's without authentication") \
+	X("trunk", "acl", CFG_T_CIDRLIST, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_CIDRS, OFF(cfg_trunk, policy.acl), OFF(cfg_trunk, policy.n_acl), \
+	    "networks the trunk may authenticate from; empty: any") \
+	X("trunk", "allow", CFG_T_LIST, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_PREFIXES, OFF(cfg_trunk, policy.allow), 0, \
+	    "destination prefixes allowed to calls from the trunk despite default_deny") \
+	X("trunk", "deny", CFG_T_LIST, NULL, 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_PREFIXES, OFF(cfg_trunk, policy.deny), 0, \
+	    "destination prefixes refused to calls from the trunk (403)") \
+	X("trunk", "max_calls", CFG_T_INT, "0", 0, 10000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_trunk, policy.max_calls), 0, \
+	    "concurrent calls from the trunk, 0 no limit; beyond: 403") \
+	X("trunk", "max_duration", CFG_T_INT, "0", 0, 604800, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_trunk, policy.max_duration), 0, \
+	    "seconds a call from the trunk may last after the answer, 0 no limit") \
+	X("trunk", "max_calls_per_minute", CFG_T_INT, "0", 0, 1000, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_trunk, policy.max_calls_per_minute), 0, \
+	    "new calls from the trunk in any 60 s, 0 no limit; beyond: 403") \
+	X("trunk", "country_code", CFG_T_STRING, "", 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_DIGITS, OFF(cfg_trunk, country_code), 0, \
+	    "our country code, e.g. 44: national numbers are written +44... in e164 formats") \
+	X("trunk", "national_prefix", CFG_T_STRING, "0", 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_DIGITS, OFF(cfg_trunk, national_prefix), 0, \
+	    "prefix of national numbers (trunk number formats)") \
+	X("trunk", "international_prefix", CFG_T_STRING, "00", 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_DIGITS, OFF(cfg_trunk, international_prefix), 0, \
+	    "prefix of international numbers (trunk number formats)") \
+	X("trunk", "out_strip", CFG_T_INT, "0", 0, 32, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_trunk, out.strip), 0, \
+	    "calls to the trunk: leading digits removed from the called number") \
+	X("trunk", "out_prepend", CFG_T_STRING, "", 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_DIGITS, OFF(cfg_trunk, out.prepend), 0, \
+	    "calls to the trunk: digits put in front of the called number after out_strip") \
+	X("trunk", "out_format", CFG_T_ENUM, "keep", 0, 0, "keep|e164|e164-noplus|national", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_trunk, out.format), 0, \
+	    "calls to the trunk: how the called and calling numbers are written") \
+	X("trunk", "in_strip", CFG_T_INT, "0", 0, 32, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_trunk, in.strip), 0, \
+	    "calls from the trunk: leading digits removed from the called number") \
+	X("trunk", "in_prepend", CFG_T_STRING, "", 0, 0, NULL, \
+	    true, false, APP_ALWAYS, PK_DIGITS, OFF(cfg_trunk, in.prepend), 0, \
+	    "calls from the trunk: digits put in front of the called number after in_strip") \
+	X("trunk", "in_format", CFG_T_ENUM, "keep", 0, 0, "keep|e164|e164-noplus|national", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_trunk, in.format), 0, \
+	    "calls from the trunk: how the called and calling numbers are written for the PSTN")
 
 #define KEY_PUBLIC(sec, nm, ty, def, mn, mx, vals, rel, req, app, pk, off, off2, help) \
 	{ sec, nm, ty, def, mn, mx, vals, rel, help, req },
@@ -1345,8 +1433,13 @@ route_check(struct parser *p, const struct psec *s, struct cfg_route *r)
 		perr_add(p, s->line, s->title, "spans", "missing required key (outbound route)");
 	else if (r->direction == CFG_ROUTE_OUTBOUND && entry_blank(s, "spans"))
 		perr_add(p, entry_line(s, "spans"), s->title, "spans", "needs at least one span");
-	if (r->direction == CFG_ROUTE_INBOUND && entry_find(s, "target") == NULL)
+	if (r->direction == CFG_ROUTE_INBOUND && entry_find(s, "target") == NULL &&
+	    entry_find(s, "trunk") == NULL)
 		perr_add(p, s->line, s->title, "target", "missing required key (inbound route)");
+	if (r->direction == CFG_ROUTE_INBOUND && entry_find(s, "target") != NULL &&
+	    entry_find(s, "trunk") != NULL)
+		perr_add(p, entry_line(s, "trunk"), s->title, "trunk", "target and trunk exclude "
+		    "each other");
 	if (entry_blank(s, "match"))
 		perr_add(p, entry_line(s, "match"), s->title, "match",
 		    "needs at least one prefix (or *)");
@@ -1364,6 +1457,18 @@ user_check(struct parser *p, const struct psec *s, const struct cfg_user *u)
 	if (u->ha1_sha256 != NULL && (strlen(u->ha1_sha256) != 64 ||
 	    strspn(u->ha1_sha256, "0123456789abcdefABCDEF") != 64))
 		perr_add(p, entry_line(s, "ha1_sha256"), s->title, "ha1_sha256", "must be 64 hex digits");
+}
+
+static void
+trunk_check(struct parser *p, const struct psec *s, const struct cfg_trunk *t)
+{
+	if (t->ha1 != NULL && (strlen(t->ha1) != 32 || strspn(t->ha1, "0123456789abcdefABCDEF") != 32))
+		perr_add(p, entry_line(s, "ha1"), s->title, "ha1", "must be 32 hex digits");
+	if (t->reg && t->username == NULL)
+		perr_add(p, entry_line(s, "register"), s->title, "username", "needed with register = yes");
+	if (t->reg && t->password == NULL && t->ha1 == NULL)
+		perr_add(p, entry_line(s, "register"), s->title, "password",
+		    "needed with register = yes (or ha1)");
 }
 
 static void
@@ -1464,6 +1569,9 @@ section_build(struct parser *p, struct psec *s)
 	case SEC_USER:
 		user_check(p, s, s->base);
 		break;
+	case SEC_TRUNK:
+		trunk_check(p, s, s->base);
+		break;
 	default:
 		break;
 	}
@@ -1518,6 +1626,9 @@ file_check(struct parser *p, struct cfg *c)
 		if (s->kind == SEC_SPAN)
 			dahdi_file_check(p, s);
 		if (s->kind == SEC_ROUTE) {
+			if (r->trunk != NULL && cfg_trunk_find(c, r->trunk) == NULL)
+				perr_add(p, entry_line(s, "trunk"), s->title, "trunk",
+				    "unknown trunk '%s'", r->trunk);
 			if (r->direction == CFG_ROUTE_OUTBOUND) {
 				for (size_t j = 0; j < r->spans.n; j++)
 					if (cfg_span_find(c, r->spans.v[j]) == NULL)
@@ -1561,7 +1672,7 @@ static struct cfg *
 cfg_build(struct parser *p)
 {
 	struct cfg *c;
-	size_t nspan = 0, nroute = 0, nuser = 0;
+	size_t nspan = 0, nroute = 0, nuser = 0, ntrunk = 0;
 	const struct psec *rtp = NULL, *sip = NULL;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -1575,10 +1686,12 @@ cfg_build(struct parser *p)
 		nspan += p->secs[i].kind == SEC_SPAN;
 		nroute += p->secs[i].kind == SEC_ROUTE;
 		nuser += p->secs[i].kind == SEC_USER;
+		ntrunk += p->secs[i].kind == SEC_TRUNK;
 	}
 	if ((nspan && (c->spans = calloc(nspan, sizeof(*c->spans))) == NULL) ||
 	    (nroute && (c->routes = calloc(nroute, sizeof(*c->routes))) == NULL) ||
-	    (nuser && (c->users = calloc(nuser, sizeof(*c->users))) == NULL))
+	    (nuser && (c->users = calloc(nuser, sizeof(*c->users))) == NULL) ||
+	    (ntrunk && (c->trunks = calloc(ntrunk, sizeof(*c->trunks))) == NULL))
 		goto fail;
 
 	/* the unnamed sections have their defaults even when absent */
@@ -1618,6 +1731,12 @@ cfg_build(struct parser *p)
 			s->base = &c->users[c->n_users];
 			c->users[c->n_users].line = s->line;
 			if ((c->users[c->n_users++].name = strdup(s->name)) == NULL)
+				goto fail;
+			break;
+		case SEC_TRUNK:
+			s->base = &c->trunks[c->n_trunks];
+			c->trunks[c->n_trunks].line = s->line;
+			if ((c->trunks[c->n_trunks++].name = strdup(s->name)) == NULL)
 				goto fail;
 			break;
 		default:
@@ -1806,9 +1925,14 @@ cfg_unref(struct cfg *c)
 		section_free(SEC_USER, &c->users[i]);
 		free(c->users[i].name);
 	}
+	for (size_t i = 0; i < c->n_trunks; i++) {
+		section_free(SEC_TRUNK, &c->trunks[i]);
+		free(c->trunks[i].name);
+	}
 	free(c->spans);
 	free(c->routes);
 	free(c->users);
+	free(c->trunks);
 	free(c->path);
 	free(c);
 }
@@ -1819,6 +1943,15 @@ cfg_span_find(const struct cfg *c, const char *name)
 	for (size_t i = 0; i < c->n_spans; i++)
 		if (c->spans[i].name != NULL && strcmp(c->spans[i].name, name) == 0)
 			return &c->spans[i];
+	return NULL;
+}
+
+const struct cfg_trunk *
+cfg_trunk_find(const struct cfg *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_trunks; i++)
+		if (c->trunks[i].name != NULL && strcmp(c->trunks[i].name, name) == 0)
+			return &c->trunks[i];
 	return NULL;
 }
 
@@ -1864,6 +1997,10 @@ section_dump(enum sec_kind kind, const char *name, const void *base, FILE *out)
 	for (size_t i = 0; i < cfg_n_keys; i++) {
 		if (strcmp(cfg_keys[i].section, sec_names[kind]) != 0 || !key_applies(i, kind, base))
 			continue;
+		/* an optional word not set (a trunk's username, a route's trunk) */
+		if (key_impls[i].pk == PK_WORD && cfg_keys[i].def == NULL &&
+		    *(char *const *)((const char *)base + key_impls[i].off) == NULL)
+			continue;
 		char *v = NULL;
 		size_t vl = 0;
 		FILE *m = open_memstream(&v, &vl);
@@ -1891,4 +2028,6 @@ cfg_dump(const struct cfg *c, FILE *out)
 		section_dump(SEC_ROUTE, c->routes[i].name, &c->routes[i], out);
 	for (size_t i = 0; i < c->n_users; i++)
 		section_dump(SEC_USER, c->users[i].name, &c->users[i], out);
+	for (size_t i = 0; i < c->n_trunks; i++)
+		section_dump(SEC_TRUNK, c->trunks[i].name, &c->trunks[i], out);
 }

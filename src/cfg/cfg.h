@@ -165,8 +165,9 @@ struct cfg_route {
 	unsigned int strip;             /* outbound: leading digits removed */
 	char *prepend;                  /* outbound: prefix added */
 	char *target;                   /* inbound: SIP URI, "{number}" is the called number */
-	unsigned int digits;            /* inbound: number length that completes overlap dialing */
+	char *trunk;                    /* inbound: [trunk] name instead of target, or NULL */
 	enum cfg_latch_mode latch_mode; /* CFG_LATCH_INHERIT unless set */
+	unsigned int digits;            /* inbound: number length that completes overlap dialing */
 };
 
 /* The toll-fraud policy of a caller: a [user] (and a [trunk]). */
@@ -192,6 +193,41 @@ struct cfg_user {
 	int dtmf_info;                  /* enum cfg_dtmf_info; CFG_DTMF_INFO_INHERIT unless set */
 };
 
+/* Number format of a trunk direction: strip, prepend, then write the
+ * number in `format` (enum cfg_numfmt). */
+enum cfg_numfmt { CFG_NUMFMT_KEEP = 0, CFG_NUMFMT_E164, CFG_NUMFMT_E164_NOPLUS,
+	CFG_NUMFMT_NATIONAL };
+struct cfg_numrule {
+	unsigned int strip;
+	char *prepend;
+	int format;
+};
+
+enum cfg_transport { CFG_TRANSPORT_UDP = 0, CFG_TRANSPORT_TCP, CFG_TRANSPORT_TLS };
+
+/* An upstream SIP provider or carrier. */
+struct cfg_trunk {
+	char *name;
+	int line;
+	char *host;                     /* IP literal of the proxy */
+	unsigned int port;
+	int transport;                  /* enum cfg_transport */
+	char *username;                 /* or NULL */
+	char *auth_user;                /* or NULL: username */
+	char *password;                 /* or NULL */
+	char *ha1;                      /* MD5 hex, or NULL */
+	int reg;                        /* register = yes */
+	unsigned int register_expires;
+	unsigned int register_retry;    /* first back-off after a failure, s */
+	char *from_user, *from_domain;  /* or NULL */
+	struct cidr match[CFG_MAX_CIDRS];       /* sources of its INVITEs */
+	size_t n_match;
+	struct cfg_policy policy;
+	char *country_code, *national_prefix, *international_prefix;
+	struct cfg_numrule out;         /* towards the trunk */
+	struct cfg_numrule in;          /* from the trunk, towards the PSTN */
+};
+
 /* DTMF as SIP INFO: [sip] dtmf_info, and [user] dtmf_info over it. */
 enum cfg_dtmf_info { CFG_DTMF_INFO_NO = 0, CFG_DTMF_INFO_YES, CFG_DTMF_INFO_INHERIT };
 
@@ -207,6 +243,8 @@ struct cfg {
 	size_t n_routes;
 	struct cfg_user *users;
 	size_t n_users;
+	struct cfg_trunk *trunks;
+	size_t n_trunks;
 };
 
 /* Errors of one load, each formatted "FILE:LINE: [section] key: message". */
@@ -228,6 +266,7 @@ void cfg_unref(struct cfg *c);
 
 const struct cfg_span *cfg_span_find(const struct cfg *c, const char *name);
 const struct cfg_user *cfg_user_find(const struct cfg *c, const char *name);
+const struct cfg_trunk *cfg_trunk_find(const struct cfg *c, const char *name);
 /* The latch mode of a call: the user's, else the route's, else [rtp]'s.
  * user and route may be NULL. */
 enum cfg_latch_mode cfg_latch_mode_effective(const struct cfg *c, const struct cfg_user *user,

@@ -114,11 +114,19 @@ ctl_cmd_registrations(int argc, char **argv, struct evbuffer *out, char *err, si
 	return 0;
 }
 
+static int
+ctl_cmd_trunks(int argc, char **argv, struct evbuffer *out, char *err, size_t errlen)
+{
+	sip_trunks_write(out);
+	return 0;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{"status", NULL, 0, 0, "status", ctl_cmd_status},
 	{"calls", NULL, 0, 0, "calls", ctl_cmd_calls},
 	{"reload", NULL, 0, 0, "reload", ctl_cmd_reload},
 	{"registrations", NULL, 0, 0, "registrations", ctl_cmd_registrations},
+	{"trunks", NULL, 0, 0, "trunks", ctl_cmd_trunks},
 	{"sim", "call", 3, 5, "sim call SPAN CALLED CALLING [TONE_HZ [HOLD_S]]", ctl_cmd_sim_call},
 	{"sim", "hangup", 2, 2, "sim hangup SPAN NUMBER", ctl_cmd_sim_hangup},
 };

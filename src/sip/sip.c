@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "sip/sip_int.h"
 #include "sip/sip_registrar.h"
+#include "sip/sip_trunk.h"
 
 /* Our own 2xx retransmission timers (libosip2 has its own T1 and T2). */
 static unsigned int sip_t1 = 500, sip_t2 = 4000;   /* ms */
@@ -138,6 +139,14 @@ struct sip_leg {
 	struct addr source;
 	int trusted;
 	unsigned int retry_after;       /* seconds, for a 503 we send; 0: none */
+
+	/* Trunks: the [trunk] of a UAS leg that came from it, or of a UAC leg
+	 * sent to it; a UAC leg's credentials for one 401/407 (the INVITE's
+	 * text is kept to send it again with them). */
+	char *trunk;
+	char *cred_user, *cred_pass, *cred_ha1;
+	int cred_tries;
+	char *inv_text;
 };
 TAILQ_HEAD(sip_leg_list, sip_leg);
 
@@ -348,6 +357,44 @@ static const char *
 proto_name(enum sip_proto p)
 {
 	return p == SIP_PROTO_TLS ? "TLS" : p == SIP_PROTO_TCP ? "TCP" : "UDP";
+}
+
+uint64_t
+sip_now_ms(void)
+{
+	return now_ms();
+}
+
+const char *
+sip_proto_name(enum sip_proto p)
+{
+	return proto_name(p);
+}
+
+void
+sip_random_hex(char *out, size_t nbytes)
+{
+	random_hex(out, nbytes);
+}
+
+const char *
+sip_user_agent(void)
+{
+	return user_agent();
+}
+
+/* The end of every message we compose: Content-Type and Content-Length,
+ * then the body (an SDP) or none. */
+static void
+sb_body(struct sbuf *sb, const char *body)
+{
+	size_t blen = body != NULL ? strlen(body) : 0;
+
+	if (body != NULL)
+		sb_printf(sb, "Content-Type: application/sdp\r\n");
+	sb_printf(sb, "Content-Length: %zu\r\n\r\n", blen);
+	if (body != NULL)
+		sb_append(sb, body, blen);
 }
 
 /* The whole Call-ID ("number@host"); valid until the next call. */
@@ -892,6 +939,16 @@ client_tx(const char *text, size_t len, const struct sip_route *r, osip_transact
 	return 0;
 }
 
+int
+sip_request_send(const char *text, size_t len, const struct sip_route *r)
+{
+	int error = client_tx(text, len, r, NULL);
+
+	if (error == 0)
+		pump();
+	return error;
+}
+
 /* Compose a response to `req`. to_tag is added when To has none. extra is
  * more header lines ("Name: value\r\n"). Any missing mandatory header of
  * req is left out (for 400). */
@@ -901,7 +958,6 @@ build_response(const osip_message_t *req, int status, const char *reason,
 {
 	struct sbuf sb = {0};
 	char *s = NULL;
-	size_t blen = body != NULL ? strlen(body) : 0;
 
 	sb_printf(&sb, "SIP/2.0 %d %s\r\n", status, reason != NULL ? reason : cause_sip_reason(status));
 	for (int i = 0; i < osip_list_size(&req->vias); i++) {
@@ -931,11 +987,7 @@ build_response(const osip_message_t *req, int status, const char *reason,
 	if (extra != NULL)
 		sb_printf(&sb, "%s", extra);
 	sb_printf(&sb, "Server: %s\r\n", user_agent());
-	if (body != NULL)
-		sb_printf(&sb, "Content-Type: application/sdp\r\n");
-	sb_printf(&sb, "Content-Length: %zu\r\n\r\n", blen);
-	if (body != NULL)
-		sb_append(&sb, body, blen);
+	sb_body(&sb, body);
 	return sb_done(&sb, len);
 }
 
@@ -1023,6 +1075,11 @@ leg_free(struct sip_leg *leg)
 	free(leg->diversion);
 	free(leg->auth_user);
 	free(leg->sdp);
+	free(leg->trunk);
+	free(leg->cred_user);
+	free(leg->cred_pass);
+	free(leg->cred_ha1);
+	free(leg->inv_text);
 	free(leg);
 }
 
@@ -1106,7 +1163,6 @@ compose_request(const struct sip_leg *leg, const char *method, const char *targe
 	struct sbuf sb = {0};
 	struct addr local;
 	char a[ADDR_STRLEN], branch[40];
-	size_t blen = body != NULL ? strlen(body) : 0;
 
 	if (sip_transport_local(&leg->route, &local) != 0)
 		return NULL;
@@ -1122,11 +1178,7 @@ compose_request(const struct sip_leg *leg, const char *method, const char *targe
 	sb_printf(&sb, "CSeq: %u %s\r\n", cseq, method);
 	sb_printf(&sb, "%s%s", routes, extra != NULL ? extra : "");
 	sb_printf(&sb, "User-Agent: %s\r\n", user_agent());
-	if (body != NULL)
-		sb_printf(&sb, "Content-Type: application/sdp\r\n");
-	sb_printf(&sb, "Content-Length: %zu\r\n\r\n", blen);
-	if (body != NULL)
-		sb_append(&sb, body, blen);
+	sb_body(&sb, body);
 	return sb_done(&sb, len);
 }
 
@@ -1538,6 +1590,16 @@ unquote(const char *s)
 	return s != NULL ? osip_strdup_without_quote(s) : NULL;
 }
 
+/* Whether some [trunk] may authenticate to us (username and password). */
+static int
+trunk_can_auth(void)
+{
+	for (size_t i = 0; S.cfg != NULL && i < S.cfg->n_trunks; i++)
+		if (S.cfg->trunks[i].username != NULL && S.cfg->trunks[i].password != NULL)
+			return 1;
+	return 0;
+}
+
 /* Authenticate req (INVITE, REGISTER) from `from`; sip_auth.c decides.
  * 0 with *user (the [user] name, caller frees) when it may go on.
  * Otherwise the answer is sent and EACCES returned: 403 without a
@@ -1547,7 +1609,7 @@ unquote(const char *s)
  * for a new one. */
 static int
 auth_gate(osip_transaction_t *tr, const osip_message_t *req, const struct sip_route *from,
-          const char *tag, char **user)
+          const char *tag, char **user, const struct cfg_trunk **trunk)
 {
 	const struct cfg_user *u = NULL;
 	const char *reason = NULL;
@@ -1564,10 +1626,12 @@ auth_gate(osip_transaction_t *tr, const osip_message_t *req, const struct sip_ro
 		tx_respond(tr, req, 403, tag, NULL, NULL);
 		return EACCES;
 	}
-	r = sip_auth_check(req, &from->dst, S.cfg, now_sec(), &u, &claimed, &reason);
+	r = sip_auth_check_trunk(req, &from->dst, S.cfg, now_sec(), &u, trunk, &claimed, &reason);
 	switch (r) {
 	case SIP_AUTH_OK:
 		free(claimed);
+		if (u == NULL)
+			return 0;       /* a trunk, *trunk set */
 		if ((*user = strdup(u->name)) == NULL) {
 			tx_respond(tr, req, 503, tag, NULL, NULL);
 			return ENOMEM;
@@ -1603,6 +1667,7 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	const char *sdp;
 	size_t sdp_len;
 	char a[ADDR_STRLEN], *auth_user = NULL, tag[20];
+	const struct cfg_trunk *trunk;
 	int trusted;
 
 	/* A re-INVITE (To tag): an offer within the dialog. */
@@ -1665,15 +1730,30 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 		}
 	}
 	trusted = is_trusted(&from->dst);
-	if (!trusted) {
-		if (S.cfg == NULL || S.cfg->n_users == 0) {
+	/* A trunk's source needs no authentication; otherwise a [user], or a
+	 * [trunk] by its username, must authenticate. */
+	trunk = trusted ? NULL : sip_trunk_match(S.cfg, &from->dst);
+	if (!trusted && trunk == NULL) {
+		if (S.cfg == NULL || (S.cfg->n_users == 0 && !trunk_can_auth())) {
 			log_limited(&S.rl_auth, LOG_LEVEL_NOTICE, "sip: INVITE from untrusted %s refused",
 			    addr_str(&from->dst, a, sizeof(a)));
 			tx_respond(tr, req, 403, NULL, NULL, NULL);
 			return;
 		}
-		if (auth_gate(tr, req, from, NULL, &auth_user) != 0)
+		if (auth_gate(tr, req, from, NULL, &auth_user, &trunk) != 0)
 			return;
+	}
+	/* Only a number goes on to routing (a trusted caller's Request-URI
+	 * user is not filtered elsewhere): 484 for anything else. */
+	if (strspn(req->req_uri->username, "0123456789*#+") != strlen(req->req_uri->username)) {
+		char u[80];
+
+		safe_name(req->req_uri->username, u, sizeof(u));
+		log_limited(&S.rl_bad, LOG_LEVEL_NOTICE, "sip: INVITE from %s to '%s': not a "
+		    "number: 484", addr_str(&from->dst, a, sizeof(a)), u);
+		free(auth_user);
+		tx_respond(tr, req, 484, NULL, NULL, NULL);
+		return;
 	}
 	if ((leg = calloc(1, sizeof(*leg))) == NULL) {
 		free(auth_user);
@@ -1686,6 +1766,8 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	leg->source = from->dst;
 	leg->trusted = trusted;
 	leg->auth_user = auth_user;
+	if (trunk != NULL)
+		leg->trunk = strdup(trunk->name);
 	leg->inv_tr = tr;
 	osip_transaction_set_your_instance(tr, leg);
 	random_hex(tag, 8);
@@ -1699,7 +1781,7 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	if (req->from->displayname != NULL)
 		leg->calling_name = unquote(req->from->displayname);
 	/* RFC 3325: an asserted identity counts from a trusted source only. */
-	if (trusted)
+	if (trusted || trunk != NULL)
 		leg->asserted = msg_header_user(req, "p-asserted-identity");
 	leg->diversion = msg_header_user(req, "diversion");
 	leg->privacy_id = msg_privacy_id(req);
@@ -1741,7 +1823,7 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	if (leg->local_tag == NULL || leg->call_id == NULL || leg->remote_tag == NULL ||
 	    leg->called == NULL || leg->calling == NULL || leg->local_hdr == NULL ||
 	    leg->remote_hdr == NULL || leg->target == NULL || leg->routes == NULL ||
-	    leg->invite == NULL || leg->inv_branch == NULL) {
+	    leg->invite == NULL || leg->inv_branch == NULL || (trunk != NULL && leg->trunk == NULL)) {
 		log_call(LOG_LEVEL_WARN, msg_call_id(req), "sip: out of memory for a new dialog");
 		leg->closed = 1;
 		tx_respond(tr, req, 503, NULL, NULL, NULL);
@@ -1765,9 +1847,10 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	leg->peer_update = msg_allows(req, "UPDATE");
 	leg->peer_min_se = (unsigned int)msg_header_num(req, "min-se");
 	se_from_request(leg, req, 1);
-	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: INVITE from %s to %s, calling %s%s%s",
+	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: INVITE from %s to %s, calling %s%s%s%s%s",
 	    addr_str(&from->dst, a, sizeof(a)), leg->called, leg->calling,
-	    trusted ? " (trusted)" : "", leg->auth_user != NULL ? " (authenticated)" : "");
+	    trusted ? " (trusted)" : "", leg->auth_user != NULL ? " (authenticated)" : "",
+	    leg->trunk != NULL ? " trunk " : "", leg->trunk != NULL ? leg->trunk : "");
 	if (S.invite_cb == NULL) {
 		sip_leg_hangup(leg, 503, 0);
 		return;
@@ -1782,6 +1865,7 @@ handle_invite(osip_event_t *evt, const struct sip_route *from)
 	inv.diversion = leg->diversion;
 	inv.privacy_id = leg->privacy_id;
 	inv.auth_user = leg->auth_user;
+	inv.trunk = leg->trunk;
 	inv.trusted = leg->trusted;
 	inv.source = leg->source;
 	inv.sdp = leg->sdp;
@@ -2135,7 +2219,7 @@ handle_register(osip_transaction_t *tr, osip_message_t *req, const struct sip_ro
 	int status, ok = 0;
 
 	random_hex(tag, 8);
-	if (auth_gate(tr, req, from, tag, &auth_user) != 0)
+	if (auth_gate(tr, req, from, tag, &auth_user, NULL) != 0)
 		goto out;
 	u = find_user(auth_user);
 	aor = req->to != NULL && req->to->url != NULL ? req->to->url->username : NULL;
@@ -2515,6 +2599,81 @@ sip_cb_ict_2xx(int type, osip_transaction_t *tr, osip_message_t *resp)
 		leg->cbs->answered(leg->owner, sdp != NULL ? leg->sdp : NULL, sdp != NULL ? leg->sdp_len : 0);
 }
 
+/* s with the first `old` replaced by `new`; caller frees; NULL when old
+ * is not in s or out of memory. */
+static char *
+replace_once(const char *s, const char *old, const char *new)
+{
+	const char *p = strstr(s, old);
+	char *r = NULL;
+
+	if (p == NULL || asprintf(&r, "%.*s%s%s", (int)(p - s), s, new, p + strlen(old)) < 0)
+		return NULL;
+	return r;
+}
+
+/* A trunk's 401/407 to our INVITE: the same INVITE again (same Call-ID,
+ * CSeq one higher, a new branch) with our credentials. 0 when sent. */
+static int
+uac_auth_retry(struct sip_leg *leg, osip_transaction_t *tr, const osip_message_t *resp)
+{
+	struct sip_auth_cred cred = { leg->cred_user, leg->cred_pass, leg->cred_ha1 };
+	char cnonce[17], branch[40], cs_old[40], cs_new[40], *line = NULL, *a = NULL, *b = NULL;
+	char *text = NULL;
+	osip_message_t *m = NULL;
+	osip_transaction_t *ntr = NULL;
+	int error;
+
+	leg->cred_tries++;
+	if (leg->inv_text == NULL || leg->inv_branch == NULL)
+		return EINVAL;
+	sip_random_hex(cnonce, 8);
+	if ((error = sip_auth_answer(resp, &cred, "INVITE", leg->target, cnonce, 1, &line)) != 0) {
+		log_call(LOG_LEVEL_NOTICE, leg->call_id, "trunk %s: cannot answer the %d challenge",
+		    leg->trunk != NULL ? leg->trunk : "-", resp->status_code);
+		goto out;
+	}
+	memcpy(branch, "z9hG4bK", 7);
+	random_hex(branch + 7, 12);
+	snprintf(cs_old, sizeof(cs_old), "\r\nCSeq: %u INVITE\r\n", leg->local_cseq);
+	snprintf(cs_new, sizeof(cs_new), "\r\nCSeq: %u INVITE\r\n%s", leg->local_cseq + 1, line);
+	error = ENOMEM;
+	if ((a = replace_once(leg->inv_text, leg->inv_branch, branch)) == NULL ||
+	    (text = replace_once(a, cs_old, cs_new)) == NULL)
+		goto out;
+	if ((m = text_to_msg(text, strlen(text))) == NULL) {
+		error = EINVAL;
+		goto out;
+	}
+	if ((b = strdup(branch)) == NULL ||
+	    (error = client_tx(text, strlen(text), &leg->route, &ntr)) != 0)
+		goto out;
+	osip_transaction_set_your_instance(tr, NULL);
+	osip_transaction_set_your_instance(ntr, leg);
+	leg->inv_tr = ntr;
+	leg->local_cseq++;
+	osip_message_free(leg->invite);
+	leg->invite = m;
+	m = NULL;
+	free(leg->inv_branch);
+	leg->inv_branch = b;
+	b = NULL;
+	free(leg->inv_text);
+	leg->inv_text = text;
+	text = NULL;
+	log_call(LOG_LEVEL_INFO, leg->call_id, "trunk %s: %d challenge answered, INVITE again",
+	    leg->trunk != NULL ? leg->trunk : "-", resp->status_code);
+	pump();
+out:
+	if (m != NULL)
+		osip_message_free(m);
+	free(line);
+	free(a);
+	free(b);
+	free(text);
+	return error;
+}
+
 static void
 sip_cb_ict_final(int type, osip_transaction_t *tr, osip_message_t *resp)
 {
@@ -2526,6 +2685,10 @@ sip_cb_ict_final(int type, osip_transaction_t *tr, osip_message_t *resp)
 		ref_result(leg, tr, resp, resp->status_code);
 		return;
 	}
+	if ((resp->status_code == 401 || resp->status_code == 407) && leg->cred_user != NULL &&
+	    leg->cred_tries == 0 && !leg->closed && leg->fork == NULL &&
+	    uac_auth_retry(leg, tr, resp) == 0)
+		return;
 	leg_detach_tr(leg);
 	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: INVITE failed: %d", resp->status_code);
 	leg_end(leg, resp->status_code, msg_q850(resp));
@@ -2557,6 +2720,8 @@ sip_cb_nict_timeout(int type, osip_transaction_t *tr, osip_message_t *msg)
 	    tr->cseq != NULL && tr->cseq->method != NULL ? tr->cseq->method : "request");
 	if (leg != NULL && tr == leg->ref_tr)
 		ref_result(leg, tr, NULL, 408);
+	if (tr->cseq != NULL && streq(tr->cseq->method, "REGISTER"))
+		sip_trunk_on_response(cid, 408, NULL);
 }
 
 /* A final response to a request of ours outside INVITE (our UPDATE refresh). */
@@ -2567,6 +2732,8 @@ sip_cb_nict_final(int type, osip_transaction_t *tr, osip_message_t *resp)
 
 	if (leg != NULL && tr == leg->ref_tr)
 		ref_result(leg, tr, resp, resp->status_code);
+	if (tr->cseq != NULL && streq(tr->cseq->method, "REGISTER") && tr->orig_request != NULL)
+		sip_trunk_on_response(msg_call_id(tr->orig_request), resp->status_code, resp);
 }
 
 static void
@@ -2576,6 +2743,9 @@ sip_cb_transport_error(int type, osip_transaction_t *tr, int error)
 	const char *cid = tr->orig_request != NULL ? msg_call_id(tr->orig_request) : "-";
 
 	log_call(LOG_LEVEL_WARN, cid, "sip: transport error on a transaction");
+	if (type == OSIP_NICT_TRANSPORT_ERROR && tr->cseq != NULL &&
+	    streq(tr->cseq->method, "REGISTER"))
+		sip_trunk_on_response(cid, 503, NULL);
 	if (leg != NULL && tr == leg->ref_tr) {
 		ref_result(leg, tr, NULL, 503);
 		return;
@@ -2834,6 +3004,7 @@ sip_init(struct event_base *base, const struct cfg *cfg, sip_invite_cb cb, void 
 	if ((error = sip_registrar_init(base, cfg)) != 0)
 		goto out;
 	S.cfg = cfg_ref((struct cfg *)cfg);
+	sip_trunk_init(base, cfg);
 	S.initialized = 1;
 	schedule();
 	return 0;
@@ -2863,6 +3034,7 @@ sip_apply(const struct cfg *cfg)
 	cfg_unref(S.cfg);
 	S.cfg = (struct cfg *)cfg;
 	sip_registrar_apply(cfg);
+	sip_trunk_apply(cfg);
 	return 0;
 }
 
@@ -2897,6 +3069,7 @@ sip_shutdown(void)
 
 	if (!S.initialized)
 		return;
+	sip_trunk_shutdown();
 	sip_registrar_shutdown();
 	sip_transport_shutdown();
 	while ((leg = TAILQ_FIRST(&S.legs)) != NULL)
@@ -3090,6 +3263,9 @@ valid_user(const char *s)
 /* The identity of the caller for the INVITE being built (only while
  * sip_leg_invite_identity runs). */
 static const struct sip_identity *invite_identity;
+/* The trunk the INVITE being built goes to (only while
+ * sip_leg_invite_trunk runs). */
+static const struct cfg_trunk *invite_trunk;
 
 /* RFC 3325 P-Asserted-Identity with the real number (we are the trusted
  * network's gateway), RFC 3323 Privacy: id when presentation is
@@ -3226,10 +3402,21 @@ sip_leg_invite_route(const char *uri, const struct sip_route *route, const char 
 		leg->call_id = NULL;
 	random_hex(rnd, 8);
 	leg->local_tag = strdup(rnd);
-	if (n > 0)
-		error = asprintf(&leg->local_hdr, "\"%s\" <sip:%s@%s>;tag=%s", name, calling, h, rnd);
-	else
-		error = asprintf(&leg->local_hdr, "<sip:%s@%s>;tag=%s", calling, h, rnd);
+	{
+		/* To a trunk: its from_user and from_domain when set. */
+		const char *fu = calling, *fh = h;
+
+		if (invite_trunk != NULL && invite_trunk->from_user != NULL)
+			fu = invite_trunk->from_user;
+		if (invite_trunk != NULL)
+			fh = invite_trunk->from_domain != NULL ? invite_trunk->from_domain :
+			    invite_trunk->host;
+		if (n > 0)
+			error = asprintf(&leg->local_hdr, "\"%s\" <sip:%s@%s>;tag=%s", name, fu, fh,
+			    rnd);
+		else
+			error = asprintf(&leg->local_hdr, "<sip:%s@%s>;tag=%s", fu, fh, rnd);
+	}
 	if (error < 0)
 		leg->local_hdr = NULL;
 	error = 0;
@@ -3268,11 +3455,7 @@ sip_leg_invite_route(const char *uri, const struct sip_route *route, const char 
 		sb_printf(&sb, "Session-Expires: %u\r\nMin-SE: %u\r\n",
 		    cfg_session_expires() > cfg_min_se() ? cfg_session_expires() : cfg_min_se(),
 		    cfg_min_se());
-	if (sdp != NULL)
-		sb_printf(&sb, "Content-Type: application/sdp\r\n");
-	sb_printf(&sb, "Content-Length: %zu\r\n\r\n", sdp != NULL ? strlen(sdp) : 0);
-	if (sdp != NULL)
-		sb_append(&sb, sdp, strlen(sdp));
+	sb_body(&sb, sdp);
 	if ((text = sb_done(&sb, &len)) == NULL) {
 		error = ENOMEM;
 		goto out;
@@ -3280,6 +3463,10 @@ sip_leg_invite_route(const char *uri, const struct sip_route *route, const char 
 	if ((m = text_to_msg(text, len)) == NULL || osip_message_clone(m, &leg->invite) != 0) {
 		leg->invite = NULL;
 		error = EINVAL;
+		goto out;
+	}
+	if (invite_trunk != NULL && (leg->inv_text = strdup(text)) == NULL) {
+		error = ENOMEM;
 		goto out;
 	}
 	if ((error = client_tx(text, len, &leg->route, &leg->inv_tr)) != 0)
@@ -3304,6 +3491,53 @@ out:
 	if (error == 0)
 		pump();
 	return error;
+}
+
+int
+sip_leg_invite_trunk(const struct cfg_trunk *t, const char *called,
+                     const struct sip_identity *id, const char *sdp,
+                     const struct sip_leg_cbs *cbs, void *owner, struct sip_leg **out)
+{
+	struct sip_identity tid = *id;
+	struct sip_leg *leg;
+	char num[80], calling[80], uri[300];
+	int error;
+
+	*out = NULL;
+	if ((error = sip_trunk_number(t, &t->out, 1, called, num, sizeof(num))) != 0)
+		return error;
+	if (!valid_user(num))
+		return EINVAL;
+	if (id->calling != NULL && sip_trunk_number(t, &t->out, 0, id->calling, calling,
+	    sizeof(calling)) == 0)
+		tid.calling = calling;
+	snprintf(uri, sizeof(uri), strchr(t->host, ':') != NULL ? "sip:%s@[%s]:%u%s" :
+	    "sip:%s@%s:%u%s", num, t->host, t->port,
+	    t->transport == CFG_TRANSPORT_TLS ? ";transport=tls" :
+	    t->transport == CFG_TRANSPORT_TCP ? ";transport=tcp" : "");
+	invite_trunk = t;
+	error = sip_leg_invite_identity(uri, &tid, sdp, cbs, owner, out);
+	invite_trunk = NULL;
+	if (error != 0)
+		return error;
+	leg = *out;
+	leg->trunk = strdup(t->name);
+	if (t->password != NULL || t->ha1 != NULL) {
+		const char *u = t->auth_user != NULL ? t->auth_user : t->username;
+
+		leg->cred_user = u != NULL ? strdup(u) : NULL;
+		leg->cred_pass = t->password != NULL ? strdup(t->password) : NULL;
+		leg->cred_ha1 = t->ha1 != NULL ? strdup(t->ha1) : NULL;
+	}
+	log_call(LOG_LEVEL_INFO, leg->call_id, "trunk %s: INVITE %s (from %s)", t->name, num,
+	    tid.calling != NULL ? tid.calling : "-");
+	return 0;
+}
+
+void
+sip_trunks_write(struct evbuffer *out)
+{
+	sip_trunk_write(out);
 }
 
 void

@@ -15,6 +15,7 @@
 #include "core/addr.h"
 
 struct event_base;
+struct evbuffer;
 struct sip_leg;
 
 /* A new INVITE dialog from the network, handed to the call layer. The call
@@ -30,6 +31,7 @@ struct sip_invite {
 	const char *diversion;      /* user of the first Diversion, or NULL */
 	int privacy_id;             /* Privacy: id/header/user (RFC 3323) */
 	const char *auth_user;      /* [user] name when authenticated, or NULL */
+	const char *trunk;          /* [trunk] name: from its match networks or authenticated as it */
 	int trusted;                /* source in [sip] trusted */
 	struct addr source;         /* where the request came from */
 	const char *sdp;            /* body, or NULL */
@@ -132,6 +134,17 @@ int sip_leg_invite_identity(const char *uri, const struct sip_identity *id, cons
 int sip_leg_invite_user(const char *user, const char *calling, const char *calling_name,
                         const char *sdp, const struct sip_leg_cbs *cbs, void *owner,
                         struct sip_leg **out);
+
+/* UAC: a call to [trunk] t: the called number (and the calling number)
+ * in the trunk's out format, Request-URI sip:NUMBER@host:port, From the
+ * trunk's from_user/from_domain when set; a 401 or 407 is answered once
+ * with the trunk's credentials (same Call-ID, CSeq + 1). */
+int sip_leg_invite_trunk(const struct cfg_trunk *t, const char *called,
+                         const struct sip_identity *id, const char *sdp,
+                         const struct sip_leg_cbs *cbs, void *owner, struct sip_leg **out);
+/* One line per [trunk] with its registration state, for the control
+ * interface. */
+void sip_trunks_write(struct evbuffer *out);
 
 /* One line per live registration ("user=... contact=... via=udp
  * source=ip:port expires=N"), for the control interface. */

@@ -25,6 +25,7 @@
 
 #include "call/limits.h"
 #include "core/log.h"
+#include "sip/sip_trunk.h"
 
 static unsigned char auth_secret[32];
 static int auth_have_secret;
@@ -414,11 +415,42 @@ enum sip_auth_result
 sip_auth_check(const struct osip_message *req, const struct addr *src, const struct cfg *cfg,
                time_t now, const struct cfg_user **user, char **claimed, const char **reason)
 {
+	return sip_auth_check_trunk(req, src, cfg, now, user, NULL, claimed, reason);
+}
+
+/* The secret of the one who claims `uname`: a [user], or (when trunk is
+ * not NULL) a [trunk] with that username and a password. HA1 into ha1;
+ * ENOENT when nobody has it, EINVAL when no secret for alg. */
+static int
+claimant_ha1(const struct cfg *cfg, const char *uname, enum sip_auth_alg alg,
+             const struct cfg_user **u, const struct cfg_trunk **trunk,
+             const struct cfg_policy **policy, char ha1[SIP_AUTH_HEX_MAX])
+{
+	const struct cfg_trunk *t;
+
+	if ((*u = find_user(cfg, uname)) != NULL) {
+		*policy = &(*u)->policy;
+		return user_ha1(*u, alg, ha1) != 0 ? EINVAL : 0;
+	}
+	if (trunk == NULL || cfg == NULL || (t = sip_trunk_by_user(cfg, uname)) == NULL)
+		return ENOENT;
+	*trunk = t;
+	*policy = &t->policy;
+	return sip_auth_ha1(alg, uname, SIP_AUTH_REALM, t->password, ha1) != 0 ? EINVAL : 0;
+}
+
+enum sip_auth_result
+sip_auth_check_trunk(const struct osip_message *req, const struct addr *src,
+                     const struct cfg *cfg, time_t now, const struct cfg_user **user,
+                     const struct cfg_trunk **trunk, char **claimed, const char **reason)
+{
 	osip_authorization_t *a = NULL;
 	char *uname = NULL, *realm = NULL, *nonce = NULL, *uri = NULL, *resp = NULL;
 	char *qop = NULL, *nc = NULL, *cnonce = NULL, *algs = NULL;
 	char ha1[SIP_AUTH_HEX_MAX], expect[SIP_AUTH_HEX_MAX], got[SIP_AUTH_HEX_MAX];
-	const struct cfg_user *u;
+	const struct cfg_user *u = NULL;
+	const struct cfg_trunk *t = NULL;
+	const struct cfg_policy *policy = NULL;
 	enum sip_auth_result res = SIP_AUTH_FAILED;
 	enum sip_auth_alg alg;
 	unsigned int ttl = cfg != NULL && cfg->sip.auth_nonce_ttl > 0 ? cfg->sip.auth_nonce_ttl :
@@ -428,6 +460,8 @@ sip_auth_check(const struct osip_message *req, const struct addr *src, const str
 	int r, stale = 0;
 
 	*user = NULL;
+	if (trunk != NULL)
+		*trunk = NULL;
 	*claimed = NULL;
 	*reason = "malformed";
 	/* The first credentials for our realm (a proxy may add others). */
@@ -486,14 +520,15 @@ sip_auth_check(const struct osip_message *req, const struct addr *src, const str
 	 * stale=true, with a wrong one a failure like any other. */
 	r = sip_auth_nonce_check_ttl(nonce, now, ttl);
 	stale = r != 0;
-	if ((u = find_user(cfg, uname)) == NULL) {
+	r = claimant_ha1(cfg, uname, alg, &u, trunk != NULL ? &t : NULL, &policy, ha1);
+	if (r == ENOENT) {
 		/* The same work and the same answer as a wrong password. */
 		if (sip_auth_ha1(alg, uname, SIP_AUTH_REALM, "-", ha1) == 0)
 			sip_auth_digest(alg, ha1, req->sip_method, uri, nonce, nc, cnonce, qop, expect);
 		*reason = "unknown-user";
 		goto out;
 	}
-	if (user_ha1(u, alg, ha1) != 0) {
+	if (r != 0) {
 		*reason = "no-secret-for-algorithm";
 		goto out;
 	}
@@ -519,11 +554,13 @@ sip_auth_check(const struct osip_message *req, const struct addr *src, const str
 		*reason = "nonce-replay";
 		goto out;
 	}
-	if (!acl_allows(&u->policy, src)) {
+	if (!acl_allows(policy, src)) {
 		*reason = "acl";
 		goto out;
 	}
 	*user = u;
+	if (trunk != NULL)
+		*trunk = t;
 	*reason = "ok";
 	res = SIP_AUTH_OK;
 out:
@@ -654,4 +691,107 @@ sip_auth_attempt(const struct cfg *cfg, uint64_t now_ms)
 	}
 	limits_window_add(&auth_attempts, now_ms);
 	return 0;
+}
+
+/* ---- the client side: answering a provider's challenge ---- */
+
+/* Whether the quoted or bare comma list `list` has the token `tok`. */
+static bool
+token_in(const char *list, const char *tok)
+{
+	size_t n = strlen(tok);
+
+	for (const char *p = list; p != NULL && *p != '\0'; ) {
+		p += strspn(p, "\" ,\t");
+		if (strncasecmp(p, tok, n) == 0 && (p[n] == '\0' || strchr("\" ,\t", p[n]) != NULL))
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+/* A header value safe between quotes (no quote, backslash or control). */
+static bool
+quotable(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == '"' || *s == '\\' || *s == 0x7f)
+			return false;
+	return s != NULL;
+}
+
+int
+sip_auth_answer(const struct osip_message *resp, const struct sip_auth_cred *cred,
+                const char *method, const char *uri, const char *cnonce, unsigned int nc,
+                char **line)
+{
+	osip_message_t *m = (osip_message_t *)resp;
+	osip_www_authenticate_t *ch = NULL;
+	char *realm = NULL, *nonce = NULL, *opaque = NULL, *qops = NULL;
+	char ha1[SIP_AUTH_HEX_MAX], r[SIP_AUTH_HEX_MAX], ncs[9];
+	enum sip_auth_alg alg = SIP_AUTH_MD5;
+	int proxy = resp->status_code == 407, error = ENOENT, qop;
+
+	*line = NULL;
+	for (int i = 0; ; i++) {
+		int got = proxy ? osip_message_get_proxy_authenticate(m, i, &ch) :
+		    osip_message_get_www_authenticate(m, i, &ch);
+		char *a;
+
+		if (got < 0 || ch == NULL) {
+			ch = NULL;
+			break;
+		}
+		if (ch->auth_type == NULL || strcasecmp(ch->auth_type, "Digest") != 0)
+			continue;
+		a = unquote(ch->algorithm);
+		if (sip_auth_alg_parse(a, &alg) == 0 &&
+		    (cred->password != NULL || (alg == SIP_AUTH_MD5 && cred->ha1 != NULL))) {
+			osip_free(a);
+			break;
+		}
+		osip_free(a);
+	}
+	if (ch == NULL)
+		goto out;
+	error = EINVAL;
+	realm = unquote(ch->realm);
+	nonce = unquote(ch->nonce);
+	opaque = unquote(ch->opaque);
+	qops = unquote(ch->qop_options);
+	if (realm == NULL || nonce == NULL || !quotable(realm) || !quotable(nonce) ||
+	    !quotable(cred->user) || !quotable(uri) || (opaque != NULL && !quotable(opaque)))
+		goto out;
+	qop = qops != NULL && token_in(qops, "auth");
+	if (qops != NULL && !qop)
+		goto out;               /* auth-int only */
+	snprintf(ncs, sizeof(ncs), "%08x", nc);
+	if (cred->password != NULL)
+		error = sip_auth_ha1(alg, cred->user, realm, cred->password, ha1);
+	else
+		error = snprintf(ha1, sizeof(ha1), "%s", cred->ha1) == 32 ? 0 : EINVAL;
+	if (error != 0)
+		goto out;
+	if ((error = sip_auth_digest(alg, ha1, method, uri, nonce, qop ? ncs : NULL,
+	    qop ? cnonce : NULL, qop ? "auth" : NULL, r)) != 0)
+		goto out;
+	if (asprintf(line, "%s: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", "
+	    "uri=\"%s\", response=\"%s\", algorithm=%s%s%s%s%s%s%s%s%s\r\n",
+	    proxy ? "Proxy-Authorization" : "Authorization", cred->user, realm, nonce, uri, r,
+	    sip_auth_alg_name(alg), qop ? ", qop=auth, nc=" : "", qop ? ncs : "",
+	    qop ? ", cnonce=\"" : "", qop ? cnonce : "", qop ? "\"" : "",
+	    opaque != NULL ? ", opaque=\"" : "", opaque != NULL ? opaque : "",
+	    opaque != NULL ? "\"" : "") < 0) {
+		*line = NULL;
+		error = ENOMEM;
+		goto out;
+	}
+	error = 0;
+out:
+	OPENSSL_cleanse(ha1, sizeof(ha1));
+	osip_free(realm);
+	osip_free(nonce);
+	osip_free(opaque);
+	osip_free(qops);
+	return error;
 }

@@ -65,6 +65,19 @@ void sip_transport_stats(struct sip_tstats *st);
  * for tests. */
 void sip_set_timers(unsigned int t1, unsigned int t2);
 
+/* Send a request outside a dialog (REGISTER of a trunk) on a new client
+ * transaction: its final response or timeout comes back to
+ * sip_trunk_on_response by Call-ID. 0 or an errno code. */
+int sip_request_send(const char *text, size_t len, const struct sip_route *r);
+/* n random bytes as 2n hex digits (out holds 2n + 1). */
+void sip_random_hex(char *out, size_t nbytes);
+/* [sip] user_agent. */
+const char *sip_user_agent(void);
+/* Milliseconds of the monotonic clock. */
+uint64_t sip_now_ms(void);
+/* "UDP", "TCP", "TLS". */
+const char *sip_proto_name(enum sip_proto p);
+
 /* Called by the transport for each datagram or framed stream message. */
 void sip_receive(const struct sip_route *from, const char *buf, size_t len);
 
@@ -136,6 +149,28 @@ enum sip_auth_result sip_auth_check(const struct osip_message *req, const struct
                                     const struct cfg *cfg, time_t now,
                                     const struct cfg_user **user, char **claimed,
                                     const char **reason);
+/* The same, and (trunk not NULL) a [trunk] with a password may
+ * authenticate by its username: then *user is NULL and *trunk is set. */
+enum sip_auth_result sip_auth_check_trunk(const struct osip_message *req,
+                                          const struct addr *src, const struct cfg *cfg,
+                                          time_t now, const struct cfg_user **user,
+                                          const struct cfg_trunk **trunk, char **claimed,
+                                          const char **reason);
+/* The client side: our credentials for a provider's challenge. */
+struct sip_auth_cred {
+	const char *user;
+	const char *password;           /* or NULL */
+	const char *ha1;                /* MD5 HA1 when no password (MD5 challenges only) */
+};
+/* The header line ("Authorization: Digest ...\r\n" for a 401,
+ * "Proxy-Authorization: ..." for a 407) answering the first challenge of
+ * resp whose algorithm (MD5, SHA-256) we can answer, with qop=auth when
+ * offered (nonce-count nc, our cnonce). Caller frees *line. 0, ENOENT
+ * when there is no challenge we can answer, EINVAL when it is malformed
+ * (or offers only auth-int). */
+int sip_auth_answer(const struct osip_message *resp, const struct sip_auth_cred *cred,
+                    const char *method, const char *uri, const char *cnonce, unsigned int nc,
+                    char **line);
 /* The WWW-Authenticate lines of a 401: one per algorithm of [sip]
  * auth_algorithms in order, one nonce for all. Caller frees; NULL on
  * error. */

@@ -520,31 +520,48 @@ test_unusable_contact(void)
 	close(fd);
 }
 
-/* Control characters in the Request-URI's user part (escaped) are not
- * written back into our Contact: they made every 1xx/2xx with a Contact
- * unparseable, so the call could not be answered (found by fuzzing). */
+/* Only a number reaches the call layer: a Request-URI user with other
+ * characters than 0-9 * # + (escaped control characters, which once made
+ * every 1xx/2xx with a Contact unparseable; letters; visual separators,
+ * also escaped) gets 484 from a trusted source too, and no call. */
 static void
 test_ruri_user_escaped(void)
 {
+	static const char *const bad[] = { "100%01%0D0", "100abc", "1-800-555", "alice",
+	    "1%2E2" };
 	char buf[8192], req[4096];
 	int fd = udp_sock("127.0.0.1");
 
 	CU_ASSERT_FATAL(fd >= 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		reset();
+		snprintf(req, sizeof(req),
+		    "INVITE sip:%s@127.0.0.1 SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKescuser%zu;rport\r\n"
+		    "From: <sip:555@127.0.0.1>;tag=ft1\r\nTo: <sip:100@127.0.0.1>\r\n"
+		    "Call-ID: escuser%zu@t\r\nCSeq: 1 INVITE\r\n"
+		    "Contact: <sip:555@127.0.0.1:%u>\r\n"
+		    "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+		    bad[i], sock_port(fd), i, i, sock_port(fd), strlen(SDP), SDP);
+		send_to(fd, &sip_udp, req);
+		CU_ASSERT(expect(fd, "SIP/2.0 484", buf, sizeof(buf), 1000, NULL));
+		CU_ASSERT(T.invites == 0);
+		if (T.invites != 0)
+			fprintf(stderr, "\n%s reached the call layer", bad[i]);
+	}
+	/* digits, *, # and + pass */
 	reset();
 	snprintf(req, sizeof(req),
-	    "INVITE sip:100%%01%%0D0@127.0.0.1 SIP/2.0\r\n"
-	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKescuser;rport\r\n"
+	    "INVITE sip:+44*1#2@127.0.0.1 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKescok;rport\r\n"
 	    "From: <sip:555@127.0.0.1>;tag=ft1\r\nTo: <sip:100@127.0.0.1>\r\n"
-	    "Call-ID: escuser@t\r\nCSeq: 1 INVITE\r\n"
+	    "Call-ID: escok@t\r\nCSeq: 1 INVITE\r\n"
 	    "Contact: <sip:555@127.0.0.1:%u>\r\n"
 	    "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
 	    sock_port(fd), sock_port(fd), strlen(SDP), SDP);
 	send_to(fd, &sip_udp, req);
 	run_until(&T.invites, 1000);
 	CU_ASSERT_FATAL(T.invites == 1 && T.leg != NULL);
-	CU_ASSERT(sip_leg_respond(T.leg, 180, NULL, 0) == 0);
-	CU_ASSERT(expect(fd, "SIP/2.0 180", buf, sizeof(buf), 1000, NULL));
-	CU_ASSERT(strstr(buf, "Contact: <sip:127.0.0.1:") != NULL);
 	sip_leg_hangup(T.leg, 486, 0);
 	CU_ASSERT(expect(fd, "SIP/2.0 486", buf, sizeof(buf), 1000, NULL));
 	settle();
@@ -1290,7 +1307,7 @@ main(void)
 	CU_add_test(s, "garbage is dropped, the stack still answers", test_garbage);
 	CU_add_test(s, "missing Call-ID: 400", test_missing_callid);
 	CU_add_test(s, "a request that cannot be answered is dropped as malformed", test_unanswerable);
-	CU_add_test(s, "control characters of the Request-URI user stay out of Contact", test_ruri_user_escaped);
+	CU_add_test(s, "a Request-URI user that is not a number: 484", test_ruri_user_escaped);
 	CU_add_test(s, "INVITE with a Contact that cannot be written back: 400", test_unusable_contact);
 	CU_add_test(s, "UAS call: 100, 180, 200 (+retransmit), ACK, BYE", test_uas_call);
 	CU_add_test(s, "UAS hangup after answer sends BYE", test_uas_hangup_bye);
