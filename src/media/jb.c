@@ -49,9 +49,8 @@
 #define HBINS 256                       /* 2 s of required delays */
 #define HBASE_BELOW (HBINS / 4)         /* bins kept below lo at a rebase */
 
-/* Per sample of the ring, two bits: received and not yet played, and
- * played (behind p). Neither: empty. */
-enum { SLOT_EMPTY = 0, SLOT_HAVE, SLOT_PLAYED };
+/* Per sample of the ring, two bits (one bitmap each, never both set):
+ * received and not yet played, and played (behind p). Neither: empty. */
 
 struct media_jb {
 	enum cfg_law law;
@@ -59,8 +58,8 @@ struct media_jb {
 	size_t ring;                    /* samples in audio[], a power of 2 */
 	int64_t ahead_max;              /* ring / 2: a packet further ahead is a jump */
 
-	uint64_t *have_bits;            /* into audio[]: SLOT_HAVE */
-	uint64_t *played_bits;          /* into audio[]: SLOT_PLAYED */
+	uint64_t *have_bits;            /* into audio[]: received, not played */
+	uint64_t *played_bits;          /* into audio[]: played */
 	bool primed;                    /* a packet came: p is valid */
 	bool first_tick;                /* primed, but p not yet set by a tick */
 	bool started;                   /* real audio has been played */
@@ -105,27 +104,75 @@ jb_slot(const struct media_jb *jb, int64_t ts)
 	return (size_t)((uint64_t)ts & (jb->ring - 1));
 }
 
-static int
-jb_state(const struct media_jb *jb, size_t s)
+static uint64_t
+jb_lowmask(size_t n)
 {
-	uint64_t bit = 1ULL << (s & 63);
+	return n >= 64 ? ~0ULL : (1ULL << n) - 1;
+}
 
-	if (jb->have_bits[s >> 6] & bit)
-		return SLOT_HAVE;
-	return jb->played_bits[s >> 6] & bit ? SLOT_PLAYED : SLOT_EMPTY;
+/* n (1 to 64) bits of a slot bitmap from slot s on, wrapping at the ring's
+ * end (a multiple of 64 slots). */
+static uint64_t
+jb_bits(const struct media_jb *jb, const uint64_t *map, size_t s, size_t n)
+{
+	size_t w = s >> 6, off = s & 63;
+	uint64_t v = map[w] >> off;
+
+	if (off + n > 64)
+		v |= map[(w + 1) & (jb->ring / 64 - 1)] << (64 - off);
+	return v & jb_lowmask(n);
 }
 
 static void
-jb_set(struct media_jb *jb, size_t s, int state)
+jb_bits_put(const struct media_jb *jb, uint64_t *map, size_t s, size_t n, uint64_t v)
 {
-	uint64_t bit = 1ULL << (s & 63);
+	size_t w = s >> 6, off = s & 63;
+	uint64_t m = jb_lowmask(n) << off;
 
-	jb->have_bits[s >> 6] &= ~bit;
-	jb->played_bits[s >> 6] &= ~bit;
-	if (state == SLOT_HAVE)
-		jb->have_bits[s >> 6] |= bit;
-	else if (state == SLOT_PLAYED)
-		jb->played_bits[s >> 6] |= bit;
+	map[w] = (map[w] & ~m) | ((v << off) & m);
+	if (off + n > 64) {
+		w = (w + 1) & (jb->ring / 64 - 1);
+		m = jb_lowmask(off + n - 64);
+		map[w] = (map[w] & ~m) | ((v >> (64 - off)) & m);
+	}
+}
+
+/* Samples [ts, ts + n), n <= 64, found received (have) and played. */
+static void
+jb_range(const struct media_jb *jb, int64_t ts, size_t n, uint64_t *have, uint64_t *played)
+{
+	size_t s = jb_slot(jb, ts);
+
+	*have = jb_bits(jb, jb->have_bits, s, n);
+	*played = jb_bits(jb, jb->played_bits, s, n);
+}
+
+static void
+jb_range_set(struct media_jb *jb, int64_t ts, size_t n, uint64_t have, uint64_t played)
+{
+	size_t s = jb_slot(jb, ts);
+
+	jb_bits_put(jb, jb->have_bits, s, n, have);
+	jb_bits_put(jb, jb->played_bits, s, n, played);
+}
+
+/* Bytes into and out of the ring, wrapping at its end. */
+static void
+jb_copy_in(struct media_jb *jb, int64_t ts, const uint8_t *buf, size_t n)
+{
+	size_t s = jb_slot(jb, ts), first = jb->ring - s < n ? jb->ring - s : n;
+
+	memcpy(jb->audio + s, buf, first);
+	memcpy(jb->audio, buf + first, n - first);
+}
+
+static void
+jb_copy_out(const struct media_jb *jb, int64_t ts, uint8_t *buf, size_t n)
+{
+	size_t s = jb_slot(jb, ts), first = jb->ring - s < n ? jb->ring - s : n;
+
+	memcpy(buf, jb->audio + s, first);
+	memcpy(buf + first, jb->audio, n - first);
 }
 
 static void
@@ -150,6 +197,19 @@ jb_silence(enum cfg_law law)
 	return law == CFG_LAW_ALAW ? 0xD5 : 0xFF;
 }
 
+/* G.711 to linear by table (SpanDSP's functions, computed once). */
+static int16_t jb_linear[2][256];
+static bool jb_linear_ready;
+
+static void
+jb_decode(enum cfg_law law, const uint8_t *in, int16_t *out)
+{
+	const int16_t *t = jb_linear[law == CFG_LAW_ALAW];
+
+	for (size_t i = 0; i < MEDIA_FRAME; i++)
+		out[i] = t[in[i]];
+}
+
 struct media_jb *
 media_jb_new(enum cfg_law law, unsigned int min_ms, unsigned int max_ms)
 {
@@ -166,6 +226,13 @@ media_jb_new(enum cfg_law law, unsigned int min_ms, unsigned int max_ms)
 		ring *= 2;
 	if ((jb = calloc(1, sizeof(*jb) + ring + ring / 4)) == NULL)
 		return NULL;
+	if (!jb_linear_ready) {
+		for (int b = 0; b < 256; b++) {
+			jb_linear[0][b] = ulaw_to_linear((uint8_t)b);
+			jb_linear[1][b] = alaw_to_linear((uint8_t)b);
+		}
+		jb_linear_ready = true;
+	}
 	jb->ring = ring;
 	jb->ahead_max = (int64_t)ring / 2;
 	jb->have_bits = (uint64_t *)(void *)(jb->audio + ring);
@@ -355,9 +422,14 @@ jb_played(const struct media_jb *jb, int64_t ts, size_t len)
 {
 	if (ts < jb->p - jb->ahead_max)
 		return false;   /* slots reused since */
-	for (size_t i = 0; i < len; i++)
-		if (jb_state(jb, jb_slot(jb, ts + (int64_t)i)) != SLOT_PLAYED)
+	for (size_t i = 0; i < len; i += 64) {
+		size_t n = len - i < 64 ? len - i : 64;
+		uint64_t have, played;
+
+		jb_range(jb, ts + (int64_t)i, n, &have, &played);
+		if (played != jb_lowmask(n))
 			return false;
+	}
 	return true;
 }
 
@@ -407,14 +479,24 @@ media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t le
 		return 0;
 	}
 	from = ts64 < jb->p ? jb->p - ts64 : 0;
-	for (size_t i = (size_t)from; i < len; i++) {
-		size_t s = jb_slot(jb, ts64 + (int64_t)i);
+	/* Samples not there yet are stored, 64 at a time. */
+	for (size_t i = (size_t)from; i < len; i += 64) {
+		size_t n = len - i < 64 ? len - i : 64;
+		int64_t at = ts64 + (int64_t)i;
+		uint64_t have, played, miss;
 
-		if (jb_state(jb, s) != SLOT_HAVE) {
-			jb->audio[s] = payload[i];
-			jb_set(jb, s, SLOT_HAVE);
-			fresh++;
-		}
+		jb_range(jb, at, n, &have, &played);
+		miss = ~have & jb_lowmask(n);
+		if (miss == jb_lowmask(n))
+			jb_copy_in(jb, at, payload + i, n);
+		else
+			for (uint64_t m = miss; m != 0; m &= m - 1) {
+				size_t b = (size_t)__builtin_ctzll(m);
+
+				jb->audio[jb_slot(jb, at + (int64_t)b)] = payload[i + b];
+			}
+		jb_range_set(jb, at, n, have | miss, played & ~miss);
+		fresh += (size_t)__builtin_popcountll(miss);
 	}
 	if (fresh == 0 && from == 0) {
 		jb->duplicate++;
@@ -425,12 +507,6 @@ media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t le
 	jb->packets++;
 	jb_window_add(jb, req, req > jb->d_play || req < jb->lo);
 	return 0;
-}
-
-static int16_t
-jb_decode(enum cfg_law law, uint8_t b)
-{
-	return law == CFG_LAW_ALAW ? alaw_to_linear(b) : ulaw_to_linear(b);
 }
 
 static uint8_t
@@ -499,34 +575,58 @@ jb_take(struct media_jb *jb, uint8_t frame[MEDIA_FRAME])
 {
 	int16_t amp[MEDIA_FRAME], rx[MEDIA_FRAME];
 	uint8_t raw[MEDIA_FRAME];
-	bool have[MEDIA_FRAME];
-	size_t missing = 0;
+	uint64_t h[(MEDIA_FRAME + 63) / 64];     /* received, by sample */
+	size_t got = 0, missing;
 
-	for (size_t i = 0; i < MEDIA_FRAME; i++) {
-		size_t s = jb_slot(jb, jb->p + (int64_t)i);
+	/* What was received is played now: its state goes to played. */
+	for (size_t i = 0; i < MEDIA_FRAME; i += 64) {
+		size_t n = MEDIA_FRAME - i < 64 ? MEDIA_FRAME - i : 64;
+		uint64_t played;
 
-		have[i] = jb_state(jb, s) == SLOT_HAVE;
-		raw[i] = jb->audio[s];
-		rx[i] = have[i] ? jb_decode(jb->law, raw[i]) : 0;
-		jb_set(jb, s, have[i] ? SLOT_PLAYED : SLOT_EMPTY);
-		if (!have[i])
-			missing++;
+		jb_range(jb, jb->p + (int64_t)i, n, &h[i / 64], &played);
+		jb_range_set(jb, jb->p + (int64_t)i, n, 0, h[i / 64]);
+		got += (size_t)__builtin_popcountll(h[i / 64]);
 	}
+#define JB_HAVE(i) ((h[(i) / 64] >> ((i) % 64)) & 1)
+	missing = MEDIA_FRAME - got;
+	jb_copy_out(jb, jb->p, raw, MEDIA_FRAME);
 	jb->p += MEDIA_FRAME;
-	if (missing == 0 || (!jb->started && missing < MEDIA_FRAME)) {
-		/* Real audio (the very first may start late in the frame). */
+	if (missing == 0) {
+		/* Real audio: played as received, but for what the PLC
+		 * cross-fades after a gap (it changes nothing otherwise). */
+		bool fade = jb->plc.missing_samples != 0;
+
 		jb->started = true;
+		jb_decode(jb->law, raw, rx);
+		memcpy(frame, raw, MEDIA_FRAME);
+		if (!fade) {
+			plc_rx(&jb->plc, rx, MEDIA_FRAME);
+			return 0;
+		}
 		memcpy(amp, rx, sizeof(amp));
 		plc_rx(&jb->plc, amp, MEDIA_FRAME);
 		for (size_t i = 0; i < MEDIA_FRAME; i++)
-			frame[i] = have[i] && amp[i] == rx[i] ? raw[i] : jb_encode(jb->law, amp[i]);
+			if (amp[i] != rx[i])
+				frame[i] = jb_encode(jb->law, amp[i]);
+		return 0;
+	}
+	if (!jb->started && missing < MEDIA_FRAME) {
+		/* The very first audio may start late in the frame. */
+		jb->started = true;
+		jb_decode(jb->law, raw, rx);
+		for (size_t i = 0; i < MEDIA_FRAME; i++)
+			amp[i] = JB_HAVE(i) ? rx[i] : 0;
+		plc_rx(&jb->plc, amp, MEDIA_FRAME);
+		for (size_t i = 0; i < MEDIA_FRAME; i++)
+			frame[i] = JB_HAVE(i) && amp[i] == rx[i] ? raw[i] : jb_encode(jb->law, amp[i]);
 		return 0;
 	}
 	if (!jb->started)
 		return 0;
 	jb_fillin(jb, amp);
 	for (size_t i = 0; i < MEDIA_FRAME; i++)
-		frame[i] = have[i] ? raw[i] : jb_encode(jb->law, amp[i]);
+		frame[i] = JB_HAVE(i) ? raw[i] : jb_encode(jb->law, amp[i]);
+#undef JB_HAVE
 	return missing;
 }
 
@@ -575,8 +675,9 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 		break;
 	case -1:
 		/* Less delay: a frame is skipped. */
-		for (int64_t i = 0; i < MEDIA_FRAME; i++)
-			jb_set(jb, jb_slot(jb, jb->p + i), SLOT_EMPTY);
+		for (size_t i = 0; i < MEDIA_FRAME; i += 64)
+			jb_range_set(jb, jb->p + (int64_t)i,
+			    MEDIA_FRAME - i < 64 ? MEDIA_FRAME - i : 64, 0, 0);
 		jb->p += MEDIA_FRAME;
 		jb->shrunk += MEDIA_FRAME;
 		d -= MEDIA_FRAME;
