@@ -38,6 +38,7 @@ static const char *const span_call_state_names[] = {
 	[SPAN_CALL_CONNECTED] = "connected",
 	[SPAN_CALL_RELEASING] = "releasing",
 	[SPAN_CALL_RELEASED] = "released",
+	[SPAN_CALL_OVERLAP] = "overlap",
 };
 
 const char *
@@ -170,6 +171,8 @@ span_call_free(struct span_call *sc)
 {
 	if (sc->ev_guard != NULL)
 		event_free(sc->ev_guard);
+	if (sc->ev_digits != NULL)
+		event_free(sc->ev_digits);
 	free(sc);
 }
 
@@ -537,6 +540,56 @@ span_is_up(const struct span *s)
 	return s->up && !s->draining;
 }
 
+static span_number_len_cb span_number_len;
+
+void
+span_set_number_len_cb(span_number_len_cb cb)
+{
+	span_number_len = cb;
+}
+
+unsigned int
+span_overlap_want(const char *number)
+{
+	return span_number_len != NULL ? span_number_len(number) : 0;
+}
+
+int
+span_overlap_add(char *number, size_t len, const char *digits, int sending_complete,
+    unsigned int want)
+{
+	size_t n = strlen(number);
+
+	for (const char *d = digits != NULL ? digits : ""; *d != '\0'; d++) {
+		if (*d == '#')
+			return 1;
+		if (n + 1 >= len)
+			return 1;
+		number[n++] = *d;
+		number[n] = '\0';
+	}
+	if (sending_complete)
+		return 1;
+	return want > 0 && n >= want;
+}
+
+int
+span_call_digit(struct span_call *sc, char digit)
+{
+	if (sc == NULL || !sc->overlap_tx || sc->state != SPAN_CALL_DIALING ||
+	    sc->pcall == NULL || sc->span->pri == NULL)
+		return EAGAIN;
+	if (pri_information(span_pri_ctrl(sc->span->pri), sc->pcall, digit) != 0)
+		return EIO;
+	log_call(LOG_LEVEL_INFO, sc->logid[0] != '\0' ? sc->logid : NULL,
+	    "span=%s chan=%d INFORMATION digit %c (overlap sending)", sc->span->name,
+	    sc->channel, digit);
+	if (strlen(sc->called) + 1 < sizeof(sc->called))
+		strncat(sc->called, &digit, 1);
+	span_pri_rearm(sc->span->pri);
+	return 0;
+}
+
 const char *
 span_tonezone(const struct span *s)
 {
@@ -709,6 +762,8 @@ span_call_set_state(struct span_call *sc, enum span_call_state st)
 	    "span=%s chan=%d state %s -> %s", sc->span->name, sc->channel,
 	    span_call_state_name(sc->state), span_call_state_name(st));
 	sc->state = st;
+	if (st != SPAN_CALL_DIALING)
+		sc->overlap_tx = 0;
 }
 
 void
@@ -728,6 +783,8 @@ span_call_finish(struct span_call *sc)
 			sc->span->glared[i] = NULL;
 	if (sc->ev_guard != NULL)
 		event_del(sc->ev_guard);
+	if (sc->ev_digits != NULL)
+		event_del(sc->ev_digits);
 	TAILQ_INSERT_TAIL(&reg.dead_calls, sc, dead_entry);
 	event_active(reg.ev_reap, EV_TIMEOUT, 1);
 }

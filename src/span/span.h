@@ -43,6 +43,9 @@ struct span_call_cbs {
 	void (*hangup)(void *owner, int cause);
 	/* One frame of B-channel audio, len == SPAN_FRAME_BYTES, span law. */
 	void (*audio)(void *owner, const uint8_t *frame, size_t len);
+	/* Outbound overlap sending: SETUP ACKNOWLEDGE arrived; digits given
+	 * to span_call_digit now go out in INFORMATION. May be NULL. */
+	void (*setup_ack)(void *owner);
 };
 
 /* An inbound call (PSTN to Internet) was offered on a span. The handler
@@ -100,6 +103,15 @@ void span_status_write(struct evbuffer *out);
 const char *span_name(const struct span *s);
 enum cfg_law span_law(const struct span *s);
 int span_is_up(const struct span *s);   /* D-channel up, accepting calls */
+/* Inbound overlap dialing: how many digits make a complete called number
+ * starting with `number` (0: unknown), asked while digits are collected.
+ * NULL: never known. */
+typedef unsigned int (*span_number_len_cb)(const char *number);
+void span_set_number_len_cb(span_number_len_cb cb);
+/* Outbound overlap sending: send digit in an INFORMATION message. 0, or
+ * EAGAIN when the call is not (any more) in overlap sending: the caller
+ * plays the digit in-band instead. */
+int span_call_digit(struct span_call *sc, char digit);
 /* The tone zone of the span's calls (media/tone.h), e.g. "us". */
 const char *span_tonezone(const struct span *s);
 
@@ -131,7 +143,10 @@ void span_call_set_callid(struct span_call *sc, const char *callid);
 struct span *span_call_span(const struct span_call *sc);
 
 /* Sim span control (tests, demos): the far end places a call to the
- * daemon on span `name`. Its simulated telephone answers an answered call
+ * daemon on span `name`. A called number with a '/' is dialled in
+ * overlap: the digits before it go in the SETUP without Sending Complete,
+ * the ones after it in one INFORMATION each (100 ms apart) once the
+ * daemon has sent SETUP ACKNOWLEDGE. Its simulated telephone answers an answered call
  * with a tone of tone_hz (or echoes when tone_hz is 0) and hangs up after
  * hold_seconds (0 = never). calling is NUMBER[;name=NAME][;restricted]
  * [;redir=NUMBER]: the calling name, presentation restricted, and a

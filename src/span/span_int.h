@@ -42,6 +42,7 @@ enum span_call_state {
 	SPAN_CALL_CONNECTED,
 	SPAN_CALL_RELEASING,    /* clearing, waiting for the D-channel exchange */
 	SPAN_CALL_RELEASED,     /* done; freed by the reaper */
+	SPAN_CALL_OVERLAP,      /* inbound: SETUP ACKNOWLEDGE sent, collecting digits */
 };
 const char *span_call_state_name(enum span_call_state st);
 
@@ -66,6 +67,9 @@ struct span_call {
 	uint8_t tx[SPAN_FRAME_BYTES];   /* last frame written by the owner */
 	int tx_ready;
 	struct event *ev_guard;         /* release guard (owned) */
+	struct event *ev_digits;        /* inbound overlap: inter-digit timer (owned) */
+	int overlap_tx;                 /* outbound: SETUP ACKNOWLEDGE received, digits
+					 * go in INFORMATION until the far end proceeds */
 	TAILQ_ENTRY(span_call) dead_entry;
 };
 
@@ -75,6 +79,7 @@ struct span_chan {
 	int restarting;                 /* RESTART sent, no ACK yet: not usable */
 	int need_restart;               /* lost its call with the span: not usable */
 	int out_of_service;             /* the far end's SERVICE took it out: not usable */
+	unsigned int restart_sent;      /* RESTARTs sent since the last acknowledged one */
 };
 
 struct span;
@@ -241,6 +246,17 @@ int span_pri_hangup_final(enum span_call_state st, int peer_released,
  * 5.7.2); in Q.SIG neither is the network, and both calls are refused.
  * Only a call still waiting for its first answer can yield. */
 int span_pri_glare_yield(int nodetype, int pri_switch, enum span_call_state ours);
+
+/* Pure: inbound overlap dialing. Append the digits of one INFORMATION
+ * (or the SETUP) to number (size len); a '#' ends the number and is not
+ * kept. Returns 1 when the number is complete: Sending Complete, '#',
+ * want > 0 digits collected, or no room left; 0 when more may come. */
+int span_overlap_add(char *number, size_t len, const char *digits, int sending_complete,
+                     unsigned int want);
+/* The call layer's length of complete called numbers (0: unknown). */
+unsigned int span_overlap_want(const char *number);
+/* Overlap: the far end proceeded with a call collecting digits. */
+void span_pri_overlap_done(struct span_call *sc);
 
 /* span_sim.c */
 extern const struct span_driver span_sim_driver;

@@ -591,7 +591,10 @@ span_pri_setup(struct span_call *sc)
 	    s->law == CFG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
 	snprintf(name, sizeof(name), "%s", sc->calling_name);
 	snprintf(redir, sizeof(redir), "%s", sc->redirecting);
-	pri_sr_set_called(sr, called, called_plan, 1);
+	/* Overlap sending: no Sending Complete; more digits may follow in
+	 * INFORMATION once the far end acknowledges the SETUP. */
+	pri_set_overlapdial(ctrl, s->overlap);
+	pri_sr_set_called(sr, called, called_plan, !s->overlap);
 	if (calling[0] != '\0')
 		pri_sr_set_caller(sr, calling, name[0] != '\0' ? name : NULL, calling_plan,
 		    span_pri_pres(sc->calling_restricted));
@@ -646,6 +649,81 @@ span_pri_answer(struct span_call *sc)
 }
 
 static void
+span_pri_on_digits(evutil_socket_t fd, short what, void *arg)
+{
+	struct span_call *sc = arg;
+
+	if (sc->state != SPAN_CALL_OVERLAP)
+		return;
+	if (sc->called[0] == '\0') {
+		log_info("span=%s chan=%d overlap dialing: no digits in %u s", sc->span->name,
+		    sc->channel, sc->span->digit_timeout);
+		span_pri_clear(sc, PRI_CAUSE_INVALID_NUMBER_FORMAT);
+		return;
+	}
+	log_info("span=%s chan=%d overlap dialing: %u s after the last digit, number %s",
+	    sc->span->name, sc->channel, sc->span->digit_timeout, sc->called);
+	span_pri_overlap_done(sc);
+}
+
+/* The digits so far are complete: offer the call. */
+void
+span_pri_overlap_done(struct span_call *sc)
+{
+	struct span *s = sc->span;
+
+	if (sc->ev_digits != NULL)
+		evtimer_del(sc->ev_digits);
+	log_info("span=%s chan=%d inbound call from %s to %s (overlap dialing complete)", s->name,
+	    sc->channel, sc->calling[0] != '\0' ? sc->calling : "-", sc->called);
+	span_call_set_state(sc, SPAN_CALL_OFFERED);
+	span_incoming(s, sc);
+}
+
+/* Digits of the SETUP or an INFORMATION in overlap receiving. */
+static void
+span_pri_overlap_digits(struct span_call *sc, const char *digits, int complete)
+{
+	struct timeval tv = { sc->span->digit_timeout, 0 };
+	char number[SPAN_NUMBER_LEN];
+
+	snprintf(number, sizeof(number), "%s", sc->called);
+	if (span_overlap_add(number, sizeof(number), digits, complete, 0) ||
+	    span_overlap_add(number, sizeof(number), "", 0, span_overlap_want(number))) {
+		snprintf(sc->called, sizeof(sc->called), "%s", number);
+		span_pri_overlap_done(sc);
+		return;
+	}
+	snprintf(sc->called, sizeof(sc->called), "%s", number);
+	log_debug("span=%s chan=%d overlap dialing: %s so far", sc->span->name, sc->channel,
+	    sc->called);
+	if (sc->ev_digits == NULL)
+		sc->ev_digits = evtimer_new(sc->span->base, span_pri_on_digits, sc);
+	if (sc->ev_digits == NULL || evtimer_add(sc->ev_digits, &tv) != 0)
+		span_pri_overlap_done(sc);
+}
+
+/* A SETUP without Sending Complete on a span with overlap: SETUP
+ * ACKNOWLEDGE, and the number is collected. 0 when the call waits for
+ * digits, 1 when the SETUP's number is complete already. */
+static int
+span_pri_overlap_start(struct span *s, struct span_call *sc, const char *called, int complete)
+{
+	char number[SPAN_NUMBER_LEN] = "";
+
+	if (span_overlap_add(number, sizeof(number), called, complete,
+	    span_overlap_want(called)))
+		return 1;
+	sc->called[0] = '\0';
+	span_call_set_state(sc, SPAN_CALL_OVERLAP);
+	pri_need_more_info(span_pri_ctrl(s->pri), sc->pcall, sc->pri_channel, 0);
+	log_info("span=%s chan=%d SETUP ACKNOWLEDGE: overlap dialing, %s so far", s->name,
+	    sc->channel, called[0] != '\0' ? called : "no digits");
+	span_pri_overlap_digits(sc, called, 0);
+	return 0;
+}
+
+static void
 span_pri_on_ring(struct span *s, pri_event_ring *ring)
 {
 	struct pri *ctrl = span_pri_ctrl(s->pri);
@@ -691,6 +769,9 @@ span_pri_on_ring(struct span *s, pri_event_ring *ring)
 	sc->calling_restricted = sc->calling[0] != '\0' &&
 	    span_pri_pres_restricted(ring->callingpres);
 	sc->calling_ton = (ring->callingplan >> 4) & 0x7;
+	if (s->overlap && !ring->complete &&
+	    !span_pri_overlap_start(s, sc, ring->callednum, ring->complete))
+		return;
 	log_info("span=%s chan=%d inbound call from %s%s%s%s%s to %s%s%s", s->name, sc->channel,
 	    sc->calling[0] != '\0' ? sc->calling : "-",
 	    sc->calling_name[0] != '\0' ? " \"" : "", sc->calling_name,
@@ -871,7 +952,19 @@ span_pri_on_event(void *arg, pri_event *e)
 	case PRI_EVENT_SETUP_ACK:
 		if ((sc = span_pri_call_find(s, e->setup_ack.call)) == NULL)
 			break;
-		log_info("span=%s chan=%d SETUP ACKNOWLEDGE", s->name, sc->channel);
+		log_info("span=%s chan=%d SETUP ACKNOWLEDGE%s", s->name, sc->channel,
+		    s->overlap && sc->state == SPAN_CALL_DIALING ? ": overlap sending" : "");
+		if (!s->overlap || sc->state != SPAN_CALL_DIALING)
+			break;
+		sc->overlap_tx = 1;
+		if ((cbs = sc->cbs) != NULL && cbs->setup_ack != NULL)
+			cbs->setup_ack(sc->owner);
+		break;
+	case PRI_EVENT_INFO_RECEIVED:
+		if ((sc = span_pri_call_find(s, e->ring.call)) == NULL ||
+		    sc->state != SPAN_CALL_OVERLAP)
+			break;
+		span_pri_overlap_digits(sc, e->ring.callednum, e->ring.complete);
 		break;
 	case PRI_EVENT_PROCEEDING:
 		if ((sc = span_pri_call_find(s, e->proceeding.call)) == NULL ||

@@ -38,6 +38,7 @@ enum sim_line_state {
 	SIM_LINE_RINGING,       /* far end sent ALERTING, not answered */
 	SIM_LINE_ANSWERED,
 	SIM_LINE_CLEARING,      /* waiting for the exchange to complete */
+	SIM_LINE_DIGITS,        /* SETUP ACKNOWLEDGE sent, collecting digits (overlap) */
 };
 
 enum sim_play {
@@ -64,7 +65,17 @@ struct sim_line {
 	struct span_tone tone;
 	uint8_t echo[SPAN_FRAME_BYTES];
 	int have_echo;
+	/* Originated in overlap: digits still to send in INFORMATION, once
+	 * the daemon has acknowledged the SETUP. */
+	char more[SPAN_NUMBER_LEN];
+	size_t more_pos;
+	int setup_acked;
 };
+
+/* Ticks between two INFORMATION digits, and how long the far end waits
+ * for the digits of an overlap SETUP. */
+#define SIM_DIGIT_TICKS 5
+#define SIM_DIGITS_WAIT_TICKS (10 * SIM_TICKS_PER_SEC)
 
 struct sim_far {
 	struct span *span;
@@ -74,6 +85,7 @@ struct sim_far {
 	struct sim_clock *clock;        /* not owned: the shared tick */
 	struct sim_far *next;           /* on clock->fars */
 	struct sim_line lines[SPAN_MAX_CHANS];
+	unsigned int acks_dropped;      /* RESTART ACKNOWLEDGEs lost on purpose (tests) */
 };
 
 /* The 20 ms tick of all sim spans of one event base. */
@@ -90,7 +102,7 @@ struct sim_clock {
 static struct sim_clock *sim_clocks;
 
 static const char *const sim_line_state_names[] = {
-	"idle", "calling", "ringing", "answered", "clearing",
+	"idle", "calling", "ringing", "answered", "clearing", "digits",
 };
 
 /* ---- tones ---- */
@@ -189,6 +201,9 @@ sim_line_set_state(struct sim_far *far, struct sim_line *l, enum sim_line_state 
 		l->have_echo = 0;
 		l->originated = 0;
 		l->ring_ticks = l->hold_ticks = 0;
+		l->more[0] = '\0';
+		l->more_pos = 0;
+		l->setup_acked = 0;
 	}
 }
 
@@ -264,6 +279,8 @@ sim_line_answer(struct sim_far *far, struct sim_line *l)
 		sim_line_play(far, l, SIM_PLAY_ECHO, 0);
 }
 
+static void sim_line_offer(struct sim_far *far, struct sim_line *l);
+
 /* A SETUP from the daemon reached the far end. */
 static void
 sim_on_setup(struct sim_far *far, pri_event_ring *ring)
@@ -271,7 +288,6 @@ sim_on_setup(struct sim_far *far, pri_event_ring *ring)
 	struct pri *ctrl = sim_ctrl(far);
 	struct span *s = far->span;
 	struct sim_line *l;
-	unsigned int ring_ticks = s->phones.ring_seconds * SIM_TICKS_PER_SEC;
 
 	l = sim_line_by_chan(far, ring->channel & 0xff);
 	if ((l == NULL || l->state != SIM_LINE_IDLE) && ring->flexible) {
@@ -313,6 +329,43 @@ sim_on_setup(struct sim_far *far, pri_event_ring *ring)
 	l->phone = span_sim_phone_lookup(&s->phones, ring->callednum);
 	l->ring_ticks = 0;
 	l->hold_ticks = 0;
+	if (s->overlap && !ring->complete && l->phone == SPAN_SIM_UNALLOCATED) {
+		/* Overlap: ask for more digits. */
+		sim_line_set_state(far, l, SIM_LINE_DIGITS);
+		pri_need_more_info(ctrl, l->call, l->pri_channel, 0);
+		log_info("span=%s chan=%d far end: SETUP ACKNOWLEDGE, %s so far", s->name,
+		    l->chan, l->called);
+		return;
+	}
+	sim_line_offer(far, l);
+}
+
+/* More digits of an overlap SETUP reached the far end. */
+static void
+sim_on_info(struct sim_far *far, pri_event_ring *info)
+{
+	struct sim_line *l = sim_line_by_call(far, info->call);
+	struct span *s = far->span;
+
+	if (l == NULL || l->state != SIM_LINE_DIGITS)
+		return;
+	if (strlen(l->called) + strlen(info->callednum) < sizeof(l->called))
+		strcat(l->called, info->callednum);
+	snprintf(far->last.called, sizeof(far->last.called), "%s", l->called);
+	l->phone = span_sim_phone_lookup(&s->phones, l->called);
+	log_info("span=%s chan=%d far end: INFORMATION, number %s", s->name, l->chan, l->called);
+	if (l->phone != SPAN_SIM_UNALLOCATED || info->complete)
+		sim_line_offer(far, l);
+}
+
+/* The far-end telephone of l->phone takes the call. */
+static void
+sim_line_offer(struct sim_far *far, struct sim_line *l)
+{
+	struct pri *ctrl = sim_ctrl(far);
+	struct span *s = far->span;
+	unsigned int ring_ticks = s->phones.ring_seconds * SIM_TICKS_PER_SEC;
+
 	sim_line_set_state(far, l, SIM_LINE_RINGING);
 	switch (l->phone) {
 	case SPAN_SIM_UNALLOCATED:
@@ -389,6 +442,17 @@ sim_on_event(void *arg, pri_event *e)
 	case PRI_EVENT_RING:
 		sim_on_setup(far, &e->ring);
 		break;
+	case PRI_EVENT_INFO_RECEIVED:
+		sim_on_info(far, &e->ring);
+		break;
+	case PRI_EVENT_SETUP_ACK:
+		/* The daemon collects the digits of our overlap call. */
+		if ((l = sim_line_by_call(far, e->setup_ack.call)) != NULL &&
+		    l->state == SIM_LINE_CALLING) {
+			l->setup_acked = 1;
+			l->ticks = 0;
+		}
+		break;
 	case PRI_EVENT_ANSWER:
 		/* The daemon answered a call the far end placed. */
 		if ((l = sim_line_by_call(far, e->answer.call)) == NULL ||
@@ -429,6 +493,18 @@ sim_line_timers(struct sim_far *far, struct sim_line *l)
 {
 	l->ticks++;
 	switch (l->state) {
+	case SIM_LINE_CALLING:
+		if (l->setup_acked && l->more[l->more_pos] != '\0' &&
+		    l->ticks % SIM_DIGIT_TICKS == 0) {
+			log_info("span=%s chan=%d far end: INFORMATION digit %c", far->span->name,
+			    l->chan, l->more[l->more_pos]);
+			pri_information(sim_ctrl(far), l->call, l->more[l->more_pos++]);
+		}
+		break;
+	case SIM_LINE_DIGITS:
+		if (l->ticks >= SIM_DIGITS_WAIT_TICKS)
+			sim_line_hangup(far, l, PRI_CAUSE_INVALID_NUMBER_FORMAT);
+		break;
 	case SIM_LINE_RINGING:
 		if (l->ring_ticks != 0 && l->ticks >= l->ring_ticks)
 			sim_line_answer(far, l);
@@ -829,6 +905,7 @@ span_sim_originate(const char *name, const char *called, const char *calling_arg
 	struct pri_sr *sr = NULL;
 	struct span *s;
 	q931_call *c;
+	char *slash;
 	int error = 0;
 
 	if (called == NULL || *called == '\0' || strlen(called) >= SPAN_NUMBER_LEN ||
@@ -858,11 +935,14 @@ span_sim_originate(const char *name, const char *called, const char *calling_arg
 		goto out;
 	}
 	snprintf(called_buf, sizeof(called_buf), "%s", called);
+	if ((slash = strchr(called_buf, '/')) != NULL)
+		*slash = '\0';         /* overlap: the rest goes in INFORMATION */
 	snprintf(calling_buf, sizeof(calling_buf), "%s", calling);
 	pri_sr_set_channel(sr, l->chan, 1, 0);
 	pri_sr_set_bearer(sr, PRI_TRANS_CAP_SPEECH,
 	    s->law == CFG_LAW_ALAW ? PRI_LAYER_1_ALAW : PRI_LAYER_1_ULAW);
-	pri_sr_set_called(sr, called_buf, PRI_UNKNOWN, 1);
+	pri_set_overlapdial(sim_ctrl(far), slash != NULL);
+	pri_sr_set_called(sr, called_buf, PRI_UNKNOWN, slash == NULL);
 	pri_sr_set_caller(sr, calling_buf[0] != '\0' ? calling_buf : NULL,
 	    cname[0] != '\0' ? cname : NULL, PRI_UNKNOWN, span_pri_pres(restricted));
 	if (redir[0] != '\0')
@@ -880,9 +960,11 @@ span_sim_originate(const char *name, const char *called, const char *calling_arg
 	l->tone_hz = tone_hz;
 	l->hold_ticks = hold_seconds * SIM_TICKS_PER_SEC;
 	l->ring_ticks = 0;
-	snprintf(l->called, sizeof(l->called), "%s", called);
+	snprintf(l->called, sizeof(l->called), "%s", called_buf);
 	snprintf(l->calling, sizeof(l->calling), "%s", calling_buf);
 	sim_line_set_state(far, l, SIM_LINE_CALLING);
+	snprintf(l->more, sizeof(l->more), "%s", slash != NULL ? slash + 1 : "");
+	l->more_pos = 0;
 	log_info("span=%s chan=%d far end calls %s from %s", s->name, l->chan, called,
 	    calling_buf[0] != '\0' ? calling_buf : "-");
 out:

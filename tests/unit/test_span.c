@@ -550,6 +550,96 @@ out:
 	t_stop();
 }
 
+/* Inbound overlap dialing, pure: digits add up; '#', Sending Complete,
+ * the wanted length or a full buffer end the number. */
+static void
+test_span_overlap_pure(void)
+{
+	char n[8] = "";
+
+	CU_ASSERT_EQUAL(span_overlap_add(n, sizeof(n), "20", 0, 0), 0);
+	CU_ASSERT_STRING_EQUAL(n, "20");
+	CU_ASSERT_EQUAL(span_overlap_add(n, sizeof(n), "0", 0, 4), 0);
+	CU_ASSERT_EQUAL(span_overlap_add(n, sizeof(n), "0", 0, 4), 1);
+	CU_ASSERT_STRING_EQUAL(n, "2000");
+	n[0] = '\0';
+	CU_ASSERT_EQUAL(span_overlap_add(n, sizeof(n), "21", 0, 0), 0);
+	CU_ASSERT_EQUAL(span_overlap_add(n, sizeof(n), "5#", 0, 0), 1);
+	CU_ASSERT_STRING_EQUAL(n, "215");               /* '#' not kept */
+	n[0] = '\0';
+	CU_ASSERT_EQUAL(span_overlap_add(n, sizeof(n), "3", 1, 0), 1);      /* Sending Complete */
+	CU_ASSERT_STRING_EQUAL(n, "3");
+	n[0] = '\0';
+	CU_ASSERT_EQUAL(span_overlap_add(n, sizeof(n), "", 0, 0), 0);       /* nothing yet */
+	CU_ASSERT_EQUAL(span_overlap_add(n, sizeof(n), "1234567", 0, 0), 0);
+	CU_ASSERT_EQUAL(span_overlap_add(n, sizeof(n), "8", 0, 0), 1);      /* full */
+	CU_ASSERT_STRING_EQUAL(n, "1234567");
+}
+
+static unsigned int
+t_len4(const char *number)
+{
+	return number[0] == '2' ? 4 : 0;
+}
+
+/* Overlap both ways through both libpri instances: the far end dials 20
+ * then 0, 0 in INFORMATION, the daemon offers 2000 (length 4) at once; an
+ * outbound call to 10 waits in overlap sending for its digit 0 and is
+ * answered by the far end's 100. */
+static void
+test_span_overlap(void)
+{
+	struct span *s;
+	struct tcall t;
+	int cause = 0;
+	long t0;
+
+	memset(&tin, 0, sizeof(tin));
+	base = event_base_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	CU_ASSERT_EQUAL_FATAL(span_registry_init(base, t_incoming, &tin), 0);
+	t_cfg_one(CFG_SPAN_E1, CFG_LAW_ALAW);
+	t_spans[0].overlap = 1;
+	t_spans[0].digit_timeout = 5;
+	CU_ASSERT_EQUAL_FATAL(span_registry_apply(&t_cfg), 0);
+	s = span_find("s1");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s), 3000));
+	span_set_number_len_cb(t_len4);
+
+	tin.take = 1;
+	t0 = t_now_ms();
+	CU_ASSERT_EQUAL(span_sim_originate("s1", "20/00", "4000", 0, 0), 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(tin.offered > 0, 3000));
+	CU_ASSERT_STRING_EQUAL(tin.called, "2000");
+	CU_ASSERT(t_now_ms() - t0 < 2000);      /* by length, not the 5 s timeout */
+	if (tin.call.sc != NULL) {
+		span_call_hangup(tin.call.sc, 16);
+		CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+	}
+
+	memset(&t, 0, sizeof(t));
+	t.law = span_law(s);
+	CU_ASSERT_EQUAL_FATAL(span_call_new(s, "10", "4000", &t_cbs, &t, &t.sc, &cause), 0);
+	/* no digit may go before SETUP ACKNOWLEDGE */
+	CU_ASSERT_EQUAL(span_call_digit(t.sc, '0'), EAGAIN);
+	CU_ASSERT_TRUE(RUN_UNTIL(t.sc->overlap_tx, 2000));
+	CU_ASSERT_EQUAL(t.answered, 0);
+	CU_ASSERT_EQUAL(span_call_digit(t.sc, '0'), 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(t.answered > 0, 2000));
+	CU_ASSERT_EQUAL(span_call_digit(t.sc, '5'), EAGAIN);        /* not in overlap any more */
+	{
+		struct span_sim_setup last;
+
+		CU_ASSERT_EQUAL(span_sim_last_setup("s1", &last), 0);
+		CU_ASSERT_STRING_EQUAL(last.called, "100");
+	}
+	span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+	span_set_number_len_cb(NULL);
+	t_stop();
+}
+
 static void
 test_span_originate_tone_hold(void)
 {
@@ -1234,6 +1324,8 @@ main(void)
 	CU_add_test(suite, "early media", test_span_early);
 	CU_add_test(suite, "far end originates", test_span_originate);
 	CU_add_test(suite, "far end tone and hold", test_span_originate_tone_hold);
+	CU_add_test(suite, "overlap digit collection (pure)", test_span_overlap_pure);
+	CU_add_test(suite, "overlap dialing both ways", test_span_overlap);
 	CU_add_test(suite, "inbound not taken", test_span_incoming_rejected);
 	CU_add_test(suite, "all channels busy", test_span_all_busy);
 	CU_add_test(suite, "reload drains", test_span_reload);
