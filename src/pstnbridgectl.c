@@ -23,8 +23,8 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: pstnbridgectl [-s SOCKET] COMMAND [ARGS...]\n"
-			    "commands: status, calls, reload, sim call SPAN CALLED CALLING [TONE_HZ [HOLD_S]],\n"
-			    "          sim hangup SPAN NUMBER\n");
+			    "commands: status, calls, reload, spans, span block|unblock|restart SPAN,\n"
+			    "          sim call SPAN CALLED CALLING [TONE_HZ [HOLD_S]], sim hangup SPAN NUMBER\n");
 			return 2;
 		}
 	}

@@ -121,12 +121,63 @@ ctl_cmd_trunks(int argc, char **argv, struct evbuffer *out, char *err, size_t er
 	return 0;
 }
 
+static int
+ctl_cmd_spans(int argc, char **argv, struct evbuffer *out, char *err, size_t errlen)
+{
+	span_list_write(out);
+	return 0;
+}
+
+static int
+ctl_span_block(const char *name, int blocked, struct evbuffer *out, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = span_block(name, blocked)) != 0) {
+		snprintf(err, errlen, "span %s: %s", name, rc == ENOENT ? "no such span" :
+		    strerror(rc));
+		return rc;
+	}
+	span_list_write(out);
+	return 0;
+}
+
+static int
+ctl_cmd_span_block(int argc, char **argv, struct evbuffer *out, char *err, size_t errlen)
+{
+	return ctl_span_block(argv[0], 1, out, err, errlen);
+}
+
+static int
+ctl_cmd_span_unblock(int argc, char **argv, struct evbuffer *out, char *err, size_t errlen)
+{
+	return ctl_span_block(argv[0], 0, out, err, errlen);
+}
+
+static int
+ctl_cmd_span_restart(int argc, char **argv, struct evbuffer *out, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = span_restart(argv[0])) != 0) {
+		snprintf(err, errlen, "span %s: %s", argv[0], rc == ENOENT ? "no such span" :
+		    rc == ENOTCONN ? "span is down" : strerror(rc));
+		return rc;
+	}
+	evbuffer_add_printf(out, "RESTART sent for the idle B-channels of %s\n", argv[0]);
+	return 0;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{"status", NULL, 0, 0, "status", ctl_cmd_status},
 	{"calls", NULL, 0, 0, "calls", ctl_cmd_calls},
 	{"reload", NULL, 0, 0, "reload", ctl_cmd_reload},
 	{"registrations", NULL, 0, 0, "registrations", ctl_cmd_registrations},
 	{"trunks", NULL, 0, 0, "trunks", ctl_cmd_trunks},
+	{"spans", NULL, 0, 0, "spans", ctl_cmd_spans},
+	{"span", "block", 1, 1, "span block SPAN", ctl_cmd_span_block},
+	{"span", "unblock", 1, 1, "span unblock SPAN", ctl_cmd_span_unblock},
+	{"span", "restart", 1, 1, "span restart SPAN", ctl_cmd_span_restart},
 	{"sim", "call", 3, 5, "sim call SPAN CALLED CALLING [TONE_HZ [HOLD_S]]", ctl_cmd_sim_call},
 	{"sim", "hangup", 2, 2, "sim hangup SPAN NUMBER", ctl_cmd_sim_hangup},
 };

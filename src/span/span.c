@@ -27,6 +27,8 @@ struct span_registry {
 static struct span_registry reg;
 
 static void span_apply_keys(struct span *s, const struct cfg_span *cs);
+static void span_set_blocked(struct span *s);
+static size_t span_ncalls(const struct span *s);
 
 static const char *const span_call_state_names[] = {
 	[SPAN_CALL_NULL] = "null",
@@ -281,6 +283,7 @@ span_new(const struct cfg_span *cs, struct span **out)
 	s->ton = cs->ton;
 	s->hunt = cs->hunt;
 	s->blocked = cs->blocked;
+	s->blocked_cfg = cs->blocked;
 	s->channel_preferred = cs->channel_preferred;
 	span_apply_keys(s, cs);
 	span_copy_number(s->national_prefix, sizeof(s->national_prefix), cs->national_prefix);
@@ -404,13 +407,8 @@ span_registry_apply(const struct cfg *cfg)
 		s->phones = phones;
 		s->dahdi.echocancel = cs->dahdi.echocancel;
 		span_apply_keys(s, cs);
-		if (s->blocked != cs->blocked)
-			log_notice("span=%s %s", s->name, cs->blocked ? "blocked: no new calls" :
-			    "unblocked");
-		if (s->blocked != cs->blocked) {
-			s->blocked = cs->blocked;
-			span_pri_service_sync(s);
-		}
+		s->blocked_cfg = cs->blocked;
+		span_set_blocked(s);
 		if (s->drv->reload != NULL)
 			s->drv->reload(s);
 		log_info("span=%s reloaded in place", s->name);
@@ -532,6 +530,84 @@ enum cfg_law
 span_law(const struct span *s)
 {
 	return s->law;
+}
+
+/* The one place the span's blocked state changes. */
+static void
+span_set_blocked(struct span *s)
+{
+	int blocked = s->blocked_cfg || s->blocked_ctl;
+
+	if (s->blocked == blocked)
+		return;
+	s->blocked = blocked;
+	log_notice("span=%s %s", s->name, blocked ? "blocked: no new calls" : "unblocked");
+	span_pri_service_sync(s);
+}
+
+int
+span_block(const char *name, int blocked)
+{
+	struct span *s;
+
+	if ((s = span_find(name)) == NULL)
+		return ENOENT;
+	log_info("span=%s %s by the control interface (%zu calls up)", s->name,
+	    blocked ? "block" : "unblock", span_ncalls(s));
+	s->blocked_ctl = blocked != 0;
+	span_set_blocked(s);
+	return 0;
+}
+
+static void
+span_list_one(struct evbuffer *out, const struct span *s, const char *state)
+{
+	size_t nfree = 0, nrst = 0, noos = 0;
+
+	for (size_t i = 0; i < s->nchans; i++) {
+		const struct span_chan *ch = &s->chans[i];
+
+		if (ch->restarting || ch->need_restart)
+			nrst++;
+		else if (ch->out_of_service)
+			noos++;
+		else if (ch->call == NULL)
+			nfree++;
+	}
+	evbuffer_add_printf(out, "span %s %s blocked=%s calls=%zu free=%zu restarting=%zu"
+	    " out_of_service=%zu switchtype=%s\n", s->name, state,
+	    s->blocked_ctl ? "ctl" : s->blocked_cfg ? "config" : "no", span_ncalls(s), nfree,
+	    nrst, noos, s->switchtype != NULL ? s->switchtype : "default");
+}
+
+void
+span_list_write(struct evbuffer *out)
+{
+	struct span *s;
+
+	if (!reg.init)
+		return;
+	TAILQ_FOREACH(s, &reg.live, entry)
+		span_list_one(out, s, s->up ? "up" : "down");
+	TAILQ_FOREACH(s, &reg.draining, entry)
+		span_list_one(out, s, "draining");
+}
+
+int
+span_restart(const char *name)
+{
+	struct span *s;
+
+	if ((s = span_find(name)) == NULL)
+		return ENOENT;
+	if (!s->up)
+		return ENOTCONN;
+	for (size_t i = 0; i < s->nchans; i++)
+		if (s->chans[i].call == NULL && !s->chans[i].restarting)
+			s->chans[i].need_restart = 1;
+	log_notice("span=%s RESTART of the idle B-channels (control interface)", s->name);
+	span_pri_restart_lost(s);
+	return 0;
 }
 
 int

@@ -100,6 +100,23 @@ size_t span_active_calls(void);
 struct evbuffer;
 void span_status_write(struct evbuffer *out);
 
+/* pstnbridgectl span block/unblock: a blocked span takes no new calls
+ * either way (outbound ones go to the next span of the route), its calls
+ * go on; where the switch type has SERVICE messages the far end is told.
+ * Blocked by the control interface or by [span] blocked; unblocking by
+ * the control interface leaves a span blocked by the config blocked.
+ * 0, or ENOENT when no live span has that name. */
+int span_block(const char *name, int blocked);
+/* One line per span with its channels, for `pstnbridgectl spans`:
+ * "span NAME up|down|draining blocked=no|config|ctl calls=N free=N
+ * restarting=N out_of_service=N switchtype=S". */
+void span_list_write(struct evbuffer *out);
+/* pstnbridgectl span restart: RESTART for every idle B-channel of the
+ * span (maintenance); the channels are out of the hunt until their
+ * RESTART ACKNOWLEDGE (T316 resends, restart_attempts in all). 0,
+ * ENOENT, or ENOTCONN when the span is down. */
+int span_restart(const char *name);
+
 const char *span_name(const struct span *s);
 enum cfg_law span_law(const struct span *s);
 int span_is_up(const struct span *s);   /* D-channel up, accepting calls */

@@ -117,7 +117,9 @@ struct span {
 	char *name;
 	int refs;                       /* registry + one per call */
 	int draining;
-	int blocked;                    /* [span] blocked: no new calls */
+	int blocked;                    /* no new calls: [span] blocked or blocked_ctl */
+	int blocked_cfg;                /* [span] blocked = yes */
+	int blocked_ctl;                /* pstnbridgectl span block */
 	unsigned long service_acks;     /* SERVICE ACKNOWLEDGE received (tests, logs) */
 	int up;                         /* dchan_up and not alarmed: takes calls */
 	int dchan_up;                   /* libpri says the D-channel is up */
@@ -235,8 +237,12 @@ void span_pri_drop(struct span_call *sc);
  * while the D-channel is down. */
 void span_pri_service_sync(struct span *s);
 int span_pri_has_service(int pri_switch);
-/* Send RESTART for the channels that lost calls while the link was down. */
+/* Send RESTART for the channels that lost calls while the link was down
+ * (or that `span restart` marked), and wait T316 for the acknowledgements. */
 void span_pri_restart_lost(struct span *s);
+/* Pure: T316 expired for a channel after `sent` RESTARTs. */
+enum { SPAN_T316_RESEND = 1, SPAN_T316_GIVE_UP };
+int span_pri_t316_action(unsigned int sent, unsigned int attempts);
 /* Pure: does pri_hangup() in this situation end libpri's call at once
  * (RELEASE COMPLETE sent, or nothing left to exchange)? */
 int span_pri_hangup_final(enum span_call_state st, int peer_released,
@@ -277,6 +283,8 @@ int span_sim_last_setup(const char *name, struct span_sim_setup *out);
  * [;redir=NUMBER]. 0 or EINVAL. */
 int span_sim_calling_parse(const char *arg, char *number, size_t nlen, char *cname,
                            size_t clen, int *restricted, char *redir, size_t rlen);
+/* Pure: is this D-channel frame (HDLC, no FCS) a Q.931 RESTART ACK? */
+int span_sim_is_restart_ack(const uint8_t *frame, size_t len);
 /* Tests: send raw bytes as one D-channel frame from the far end. */
 int span_sim_inject(const char *name, const void *buf, size_t len);
 

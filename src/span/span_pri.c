@@ -371,6 +371,7 @@ span_pri_glare_yield(int nodetype, int pri_switch, enum span_call_state ours)
 }
 
 static void span_pri_on_guard(evutil_socket_t fd, short what, void *arg);
+static void span_pri_on_t316(evutil_socket_t fd, short what, void *arg);
 
 static void span_pri_glare_lose(struct span *s, struct span_chan *ch);
 
@@ -822,6 +823,63 @@ span_pri_on_service(struct span *s, int channel, int changestatus)
 			s->chans[i].out_of_service = changestatus != SPAN_PRI_SERVICE_IN;
 }
 
+/* Arm T316 while a RESTART waits for its acknowledgement. */
+static void
+span_pri_t316_arm(struct span *s)
+{
+	struct timeval tv = { s->restart_timeout, 0 };
+
+	for (size_t i = 0; i < s->nchans; i++) {
+		if (s->chans[i].restart_sent == 0)
+			continue;
+		if (s->ev_t316 == NULL)
+			s->ev_t316 = evtimer_new(s->base, span_pri_on_t316, s);
+		if (s->ev_t316 != NULL && !evtimer_pending(s->ev_t316, NULL))
+			evtimer_add(s->ev_t316, &tv);
+		return;
+	}
+	if (s->ev_t316 != NULL)
+		evtimer_del(s->ev_t316);
+}
+
+int
+span_pri_t316_action(unsigned int sent, unsigned int attempts)
+{
+	return sent < attempts ? SPAN_T316_RESEND : SPAN_T316_GIVE_UP;
+}
+
+/* T316 expired: RESTART again for the channels still not acknowledged,
+ * up to restart_attempts in all; after that the channel stays out of
+ * service (restarting) until the span restarts it again. */
+static void
+span_pri_on_t316(evutil_socket_t fd, short what, void *arg)
+{
+	struct span *s = arg;
+	struct pri *ctrl = span_pri_ctrl(s->pri);
+
+	for (size_t i = 0; i < s->nchans; i++) {
+		struct span_chan *ch = &s->chans[i];
+
+		if (ch->restart_sent == 0 || !ch->restarting)
+			continue;
+		if (!s->dchan_up ||
+		    span_pri_t316_action(ch->restart_sent, s->restart_attempts) == SPAN_T316_GIVE_UP) {
+			log_error("span=%s chan=%d no RESTART ACKNOWLEDGE after %u RESTART%s: "
+			    "channel left out of service", s->name, ch->num, ch->restart_sent,
+			    ch->restart_sent == 1 ? "" : "s");
+			ch->restart_sent = 0;
+			ch->need_restart = !s->dchan_up;
+			continue;
+		}
+		ch->restart_sent++;
+		log_warnx("span=%s chan=%d T316 expired: RESTART sent again (%u of %u)", s->name,
+		    ch->num, ch->restart_sent, s->restart_attempts);
+		pri_reset(ctrl, ch->num);
+	}
+	span_pri_t316_arm(s);
+	span_pri_rearm(s->pri);
+}
+
 void
 span_pri_restart_lost(struct span *s)
 {
@@ -835,9 +893,12 @@ span_pri_restart_lost(struct span *s)
 		ch->need_restart = 0;
 		if (pri_reset(ctrl, ch->num) == 0) {
 			ch->restarting = 1;
+			ch->restart_sent = 1;
 			log_info("span=%s chan=%d RESTART sent", s->name, ch->num);
 		}
 	}
+	span_pri_t316_arm(s);
+	span_pri_rearm(s->pri);
 }
 
 static void
@@ -848,8 +909,11 @@ span_pri_on_restart_ack(struct span *s, int channel)
 	log_info("span=%s RESTART ACKNOWLEDGE of channel %d", s->name,
 	    channel == -1 ? -1 : chan);
 	for (size_t i = 0; i < s->nchans; i++)
-		if (channel == -1 || chan == 0xff || s->chans[i].num == chan)
+		if (channel == -1 || chan == 0xff || s->chans[i].num == chan) {
 			s->chans[i].restarting = 0;
+			s->chans[i].restart_sent = 0;
+		}
+	span_pri_t316_arm(s);
 }
 
 static void

@@ -86,6 +86,7 @@ struct sim_far {
 	struct sim_far *next;           /* on clock->fars */
 	struct sim_line lines[SPAN_MAX_CHANS];
 	unsigned int acks_dropped;      /* RESTART ACKNOWLEDGEs lost on purpose (tests) */
+	struct span_pri_io io;          /* the far end's D-channel, for that knob */
 };
 
 /* The 20 ms tick of all sim spans of one event base. */
@@ -752,6 +753,61 @@ sim_clock_leave(struct sim_far *far)
 	free(ck);
 }
 
+/* ---- the far end's D-channel ---- */
+
+/* Q.931 in an I-frame: address (2), control (2), protocol discriminator,
+ * call reference length and value, message type. */
+#define SIM_Q931_PD_OFF 4
+#define SIM_Q931_RESTART_ACK 0x4e
+#define SIM_LOST_PD 0x41
+
+static ssize_t
+sim_far_read(void *arg, void *buf, size_t len)
+{
+	struct sim_far *far = arg;
+	ssize_t n = recv(far->fd[1], buf, len, MSG_DONTWAIT | MSG_TRUNC);
+
+	if (n < 0)
+		return 0;       /* nothing (or a socket error: the link is gone) */
+	return n;
+}
+
+/* Pure: is this D-channel frame a Q.931 RESTART ACKNOWLEDGE? */
+int
+span_sim_is_restart_ack(const uint8_t *f, size_t len)
+{
+	size_t crlen;
+
+	if (len < SIM_Q931_PD_OFF + 3 || (f[2] & 0x01) != 0 || f[SIM_Q931_PD_OFF] != 0x08)
+		return 0;
+	crlen = f[SIM_Q931_PD_OFF + 1] & 0x0f;
+	return len > SIM_Q931_PD_OFF + 2 + crlen &&
+	    f[SIM_Q931_PD_OFF + 2 + crlen] == SIM_Q931_RESTART_ACK;
+}
+
+/* The test knob drop_restart_acks: the first N RESTART ACKNOWLEDGEs are
+ * lost for Q.931 (their protocol discriminator is one the daemon ignores)
+ * while layer 2 carries the frame as usual. */
+static ssize_t
+sim_far_write(void *arg, const void *buf, size_t len)
+{
+	struct sim_far *far = arg;
+	uint8_t copy[512];
+	ssize_t n;
+
+	if (far->acks_dropped < far->span->phones.drop_restart_acks && len <= sizeof(copy) &&
+	    span_sim_is_restart_ack(buf, len)) {
+		memcpy(copy, buf, len);
+		copy[SIM_Q931_PD_OFF] = SIM_LOST_PD;
+		far->acks_dropped++;
+		log_info("span=%s far end: RESTART ACKNOWLEDGE lost (test, %u of %u)",
+		    far->span->name, far->acks_dropped, far->span->phones.drop_restart_acks);
+		buf = copy;
+	}
+	n = send(far->fd[1], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return n < 0 ? 0 : n;
+}
+
 /* ---- driver ---- */
 
 static int
@@ -773,8 +829,11 @@ sim_start(struct span *s, int *dfd)
 		goto out;
 	}
 	snprintf(name, sizeof(name), "%s/far", s->name);
-	far->pri = span_pri_new(s->base, name, far->fd[1], PRI_NETWORK, s->pri_switch,
-	    sim_on_event, far);
+	far->io.read = sim_far_read;
+	far->io.write = sim_far_write;
+	far->io.arg = far;
+	far->pri = span_pri_new_io(s->base, name, far->fd[1], &far->io, PRI_NETWORK,
+	    s->pri_switch, sim_on_event, far);
 	if (far->pri == NULL) {
 		error = ENOMEM;
 		goto out;

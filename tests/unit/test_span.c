@@ -576,6 +576,31 @@ test_span_overlap_pure(void)
 	CU_ASSERT_STRING_EQUAL(n, "1234567");
 }
 
+/* T316 and the sim's lost-acknowledgement knob, pure. */
+static void
+test_span_t316_pure(void)
+{
+	/* address, I-frame control, Q.931: PD 8, call reference 0 (global) */
+	static const uint8_t rack[] = { 0x02, 0x01, 0x00, 0x02, 0x08, 0x01, 0x00, 0x4e,
+		0x18, 0x03, 0xa9, 0x83, 0x81 };
+	static const uint8_t rst[] = { 0x02, 0x01, 0x00, 0x02, 0x08, 0x01, 0x00, 0x46,
+		0x18, 0x03, 0xa9, 0x83, 0x81 };
+	static const uint8_t rr[] = { 0x02, 0x01, 0x01, 0x03 };
+	static const uint8_t call2[] = { 0x02, 0x01, 0x00, 0x02, 0x08, 0x02, 0x80, 0x01, 0x4e };
+
+	CU_ASSERT_EQUAL(span_pri_t316_action(1, 3), SPAN_T316_RESEND);
+	CU_ASSERT_EQUAL(span_pri_t316_action(2, 3), SPAN_T316_RESEND);
+	CU_ASSERT_EQUAL(span_pri_t316_action(3, 3), SPAN_T316_GIVE_UP);
+	CU_ASSERT_EQUAL(span_pri_t316_action(1, 1), SPAN_T316_GIVE_UP);
+	CU_ASSERT_TRUE(span_sim_is_restart_ack(rack, sizeof(rack)));
+	CU_ASSERT_FALSE(span_sim_is_restart_ack(rst, sizeof(rst)));
+	CU_ASSERT_FALSE(span_sim_is_restart_ack(rr, sizeof(rr)));
+	CU_ASSERT_FALSE(span_sim_is_restart_ack(rack, 6));
+	/* a two-byte call reference: the type is after it */
+	CU_ASSERT_TRUE(span_sim_is_restart_ack(call2, sizeof(call2)));
+	CU_ASSERT_FALSE(span_sim_is_restart_ack(call2, sizeof(call2) - 1));
+}
+
 static unsigned int
 t_len4(const char *number)
 {
@@ -1326,6 +1351,7 @@ main(void)
 	CU_add_test(suite, "far end tone and hold", test_span_originate_tone_hold);
 	CU_add_test(suite, "overlap digit collection (pure)", test_span_overlap_pure);
 	CU_add_test(suite, "overlap dialing both ways", test_span_overlap);
+	CU_add_test(suite, "T316 and lost RESTART ACKNOWLEDGE (pure)", test_span_t316_pure);
 	CU_add_test(suite, "inbound not taken", test_span_incoming_rejected);
 	CU_add_test(suite, "all channels busy", test_span_all_busy);
 	CU_add_test(suite, "reload drains", test_span_reload);
