@@ -16,6 +16,7 @@
 #include <spandsp/g711.h>
 
 #include "core/log.h"
+#include "fake/loop.h"
 #include "span/span.h"
 #include "span/span_int.h"
 
@@ -187,31 +188,9 @@ t_incoming(void *arg, const struct span_incoming *in)
 
 /* ---- loop helpers: every run is bounded ---- */
 
-static long
-t_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void
-t_run_ms(int ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-}
-
-/* Run the loop until cond holds or ms pass; the value of cond. */
-#define RUN_UNTIL(cond, ms) __extension__ ({				\
-	long until_ = t_now_ms() + (ms);				\
-	while (!(cond) && t_now_ms() < until_)				\
-		t_run_ms(5);						\
-	(cond) ? 1 : 0;							\
-})
+#define t_now_ms() loop_now_ms()
+#define t_run_ms(ms) loop_run_ms(base, (ms))
+#define RUN_UNTIL(cond, ms) LOOP_RUN_UNTIL(base, cond, ms)
 
 /* ---- configuration built by hand ---- */
 
