@@ -2618,7 +2618,8 @@ static int
 uac_auth_retry(struct sip_leg *leg, osip_transaction_t *tr, const osip_message_t *resp)
 {
 	struct sip_auth_cred cred = { leg->cred_user, leg->cred_pass, leg->cred_ha1 };
-	char cnonce[17], branch[40], cs_old[40], cs_new[40], *line = NULL, *a = NULL, *b = NULL;
+	char cnonce[17], branch[40], cs_old[40], *cs_new = NULL, *line = NULL, *a = NULL;
+	char *b = NULL;
 	char *text = NULL;
 	osip_message_t *m = NULL;
 	osip_transaction_t *ntr = NULL;
@@ -2636,8 +2637,11 @@ uac_auth_retry(struct sip_leg *leg, osip_transaction_t *tr, const osip_message_t
 	memcpy(branch, "z9hG4bK", 7);
 	random_hex(branch + 7, 12);
 	snprintf(cs_old, sizeof(cs_old), "\r\nCSeq: %u INVITE\r\n", leg->local_cseq);
-	snprintf(cs_new, sizeof(cs_new), "\r\nCSeq: %u INVITE\r\n%s", leg->local_cseq + 1, line);
 	error = ENOMEM;
+	if (asprintf(&cs_new, "\r\nCSeq: %u INVITE\r\n%s", leg->local_cseq + 1, line) < 0) {
+		cs_new = NULL;
+		goto out;
+	}
 	if ((a = replace_once(leg->inv_text, leg->inv_branch, branch)) == NULL ||
 	    (text = replace_once(a, cs_old, cs_new)) == NULL)
 		goto out;
@@ -2668,6 +2672,7 @@ out:
 	if (m != NULL)
 		osip_message_free(m);
 	free(line);
+	free(cs_new);
 	free(a);
 	free(b);
 	free(text);
