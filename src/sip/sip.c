@@ -146,7 +146,8 @@ struct sip_leg {
 	char *trunk;
 	char *cred_user, *cred_pass, *cred_ha1;
 	int cred_tries;
-	char *inv_text;
+	int se_retried;                 /* a 422 was answered */
+	char *inv_text;                 /* UAC: our INVITE as sent */
 };
 TAILQ_HEAD(sip_leg_list, sip_leg);
 
@@ -2612,39 +2613,56 @@ replace_once(const char *s, const char *old, const char *new)
 	return r;
 }
 
-/* A trunk's 401/407 to our INVITE: the same INVITE again (same Call-ID,
- * CSeq one higher, a new branch) with our credentials. 0 when sent. */
-static int
-uac_auth_retry(struct sip_leg *leg, osip_transaction_t *tr, const osip_message_t *resp)
+/* text with the value of its header line `name` (": " and up to CRLF)
+ * set to v; caller frees; NULL when there is no such line. */
+static char *
+set_header_num(const char *text, const char *name, unsigned int v)
 {
-	struct sip_auth_cred cred = { leg->cred_user, leg->cred_pass, leg->cred_ha1 };
-	char cnonce[17], branch[40], cs_old[40], *cs_new = NULL, *line = NULL, *a = NULL;
-	char *b = NULL;
-	char *text = NULL;
+	char key[40], *r = NULL;
+	const char *p, *e;
+
+	snprintf(key, sizeof(key), "\r\n%s: ", name);
+	if ((p = strstr(text, key)) == NULL || (e = strstr(p + 2, "\r\n")) == NULL)
+		return NULL;
+	p += strlen(key);
+	if (asprintf(&r, "%.*s%u%s", (int)(p - text), text, v, e) < 0)
+		return NULL;
+	return r;
+}
+
+/* Our INVITE again after a final 401/407/422, in the same call: same
+ * Call-ID and tags, CSeq one higher, a new branch, `line` (header lines)
+ * added, and with min_se > 0 Session-Expires and Min-SE raised to it. 0
+ * when sent; the leg's transaction becomes the new one. */
+static int
+uac_resend(struct sip_leg *leg, osip_transaction_t *tr, const char *line, unsigned int min_se)
+{
+	char branch[40], cs_old[40], *cs_new = NULL, *a = NULL, *b = NULL, *text = NULL;
 	osip_message_t *m = NULL;
 	osip_transaction_t *ntr = NULL;
-	int error;
+	int error = ENOMEM;
 
-	leg->cred_tries++;
 	if (leg->inv_text == NULL || leg->inv_branch == NULL)
 		return EINVAL;
-	sip_random_hex(cnonce, 8);
-	if ((error = sip_auth_answer(resp, &cred, "INVITE", leg->target, cnonce, 1, &line)) != 0) {
-		log_call(LOG_LEVEL_NOTICE, leg->call_id, "trunk %s: cannot answer the %d challenge",
-		    leg->trunk != NULL ? leg->trunk : "-", resp->status_code);
-		goto out;
-	}
 	memcpy(branch, "z9hG4bK", 7);
 	random_hex(branch + 7, 12);
 	snprintf(cs_old, sizeof(cs_old), "\r\nCSeq: %u INVITE\r\n", leg->local_cseq);
-	error = ENOMEM;
-	if (asprintf(&cs_new, "\r\nCSeq: %u INVITE\r\n%s", leg->local_cseq + 1, line) < 0) {
+	if (asprintf(&cs_new, "\r\nCSeq: %u INVITE\r\n%s", leg->local_cseq + 1,
+	    line != NULL ? line : "") < 0) {
 		cs_new = NULL;
 		goto out;
 	}
 	if ((a = replace_once(leg->inv_text, leg->inv_branch, branch)) == NULL ||
 	    (text = replace_once(a, cs_old, cs_new)) == NULL)
 		goto out;
+	if (min_se > 0) {
+		free(a);
+		if ((a = set_header_num(text, "Session-Expires", min_se)) == NULL)
+			goto out;
+		free(text);
+		if ((text = set_header_num(a, "Min-SE", min_se)) == NULL)
+			goto out;
+	}
 	if ((m = text_to_msg(text, strlen(text))) == NULL) {
 		error = EINVAL;
 		goto out;
@@ -2665,17 +2683,55 @@ uac_auth_retry(struct sip_leg *leg, osip_transaction_t *tr, const osip_message_t
 	free(leg->inv_text);
 	leg->inv_text = text;
 	text = NULL;
-	log_call(LOG_LEVEL_INFO, leg->call_id, "trunk %s: %d challenge answered, INVITE again",
-	    leg->trunk != NULL ? leg->trunk : "-", resp->status_code);
 	pump();
 out:
 	if (m != NULL)
 		osip_message_free(m);
-	free(line);
 	free(cs_new);
 	free(a);
 	free(b);
 	free(text);
+	return error;
+}
+
+/* A trunk's 401/407 to our INVITE: again with our credentials. */
+static int
+uac_auth_retry(struct sip_leg *leg, osip_transaction_t *tr, const osip_message_t *resp)
+{
+	struct sip_auth_cred cred = { leg->cred_user, leg->cred_pass, leg->cred_ha1 };
+	char cnonce[17], *line = NULL;
+	int error;
+
+	leg->cred_tries++;
+	sip_random_hex(cnonce, 8);
+	if ((error = sip_auth_answer(resp, &cred, "INVITE", leg->target, cnonce, 1, &line)) != 0) {
+		log_call(LOG_LEVEL_NOTICE, leg->call_id, "trunk %s: cannot answer the %d challenge",
+		    leg->trunk != NULL ? leg->trunk : "-", resp->status_code);
+		return error;
+	}
+	if ((error = uac_resend(leg, tr, line, 0)) == 0)
+		log_call(LOG_LEVEL_INFO, leg->call_id, "trunk %s: %d challenge answered, INVITE again",
+		    leg->trunk != NULL ? leg->trunk : "-", resp->status_code);
+	free(line);
+	return error;
+}
+
+/* RFC 4028 6: a 422 to our INVITE: again with its Min-SE as our interval,
+ * once. */
+static int
+uac_422_retry(struct sip_leg *leg, osip_transaction_t *tr, const osip_message_t *resp)
+{
+	long min_se = (long)msg_header_num(resp, "min-se");
+	long asked = (long)(cfg_session_expires() > cfg_min_se() ? cfg_session_expires() :
+	    cfg_min_se());
+	int error;
+
+	leg->se_retried = 1;
+	if (cfg_session_expires() == 0 || min_se <= asked || min_se > 86400)
+		return EINVAL;
+	if ((error = uac_resend(leg, tr, NULL, (unsigned int)min_se)) == 0)
+		log_call(LOG_LEVEL_INFO, leg->call_id, "sip: 422, INVITE again with Session-Expires "
+		    "and Min-SE %ld", min_se);
 	return error;
 }
 
@@ -2693,6 +2749,9 @@ sip_cb_ict_final(int type, osip_transaction_t *tr, osip_message_t *resp)
 	if ((resp->status_code == 401 || resp->status_code == 407) && leg->cred_user != NULL &&
 	    leg->cred_tries == 0 && !leg->closed && leg->fork == NULL &&
 	    uac_auth_retry(leg, tr, resp) == 0)
+		return;
+	if (resp->status_code == 422 && !leg->se_retried && !leg->closed && leg->fork == NULL &&
+	    uac_422_retry(leg, tr, resp) == 0)
 		return;
 	leg_detach_tr(leg);
 	log_call(LOG_LEVEL_INFO, leg->call_id, "sip: INVITE failed: %d", resp->status_code);
@@ -3470,7 +3529,7 @@ sip_leg_invite_route(const char *uri, const struct sip_route *route, const char 
 		error = EINVAL;
 		goto out;
 	}
-	if (invite_trunk != NULL && (leg->inv_text = strdup(text)) == NULL) {
+	if ((leg->inv_text = strdup(text)) == NULL) {
 		error = ENOMEM;
 		goto out;
 	}

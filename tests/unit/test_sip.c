@@ -1160,6 +1160,48 @@ test_uac_reject_and_cancel(void)
 	close(fd);
 }
 
+/* RFC 4028 6: a 422 to our INVITE: the INVITE again once, same Call-ID,
+ * CSeq 2, a new branch, Session-Expires and Min-SE raised to the Min-SE
+ * of the 422; a second 422 ends the call attempt. */
+static void
+test_uac_422(void)
+{
+	char inv[8192], inv2[8192], buf[8192], resp[4096], uri[128], v[256], w[256];
+	struct sip_leg *leg = NULL;
+	struct addr from;
+	int fd = udp_sock("127.0.0.1");
+	unsigned int p = sock_port(fd);
+
+	reset();
+	snprintf(uri, sizeof(uri), "sip:204@127.0.0.1:%u", p);
+	CU_ASSERT_FATAL(sip_leg_invite(uri, "555", NULL, SDP, &t_cbs, &T, &leg) == 0);
+	CU_ASSERT_FATAL(expect(fd, "INVITE ", inv, sizeof(inv), 1000, &from));
+	CU_ASSERT(header(inv, "Session-Expires", v, sizeof(v)) && strcmp(v, "3600") != 0);
+	mk_response(resp, sizeof(resp), inv, 422, "Session Interval Too Small", "uas4",
+	    "Min-SE: 3600\r\n", NULL);
+	send_to(fd, &from, resp);
+	CU_ASSERT(expect(fd, "ACK ", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT_FATAL(expect(fd, "INVITE ", inv2, sizeof(inv2), 1000, NULL));
+	CU_ASSERT(header(inv2, "CSeq", v, sizeof(v)) && strcmp(v, "2 INVITE") == 0);
+	CU_ASSERT(header(inv2, "Session-Expires", v, sizeof(v)) && strcmp(v, "3600") == 0);
+	CU_ASSERT(header(inv2, "Min-SE", v, sizeof(v)) && strcmp(v, "3600") == 0);
+	header(inv, "Call-ID", v, sizeof(v));
+	CU_ASSERT(header(inv2, "Call-ID", w, sizeof(w)) && strcmp(v, w) == 0);
+	header(inv, "Via", v, sizeof(v));
+	CU_ASSERT(header(inv2, "Via", w, sizeof(w)) && strcmp(v, w) != 0);
+	CU_ASSERT(T.ended == 0);
+	mk_response(resp, sizeof(resp), inv2, 422, "Session Interval Too Small", "uas4",
+	    "Min-SE: 7200\r\n", NULL);
+	send_to(fd, &from, resp);
+	CU_ASSERT(expect(fd, "ACK ", buf, sizeof(buf), 1000, NULL));
+	run_until(&T.ended, 1000);
+	CU_ASSERT(T.ended == 1 && T.ended_status == 422);
+	CU_ASSERT(!expect(fd, "INVITE ", buf, sizeof(buf), 300, NULL));
+	settle();
+	CU_ASSERT(sip_leg_count() == 0);
+	close(fd);
+}
+
 static int
 tcp_connect(const struct addr *to)
 {
@@ -1308,6 +1350,7 @@ main(void)
 	CU_add_test(s, "missing Call-ID: 400", test_missing_callid);
 	CU_add_test(s, "a request that cannot be answered is dropped as malformed", test_unanswerable);
 	CU_add_test(s, "a Request-URI user that is not a number: 484", test_ruri_user_escaped);
+	CU_add_test(s, "UAC: 422 answered once with the Min-SE", test_uac_422);
 	CU_add_test(s, "INVITE with a Contact that cannot be written back: 400", test_unusable_contact);
 	CU_add_test(s, "UAS call: 100, 180, 200 (+retransmit), ACK, BYE", test_uas_call);
 	CU_add_test(s, "UAS hangup after answer sends BYE", test_uas_hangup_bye);
