@@ -16,6 +16,8 @@
 #   BENCH_LOG_LEVEL             the daemon's log level (default notice)
 #   BENCH_JITTER_MIN, BENCH_JITTER_MAX  [rtp] jitter_min_ms / jitter_max_ms
 #                               (default: not written: the daemon's defaults)
+#   BENCH_IO                    [rtp] io: auto, uring or syscalls (default: not
+#                               written: auto)
 
 set -u
 
@@ -176,6 +178,7 @@ codecs = pcma
 EOF
 	[ -z "${BENCH_JITTER_MIN:-}" ] || echo "jitter_min_ms = $BENCH_JITTER_MIN"
 	[ -z "${BENCH_JITTER_MAX:-}" ] || echo "jitter_max_ms = $BENCH_JITTER_MAX"
+	[ -z "${BENCH_IO:-}" ] || echo "io = $BENCH_IO"
 	for s in "$@"; do
 		echo "$s"
 	done

@@ -439,6 +439,14 @@ def cmd_analyse(a):
 		gaps = [y - x for x, y in zip(win, win[1:])]
 		R["max_gap_ms"] = round(max(gaps) * 1000, 1) if gaps else None
 		R["lost_ms"] = round(max(0.0, max(gaps) - 0.02) * 1000, 1) if gaps else None
+		# the client's frames from the new mapping that the gateway
+		# took in: each must come back through the echo (the gateway
+		# sends it, wherever to); the last 0.5 s of the call is left out
+		out_pl = {p[3][4] for p in out}
+		t_last_out = max((p[0] for p in out), default=tb)
+		new_in = [p for p in client_srcs if p[1] in new and p[0] < t_last_out - 0.5]
+		R["in_after"] = len(new_in)
+		R["in_after_not_echoed"] = sum(1 for p in new_in if p[3][4] not in out_pl)
 		if new:
 			t_new_in = min(p[0] for p in client_srcs if p[1] in new)
 			t_new_out = [p[0] for p in out if p[1] in new]
@@ -454,6 +462,11 @@ def cmd_analyse(a):
 			    len(lost), a.max_lost))
 			check(R["lost_ms"] is not None and R["lost_ms"] <= a.max_lost_ms,
 			    "%s ms of audio lost at the rebind (max %d)" % (R["lost_ms"], a.max_lost_ms))
+			if a.max_in_lost is not None:
+				check(R["in_after_not_echoed"] <= a.max_in_lost,
+				    "%d of the client's %d packets from its new mapping were taken in but "
+				    "never echoed (max %d)" % (R["in_after_not_echoed"], R["in_after"],
+				        a.max_in_lost))
 		elif a.rebind == "stop":
 			late_ok = [t for t in rt if t >= tb + 0.2]
 			check(not late_ok, "%d packets still reached the client after the rebind" % len(late_ok))
@@ -566,6 +579,8 @@ def main():
 	p.add_argument("--rebind", choices=("resume", "stop"))
 	p.add_argument("--max-lost", type=int, default=5)
 	p.add_argument("--max-lost-ms", type=int, default=200)
+	p.add_argument("--max-in-lost", type=int,
+	    help="rebind: most client packets from the new mapping not echoed")
 	p.add_argument("--attack", choices=("rejected", "hijacked"))
 	p.add_argument("--asym-send-port", type=int)
 	a = ap.parse_args()
