@@ -124,6 +124,9 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("sip", "tls_verify_peer", CFG_T_ENUM, "no", 0, 0, "no|yes", \
 	    false, false, APP_ALWAYS, PK_ENUM, OFF(cfg_sip, tls_verify_peer), 0, \
 	    "require and verify the peer's certificate (clients and servers) against tls_ca") \
+	X("sip", "tcp_idle_timeout", CFG_T_INT, "120", 0, 86400, NULL, \
+	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, tcp_idle_timeout), 0, \
+	    "seconds a TCP/TLS connection nothing uses may stay idle before it is closed, 0 never") \
 	X("sip", "register_min_expires", CFG_T_INT, "60", 1, 86400, NULL, \
 	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_sip, register_min_expires), 0, \
 	    "shortest registration accepted in seconds; shorter ones get 423") \

@@ -84,6 +84,7 @@ struct cfg_sip {
 	char *tls_key;
 	char *tls_ca;
 	int tls_verify_peer;            /* 0 no, 1 yes */
+	unsigned int tcp_idle_timeout;  /* s; idle unused connections closed, 0 = never */
 };
 
 /* How RTP legs send (the values of [rtp] io): io_uring when the kernel

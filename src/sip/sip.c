@@ -147,6 +147,7 @@ struct sip_leg {
 	char *cred_user, *cred_pass, *cred_ha1;
 	int cred_tries;
 	int se_retried;                 /* a 422 was answered */
+	unsigned int prack_rseq;        /* UAC: RSeq of the last reliable 1xx PRACKed */
 	char *inv_text;                 /* UAC: our INVITE as sent */
 };
 TAILQ_HEAD(sip_leg_list, sip_leg);
@@ -358,6 +359,40 @@ static const char *
 proto_name(enum sip_proto p)
 {
 	return p == SIP_PROTO_TLS ? "TLS" : p == SIP_PROTO_TCP ? "TCP" : "UDP";
+}
+
+static int
+tr_list_uses(osip_list_t *l, uint64_t ep)
+{
+	for (int i = 0; i < osip_list_size(l); i++) {
+		osip_transaction_t *tr = osip_list_get(l, i);
+		const struct sip_txinfo *ti = tr != NULL ? osip_transaction_get_reserved2(tr) : NULL;
+
+		if (ti != NULL && ti->route.ep == ep)
+			return 1;
+	}
+	return 0;
+}
+
+int
+sip_ep_in_use(uint64_t ep)
+{
+	const struct sip_leg *leg;
+	const struct sip_reg_contact *c;
+
+	TAILQ_FOREACH(leg, &S.legs, entry)
+		if (leg->route.ep == ep)
+			return 1;
+	if (S.osip != NULL && (tr_list_uses(&S.osip->osip_ict_transactions, ep) ||
+	    tr_list_uses(&S.osip->osip_ist_transactions, ep) ||
+	    tr_list_uses(&S.osip->osip_nict_transactions, ep) ||
+	    tr_list_uses(&S.osip->osip_nist_transactions, ep)))
+		return 1;
+	for (c = sip_registrar_store() != NULL ? sip_reg_first(sip_registrar_store()) : NULL;
+	    c != NULL; c = sip_reg_next(c))
+		if (c->route.ep == ep)
+			return 1;
+	return sip_trunk_uses_ep(ep);
 }
 
 uint64_t
@@ -2449,6 +2484,66 @@ tr_leg(osip_transaction_t *tr)
 	return osip_transaction_get_your_instance(tr);
 }
 
+/* UAC, RFC 3262: a provisional response with Require: 100rel and an
+ * RSeq gets a PRACK in its early dialog (to its Contact, along its
+ * Record-Route, To with its tag). 0 when it is new (PRACKed now), EEXIST
+ * when it is a retransmission (already PRACKed; not to be reported
+ * again), ENOENT when it is not reliable. */
+static int
+uac_prack(struct sip_leg *leg, const osip_message_t *resp)
+{
+	osip_contact_t *c = NULL;
+	struct sbuf rs = {0};
+	char *target = NULL, *to = NULL, *routes = NULL, *text = NULL, *s = NULL, rack[64];
+	unsigned long rseq = msg_header_num(resp, "rseq");
+	size_t len;
+	int error = ENOMEM;
+
+	if (!msg_has_option(resp, "require", NULL, "100rel") || rseq == 0 || resp->cseq == NULL ||
+	    resp->cseq->number == NULL)
+		return ENOENT;
+	if (leg->prack_rseq != 0 && rseq <= leg->prack_rseq)
+		return EEXIST;
+	if (osip_message_get_contact((osip_message_t *)resp, 0, &c) >= 0 && c != NULL &&
+	    c->url != NULL && osip_uri_to_str(c->url, &s) == 0) {
+		target = strdup(s);
+		osip_free(s);
+	} else {
+		target = xstrdup(leg->target);
+	}
+	if (resp->to != NULL && osip_to_to_str(resp->to, &s) == 0) {
+		to = strdup(s);
+		osip_free(s);
+	}
+	for (int i = osip_list_size(&resp->record_routes) - 1; i >= 0; i--) {
+		osip_record_route_t *rr = osip_list_get(&resp->record_routes, i);
+
+		if (osip_record_route_to_str(rr, &s) == 0) {
+			sb_printf(&rs, "Route: %s\r\n", s);
+			osip_free(s);
+		}
+	}
+	sb_printf(&rs, "%s", "");
+	routes = sb_done(&rs, NULL);
+	if (target == NULL || to == NULL || routes == NULL)
+		goto out;
+	snprintf(rack, sizeof(rack), "RAck: %lu %s INVITE\r\n", rseq, resp->cseq->number);
+	if ((text = compose_request(leg, "PRACK", target, to, ++leg->local_cseq, routes, rack,
+	    NULL, &len)) == NULL)
+		goto out;
+	if ((error = client_tx(text, len, &leg->route, NULL)) != 0)
+		goto out;
+	leg->prack_rseq = (unsigned int)rseq;
+	log_call(LOG_LEVEL_DEBUG, leg->call_id, "sip: PRACK for %d RSeq %lu", resp->status_code,
+	    rseq);
+out:
+	free(target);
+	free(to);
+	free(routes);
+	free(text);
+	return error;
+}
+
 static void
 sip_cb_ict_1xx(int type, osip_transaction_t *tr, osip_message_t *resp)
 {
@@ -2466,6 +2561,8 @@ sip_cb_ict_1xx(int type, osip_transaction_t *tr, osip_message_t *resp)
 	}
 	if (resp->status_code <= 100)
 		return;
+	if (uac_prack(leg, resp) == EEXIST)
+		return;         /* a retransmitted reliable 1xx */
 	leg_set_state(leg, LEG_EARLY);
 	if (msg_sdp(resp, &sdp, &len) == 0 && sdp != NULL)
 		leg_set_sdp(leg, sdp, len);
@@ -3511,8 +3608,8 @@ sip_leg_invite_route(const char *uri, const struct sip_route *route, const char 
 	    proto == SIP_PROTO_TCP ? ";transport=tcp" : proto == SIP_PROTO_TLS ? ";transport=tls" : "");
 	sb_printf(&sb, "Allow: " SIP_ALLOW "\r\nUser-Agent: %s\r\n", user_agent());
 	/* RFC 4028: we take part in session timers; the answer says who
-	 * refreshes. (100rel is not offered: we do not PRACK.) */
-	sb_printf(&sb, "Supported: timer\r\n");
+	 * refreshes. RFC 3262: reliable provisional responses get a PRACK. */
+	sb_printf(&sb, "Supported: timer, 100rel\r\n");
 	if (invite_identity != NULL)
 		identity_headers(&sb, invite_identity, h);
 	if (cfg_session_expires() != 0)

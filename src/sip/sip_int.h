@@ -73,6 +73,10 @@ int sip_request_send(const char *text, size_t len, const struct sip_route *r);
 void sip_random_hex(char *out, size_t nbytes);
 /* [sip] user_agent. */
 const char *sip_user_agent(void);
+/* Whether a dialog, a transaction, a [user]'s registration or a
+ * registered [trunk] still uses the connection `ep` (the transport closes
+ * idle connections only when not). */
+int sip_ep_in_use(uint64_t ep);
 /* Milliseconds of the monotonic clock. */
 uint64_t sip_now_ms(void);
 /* "UDP", "TCP", "TLS". */

@@ -46,6 +46,7 @@ struct sip_ep {
 	struct evconnlistener *lev;     /* EP_TCP_LISTEN; owned */
 	struct bufferevent *bev;        /* EP_TCP_CONN; owned */
 	int tls;                        /* a TLS listener or connection */
+	uint64_t last_ms;               /* EP_TCP_CONN: last byte in or out */
 };
 TAILQ_HEAD(sip_ep_list, sip_ep);
 
@@ -58,6 +59,8 @@ static struct {
 	struct log_ratelimit rl;
 	SSL_CTX *tls_server;            /* owned; NULL without a certificate */
 	SSL_CTX *tls_client;            /* owned; NULL until TLS is configured */
+	unsigned int idle_timeout;      /* s, [sip] tcp_idle_timeout; 0 never */
+	struct event *idle_ev;          /* owned: the idle check, once a second */
 } tp;
 
 static void sip_on_udp(evutil_socket_t fd, short what, void *arg);
@@ -65,6 +68,30 @@ static void sip_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg);
 static void sip_on_tcp_read(struct bufferevent *bev, void *arg);
 static void sip_on_tcp_event(struct bufferevent *bev, short what, void *arg);
+static void ep_free(struct sip_ep *ep);
+
+/* Close the connections idle for tcp_idle_timeout that nothing uses. */
+static void
+sip_on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct sip_ep *ep, *next;
+	uint64_t now = sip_now_ms();
+	char buf[ADDR_STRLEN];
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (tp.idle_timeout == 0)
+		return;
+	TAILQ_FOREACH_SAFE(ep, &tp.eps, entry, next) {
+		if (ep->kind != EP_TCP_CONN || now - ep->last_ms < (uint64_t)tp.idle_timeout * 1000 ||
+		    sip_ep_in_use(ep->id))
+			continue;
+		log_debug("sip: %s connection %s idle for %u s: closed", ep->tls ? "tls" : "tcp",
+		    addr_str(&ep->peer, buf, sizeof(buf)), tp.idle_timeout);
+		ep_free(ep);
+	}
+}
 
 int
 sip_transport_init(struct event_base *base)
@@ -73,6 +100,13 @@ sip_transport_init(struct event_base *base)
 	tp.base = base;
 	tp.next_id = 1;
 	TAILQ_INIT(&tp.eps);
+	if ((tp.idle_ev = event_new(base, -1, EV_PERSIST, sip_on_idle, NULL)) == NULL)
+		return ENOMEM;
+	{
+		struct timeval tv = { 1, 0 };
+
+		evtimer_add(tp.idle_ev, &tv);
+	}
 	return 0;
 }
 
@@ -379,6 +413,7 @@ sip_transport_apply(const struct cfg_sip *sip)
 	SSL_CTX_free(tp.tls_client);
 	tp.tls_server = srv;
 	tp.tls_client = cli;
+	tp.idle_timeout = sip->tcp_idle_timeout;
 	return 0;
 fail:
 	SSL_CTX_free(srv);
@@ -401,6 +436,9 @@ sip_transport_shutdown(void)
 	while ((ep = TAILQ_FIRST(&tp.eps)) != NULL)
 		ep_free(ep);
 	n_cur_udp = n_cur_tcp = n_cur_tls = 0;
+	if (tp.idle_ev != NULL)
+		event_free(tp.idle_ev);
+	tp.idle_ev = NULL;
 	SSL_CTX_free(tp.tls_server);
 	SSL_CTX_free(tp.tls_client);
 	tp.tls_server = tp.tls_client = NULL;
@@ -485,6 +523,7 @@ conn_new(evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen, SSL_CTX
 		return NULL;
 	}
 	tp.nconns++;
+	ep->last_ms = sip_now_ms();
 	memcpy(&ep->peer.u.ss, sa, salen);
 	ep->peer.len = salen;
 	bufferevent_setcb(ep->bev, sip_on_tcp_read, NULL, sip_on_tcp_event, ep);
@@ -584,6 +623,7 @@ sip_on_tcp_read(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	uint64_t id = ep->id;
 
+	ep->last_ms = sip_now_ms();
 	for (int i = 0; i < TCP_MAX_FRAMES; i++) {
 		struct evbuffer_ptr pos;
 		struct sip_route from;
@@ -697,6 +737,7 @@ sip_transport_send(const struct sip_route *r, const char *buf, size_t len)
 		return ENOBUFS;
 	if (bufferevent_write(ep->bev, buf, len) < 0)
 		return ENOMEM;
+	ep->last_ms = sip_now_ms();
 	return 0;
 }
 

@@ -174,6 +174,7 @@ struct trunk {
 	unsigned int failures;          /* in a row */
 	unsigned int granted;           /* s, of the last 2xx */
 	int last_status;
+	uint64_t ep;                    /* TCP/TLS connection of the last REGISTER, or 0 */
 	uint64_t next_ms;               /* when the timer fires, 0 none */
 	struct event *timer;            /* owned */
 };
@@ -265,6 +266,7 @@ trunk_send(struct trunk *tr, unsigned int expires, const char *auth)
 	if ((error = sip_transport_route(proto, &dst, &route)) != 0 ||
 	    (error = sip_transport_local(&route, &local)) != 0)
 		return error;
+	tr->ep = proto != SIP_PROTO_UDP ? route.ep : 0;
 	register_uri(t, uri, sizeof(uri));
 	addr_str(&local, a, sizeof(a));
 	memcpy(branch, "z9hG4bK", 7);
@@ -562,6 +564,19 @@ sip_trunk_shutdown(void)
 		trunk_free(tr);
 	}
 	T.initialized = 0;
+}
+
+int
+sip_trunk_uses_ep(uint64_t ep)
+{
+	const struct trunk *tr;
+
+	if (!T.initialized)
+		return 0;
+	TAILQ_FOREACH(tr, &T.list, entry)
+		if (tr->ep == ep && tr->state != SIP_TRUNK_IDLE && tr->state != SIP_TRUNK_FAILED)
+			return 1;
+	return 0;
 }
 
 void

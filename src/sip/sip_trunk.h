@@ -58,6 +58,8 @@ void sip_trunk_shutdown(void);
 /* A final response (or status 408 with resp NULL: no answer) to a
  * REGISTER of ours with this Call-ID. */
 void sip_trunk_on_response(const char *call_id, int status, const struct osip_message *resp);
+/* Whether a trunk registers (or is registered) over connection ep. */
+int sip_trunk_uses_ep(uint64_t ep);
 /* One line per trunk ("trunk=NAME state=registered expires=N ..."). */
 void sip_trunk_write(struct evbuffer *out);
 

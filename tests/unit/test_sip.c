@@ -1202,6 +1202,68 @@ test_uac_422(void)
 	close(fd);
 }
 
+/* RFC 3262 as UAC: a 183 with Require: 100rel and RSeq gets a PRACK in
+ * its early dialog (To tag, RAck, CSeq 2, to its Contact); its
+ * retransmission is neither PRACKed nor reported again; a second reliable
+ * 1xx (RSeq 2) is; the call goes on (ACK CSeq 1, BYE CSeq 4). */
+static void
+test_uac_prack(void)
+{
+	char inv[8192], buf[8192], resp[4096], uri[128], v[256], extra[256];
+	struct sip_leg *leg = NULL;
+	struct addr from;
+	int fd = udp_sock("127.0.0.1");
+	unsigned int p = sock_port(fd);
+
+	reset();
+	snprintf(uri, sizeof(uri), "sip:205@127.0.0.1:%u", p);
+	CU_ASSERT_FATAL(sip_leg_invite(uri, "555", NULL, SDP, &t_cbs, &T, &leg) == 0);
+	CU_ASSERT_FATAL(expect(fd, "INVITE ", inv, sizeof(inv), 1000, &from));
+	CU_ASSERT(strstr(inv, "100rel") != NULL);
+	snprintf(extra, sizeof(extra), "Require: 100rel\r\nRSeq: 1\r\n"
+	    "Contact: <sip:205@127.0.0.1:%u>\r\n", p);
+	mk_response(resp, sizeof(resp), inv, 183, "Session Progress", "uas5", extra, NULL);
+	send_to(fd, &from, resp);
+	CU_ASSERT_FATAL(expect(fd, "PRACK sip:205@127.0.0.1", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(header(buf, "RAck", v, sizeof(v)) && strcmp(v, "1 1 INVITE") == 0);
+	CU_ASSERT(header(buf, "CSeq", v, sizeof(v)) && strcmp(v, "2 PRACK") == 0);
+	CU_ASSERT(header(buf, "To", v, sizeof(v)) && strstr(v, "tag=uas5") != NULL);
+	mk_response(extra, sizeof(extra), buf, 200, "OK", NULL, NULL, NULL);
+	send_to(fd, &from, extra);
+	run_until(&T.progress, 1000);
+	CU_ASSERT(T.progress == 1);
+	/* the retransmission */
+	send_to(fd, &from, resp);
+	CU_ASSERT(!expect(fd, "PRACK ", buf, sizeof(buf), 300, NULL));
+	CU_ASSERT(T.progress == 1);
+	/* the next reliable one */
+	snprintf(extra, sizeof(extra), "Require: 100rel\r\nRSeq: 2\r\n"
+	    "Contact: <sip:205@127.0.0.1:%u>\r\n", p);
+	mk_response(resp, sizeof(resp), inv, 180, "Ringing", "uas5", extra, NULL);
+	send_to(fd, &from, resp);
+	CU_ASSERT_FATAL(expect(fd, "PRACK ", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(header(buf, "RAck", v, sizeof(v)) && strcmp(v, "2 1 INVITE") == 0);
+	CU_ASSERT(header(buf, "CSeq", v, sizeof(v)) && strcmp(v, "3 PRACK") == 0);
+	mk_response(extra, sizeof(extra), buf, 200, "OK", NULL, NULL, NULL);
+	send_to(fd, &from, extra);
+	run_until(&T.progress, 1000);
+	snprintf(extra, sizeof(extra), "Contact: <sip:205@127.0.0.1:%u>\r\n", p);
+	mk_response(resp, sizeof(resp), inv, 200, "OK", "uas5", extra,
+	    "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 50000 RTP/AVP 0\r\n");
+	send_to(fd, &from, resp);
+	CU_ASSERT(expect(fd, "ACK ", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(header(buf, "CSeq", v, sizeof(v)) && strcmp(v, "1 ACK") == 0);
+	run_until(&T.answered, 1000);
+	sip_leg_hangup(leg, 0, 16);
+	CU_ASSERT_FATAL(expect(fd, "BYE ", buf, sizeof(buf), 1000, NULL));
+	CU_ASSERT(header(buf, "CSeq", v, sizeof(v)) && strcmp(v, "4 BYE") == 0);
+	mk_response(resp, sizeof(resp), buf, 200, "OK", NULL, NULL, NULL);
+	send_to(fd, &from, resp);
+	settle();
+	CU_ASSERT(sip_leg_count() == 0);
+	close(fd);
+}
+
 static int
 tcp_connect(const struct addr *to)
 {
@@ -1212,6 +1274,57 @@ tcp_connect(const struct addr *to)
 		return -1;
 	}
 	return fd;
+}
+
+/* [sip] tcp_idle_timeout: an idle connection nothing uses is closed; one
+ * that carries a call (its INVITE transaction and dialog) stays open. */
+static void
+test_tcp_idle(void)
+{
+	char buf[8192], req[4096], text[512];
+	struct cfg *c2;
+	int a, b, n;
+
+	snprintf(text, sizeof(text), "[sip]\nlisten_udp = 127.0.0.1:%u\nlisten_tcp = 127.0.0.1:%u\n"
+	    "trusted = 127.0.0.1/32\ntcp_idle_timeout = 1\n[user alice]\npassword = secret\n"
+	    "number = 555\n", addr_port(&sip_udp), addr_port(&sip_tcp));
+	c2 = cfg_load_string("idle.conf", text, NULL);
+	CU_ASSERT_FATAL(c2 != NULL);
+	CU_ASSERT_FATAL(sip_apply(c2) == 0);
+	reset();
+	a = tcp_connect(&sip_tcp);
+	b = tcp_connect(&sip_tcp);
+	CU_ASSERT_FATAL(a >= 0 && b >= 0);
+	snprintf(req, sizeof(req), "OPTIONS sip:127.0.0.1 SIP/2.0\r\n"
+	    "Via: SIP/2.0/TCP 127.0.0.1:5998;branch=z9hG4bKidle1\r\nMax-Forwards: 70\r\n"
+	    "From: <sip:a@127.0.0.1>;tag=i1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: idle1@t\r\n"
+	    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+	CU_ASSERT(write(a, req, strlen(req)) == (ssize_t)strlen(req));
+	CU_ASSERT(expect(a, "SIP/2.0 200", buf, sizeof(buf), 1000, NULL));
+	mk_invite(req, sizeof(req), "TCP", 5997, "z9hG4bKidle2", "idle2@t", 1, NULL,
+	    "application/sdp", SDP);
+	CU_ASSERT(write(b, req, strlen(req)) == (ssize_t)strlen(req));
+	run_until(&T.invites, 1000);
+	CU_ASSERT_FATAL(T.invites == 1);
+	/* a: closed once idle (recv_msg -1 on EOF); b: open (0: nothing) */
+	n = 0;
+	for (int i = 0; i < 8 && n == 0; i++) {
+		n = recv_msg(a, buf, sizeof(buf), 500, NULL);
+		if (n > 0)
+			n = 0;  /* skip anything still queued */
+	}
+	CU_ASSERT(n == -1);
+	do
+		n = recv_msg(b, buf, sizeof(buf), 300, NULL);
+	while (n > 0);
+	CU_ASSERT(n == 0);
+	sip_leg_hangup(T.leg, 486, 0);
+	CU_ASSERT(expect(b, "SIP/2.0 486", buf, sizeof(buf), 1000, NULL));
+	close(a);
+	close(b);
+	settle();
+	CU_ASSERT(sip_apply(cfg) == 0);
+	cfg_unref(c2);
 }
 
 static void
@@ -1351,6 +1464,8 @@ main(void)
 	CU_add_test(s, "a request that cannot be answered is dropped as malformed", test_unanswerable);
 	CU_add_test(s, "a Request-URI user that is not a number: 484", test_ruri_user_escaped);
 	CU_add_test(s, "UAC: 422 answered once with the Min-SE", test_uac_422);
+	CU_add_test(s, "UAC: PRACK for reliable provisional responses", test_uac_prack);
+	CU_add_test(s, "idle TCP connections closed unless in use", test_tcp_idle);
 	CU_add_test(s, "INVITE with a Contact that cannot be written back: 400", test_unusable_contact);
 	CU_add_test(s, "UAS call: 100, 180, 200 (+retransmit), ACK, BYE", test_uas_call);
 	CU_add_test(s, "UAS hangup after answer sends BYE", test_uas_hangup_bye);
