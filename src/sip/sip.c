@@ -2484,6 +2484,28 @@ tr_leg(osip_transaction_t *tr)
 	return osip_transaction_get_your_instance(tr);
 }
 
+/* The route set of a dialog from the Record-Route of m, as "Route: ...\r\n"
+ * lines (reversed for the UAC, RFC 3261 12.1.2), "" when none; NULL when
+ * out of memory. Caller frees. */
+static char *
+route_lines(const osip_message_t *m, int reverse)
+{
+	struct sbuf rs = {0};
+	int n = osip_list_size(&m->record_routes);
+	char *s = NULL;
+
+	for (int i = 0; i < n; i++) {
+		osip_record_route_t *rr = osip_list_get(&m->record_routes, reverse ? n - 1 - i : i);
+
+		if (osip_record_route_to_str(rr, &s) == 0) {
+			sb_printf(&rs, "Route: %s\r\n", s);
+			osip_free(s);
+		}
+	}
+	sb_printf(&rs, "%s", "");
+	return sb_done(&rs, NULL);
+}
+
 /* UAC, RFC 3262: a provisional response with Require: 100rel and an
  * RSeq gets a PRACK in its early dialog (to its Contact, along its
  * Record-Route, To with its tag). 0 when it is new (PRACKed now), EEXIST
@@ -2493,7 +2515,6 @@ static int
 uac_prack(struct sip_leg *leg, const osip_message_t *resp)
 {
 	osip_contact_t *c = NULL;
-	struct sbuf rs = {0};
 	char *target = NULL, *to = NULL, *routes = NULL, *text = NULL, *s = NULL, rack[64];
 	unsigned long rseq = msg_header_num(resp, "rseq");
 	size_t len;
@@ -2515,16 +2536,7 @@ uac_prack(struct sip_leg *leg, const osip_message_t *resp)
 		to = strdup(s);
 		osip_free(s);
 	}
-	for (int i = osip_list_size(&resp->record_routes) - 1; i >= 0; i--) {
-		osip_record_route_t *rr = osip_list_get(&resp->record_routes, i);
-
-		if (osip_record_route_to_str(rr, &s) == 0) {
-			sb_printf(&rs, "Route: %s\r\n", s);
-			osip_free(s);
-		}
-	}
-	sb_printf(&rs, "%s", "");
-	routes = sb_done(&rs, NULL);
+	routes = route_lines(resp, 1);
 	if (target == NULL || to == NULL || routes == NULL)
 		goto out;
 	snprintf(rack, sizeof(rack), "RAck: %lu %s INVITE\r\n", rseq, resp->cseq->number);
@@ -2577,7 +2589,7 @@ sip_cb_ict_1xx(int type, osip_transaction_t *tr, osip_message_t *resp)
 static int
 uac_ack(struct sip_leg *leg, const osip_message_t *resp)
 {
-	struct sbuf sb = {0}, rs = {0};
+	struct sbuf sb = {0};
 	struct addr local;
 	osip_contact_t *c = NULL;
 	char a[ADDR_STRLEN], branch[40], *s = NULL;
@@ -2596,15 +2608,7 @@ uac_ack(struct sip_leg *leg, const osip_message_t *resp)
 		leg->target = strdup(s);
 		osip_free(s);
 	}
-	for (int i = osip_list_size(&resp->record_routes) - 1; i >= 0; i--) {
-		osip_record_route_t *rr = osip_list_get(&resp->record_routes, i);
-		if (osip_record_route_to_str(rr, &s) == 0) {
-			sb_printf(&rs, "Route: %s\r\n", s);
-			osip_free(s);
-		}
-	}
-	sb_printf(&rs, "%s", "");
-	leg->routes = sb_done(&rs, NULL);
+	leg->routes = route_lines(resp, 1);
 	if (leg->target != NULL && leg->routes != NULL && !dialog_usable(leg)) {
 		/* Keep sending to where our INVITE went. */
 		log_limited(&S.rl_bad, LOG_LEVEL_WARN, "sip: bad Contact, Record-Route or To in a %d",
