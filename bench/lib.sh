@@ -89,25 +89,15 @@ bench_cleanup() {
 trap bench_cleanup EXIT
 trap 'exit 1' INT TERM
 
-# A free UDP+TCP port on 127.0.0.1 (even).
+# A free even port on 127.0.0.1 (UDP and TCP) from the integration tests'
+# allocator (tests/integration/ittool.py ports), reserved for this shell's
+# lifetime against test and benchmark runs in parallel. This file does not
+# source tests/integration/lib.sh: at its top level that one makes a test
+# directory, reserves a 40-port RTP range, requires dumpcap and sipp and
+# sets its own EXIT trap, none of which a benchmark wants.
 bench_free_port() {
-	python3 - "$@" <<'EOF'
-import random, socket
-for _ in range(500):
-    p = random.randrange(15000, 19990) & ~1
-    ok = True
-    for k in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        s = socket.socket(socket.AF_INET, k)
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            ok = False
-        finally:
-            s.close()
-    if ok:
-        print(p)
-        break
-EOF
+	python3 -W ignore "$BENCH_DIR/../tests/integration/ittool.py" ports --owner $$ 2 |
+		awk '{print $1}'
 }
 SIP_PORT=${BENCH_SIP_PORT:-$(bench_free_port)}
 [ -n "$SIP_PORT" ] || bfail "no free SIP port"

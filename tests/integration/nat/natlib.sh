@@ -13,21 +13,11 @@ set -u
 NAT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NAT_NAME=$(basename "$0" .sh)
 NATOOL="python3 -W ignore $NAT_DIR/natool.py"
+# The common helpers: binaries, the test directory $T, process liveness,
+# logging, the exit cleanup (it_cleanup, chained below).
+. "$NAT_DIR/../lib.sh"
 . "$NAT_DIR/topo.sh"
 
-nat_abs() {
-	case "$1" in
-	/*) echo "$1" ;;
-	*) echo "$PWD/$1" ;;
-	esac
-}
-PSTNBRIDGED=$(nat_abs "${PSTNBRIDGED:-./pstnbridged}")
-PSTNBRIDGECTL=$(nat_abs "${PSTNBRIDGECTL:-./pstnbridgectl}")
-
-T=${IT_TESTDIR:-}
-[ -n "$T" ] || T=$(mktemp -d "${TMPDIR:-/tmp}/pstnbridge-$NAT_NAME.XXXXXX")
-mkdir -p "$T"
-T=$(cd "$T" && pwd)
 NP=pbn$$                # namespace prefix of this test
 GW_IP=203.0.113.10
 ATT_IP=203.0.113.66
@@ -35,12 +25,7 @@ NAT_PUB_IP=203.0.113.1
 echo "test $NAT_NAME: files in $T, namespaces $NP-*"
 
 log() {
-	echo "[$(date +%T.%3N)] $*"
-}
-
-fail() {
-	log "FAIL: $*"
-	exit 1
+	it_log "$@"
 }
 
 for tool in ip nft conntrack dumpcap sipp python3 timeout; do
@@ -56,6 +41,7 @@ nat_final_cleanup() {
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NP-"); do
 		ip netns del "$ns" 2>/dev/null
 	done
+	it_cleanup
 }
 trap nat_final_cleanup EXIT
 trap 'exit 1' INT TERM
@@ -65,25 +51,16 @@ AUDIO=$T/audio.wav
 $NATOOL gen-alaw "$AUDIO" --seconds 40 || fail "cannot write $AUDIO"
 
 alive() {
-	local st
-	kill -0 "$1" 2>/dev/null || return 1
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ "$st" != Z ]
+	it_alive "$@"
 }
 
 # wait_dead PID SECONDS
 wait_dead() {
-	local n=$(( $2 * 20 ))
-	while [ $n -gt 0 ]; do
-		alive "$1" || return 0
-		sleep 0.05
-		n=$((n - 1))
-	done
-	! alive "$1"
+	it_wait_dead "$@"
 }
 
 now() {
-	date +%s.%N
+	it_now
 }
 
 # ------------------------------------------------------------ one run
