@@ -243,6 +243,9 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("span", "restart_attempts", CFG_T_INT, "3", 1, 10, NULL, \
 	    true, false, APP_ALWAYS, PK_INT, OFF(cfg_span, restart_attempts), 0, \
 	    "RESTARTs sent for a channel in all before it is left out of service") \
+	X("span", "restart_on_up", CFG_T_ENUM, "yes", 0, 0, "no|yes", \
+	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_span, restart_on_up), 0, \
+	    "yes: RESTART every idle B-channel when the span comes up (start-up, alarm or D-channel recovery)") \
 	X("span", "signalling", CFG_T_ENUM, "pri_cpe", 0, 0, "pri_cpe|pri_net", \
 	    false, false, APP_DAHDI, PK_ENUM, OFF(cfg_span, signalling), 0, \
 	    "dahdi: the daemon is the user side (pri_cpe) or the network side (pri_net)") \

@@ -153,6 +153,7 @@ struct cfg_span {
 	unsigned int digit_timeout;     /* inbound overlap: seconds between digits */
 	unsigned int restart_timeout;   /* T316: seconds to wait for RESTART ACKNOWLEDGE */
 	unsigned int restart_attempts;  /* RESTARTs sent in all before giving up */
+	int restart_on_up;              /* 1: RESTART the idle B-channels when the span comes up */
 	struct cfg_sim_phones sim;
 	struct cfg_dahdi dahdi;         /* driver = dahdi */
 };

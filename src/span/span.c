@@ -681,6 +681,7 @@ span_apply_keys(struct span *s, const struct cfg_span *cs)
 	s->digit_timeout = cs->digit_timeout > 0 ? cs->digit_timeout : 5;
 	s->restart_timeout = cs->restart_timeout > 0 ? cs->restart_timeout : 120;
 	s->restart_attempts = cs->restart_attempts > 0 ? cs->restart_attempts : 3;
+	s->restart_on_up = cs->restart_on_up;
 }
 
 void
@@ -699,16 +700,40 @@ span_silence(enum cfg_law law)
 	return law == CFG_LAW_ULAW ? SPAN_SILENCE_ULAW : SPAN_SILENCE_ALAW;
 }
 
+/* RESTART the channels that lost calls while the span was down and, with
+ * restart_on_up, every idle one. */
+static void
+span_restart_on_up(struct span *s)
+{
+	if (!s->up || s->pri == NULL)
+		return;
+	if (s->restart_on_up) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < s->nchans; i++) {
+			struct span_chan *ch = &s->chans[i];
+
+			if (ch->call == NULL && !ch->restarting && !ch->need_restart) {
+				ch->need_restart = 1;
+				n++;
+			}
+		}
+		if (n > 0)
+			log_notice("span=%s up: RESTART of %zu idle B-channel%s", s->name, n,
+			    n == 1 ? "" : "s");
+	}
+	span_pri_restart_lost(s);
+}
+
 static void
 span_on_restart(evutil_socket_t fd, short what, void *arg)
 {
-	struct span *s = arg;
-
-	if (s->up)
-		span_pri_restart_lost(s);
+	span_restart_on_up(arg);
 }
 
-/* The one place the span goes up or down. */
+/* The one place the span goes up or down. The first time (start-up) the
+ * channels are restarted at once, before any call can be placed on them;
+ * later (recovery) after SPAN_RESTART_DELAY_MS, once layer 2 has settled. */
 static void
 span_update_up(struct span *s)
 {
@@ -722,6 +747,11 @@ span_update_up(struct span *s)
 	log_notice("span=%s %s (D-channel %s, %s)", s->name, up ? "up" : "down",
 	    s->dchan_up ? "up" : "down", s->alarmed ? "in alarm" : "no alarm");
 	if (up) {
+		if (!s->ever_up) {
+			s->ever_up = 1;
+			span_restart_on_up(s);
+			return;
+		}
 		if (s->ev_restart == NULL)
 			s->ev_restart = evtimer_new(s->base, span_on_restart, s);
 		if (s->ev_restart == NULL || evtimer_add(s->ev_restart, &tv) != 0)

@@ -245,6 +245,23 @@ it_log_lines() {
 	wc -l < "$DLOG"
 }
 
+# Wait (bounded, SECONDS, default 3) until `pstnbridgectl spans` has a line
+# that begins with STR; fail with MESSAGE and what it shows if it does not.
+it_wait_spans() {
+	local str=$1 max=${2:-3} msg=$3 n
+	for n in $(seq $((max * 10))); do
+		ctl spans 2>/dev/null | grep -qF -- "$str" && return 0
+		sleep 0.1
+	done
+	fail "$msg: $(ctl spans)"
+}
+
+# Q.931 messages of one type a libpri side logged: it_q931_count SIDE DIR TYPE
+# (SIDE sim1/far for the sim far end, DIR '<' received or '>' sent).
+it_q931_count() {
+	grep -cF "pri $1: $2 Message Type: $3 (" "$DLOG"
+}
+
 # Wait (bounded) until `pstnbridgectl calls` lists at least N calls.
 it_wait_calls() {
 	local want=$1 max=${2:-10} n c

@@ -606,12 +606,29 @@ out:
 	t_stop();
 }
 
+/* A call on span s is answered by the far end, then hung up by us. */
+static void
+t_call_answer_hangup(struct span *s)
+{
+	struct tcall t;
+
+	if (t_call(s, &t) != 0)
+		return;
+	CU_ASSERT_TRUE(RUN_UNTIL(t.answered, 3000));
+	span_call_hangup(t.sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+}
+
+/* The same span without the RESTART of idle channels on span up. */
+static const char conf_t1_lost_only[] =
+    "[span d1]\ndriver = dahdi\ntype = t1\nspan = 1\nrestart_on_up = no\n";
+
 /* An alarm ends the calls with 38 and refuses new ones with 38; when it
  * clears the span comes back by itself and restarts the lost channel. */
 static void
 t_alarm_case(int alarm, const char *name)
 {
-	struct span *s = t_start_t1(conf_t1, 0);
+	struct span *s = t_start_t1(conf_t1_lost_only, 0);
 	struct tcall t, t2;
 	struct span_call *sc;
 	char want[64];
@@ -645,12 +662,31 @@ t_alarm_case(int alarm, const char *name)
 	CU_ASSERT_PTR_NOT_NULL(strstr(log, "RESTART sent"));
 	/* and takes calls again */
 	t_run_ms(100);
-	if (t_call(s, &t2) != 0)
-		goto out;
-	CU_ASSERT_TRUE(RUN_UNTIL(t2.answered, 3000));
-	span_call_hangup(t2.sc, 16);
-	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
+	t_call_answer_hangup(s);
 out:
+	t_stop();
+}
+
+/* restart_on_up (the default): every idle B-channel is restarted at
+ * start-up, at once, and again when the span comes back from an alarm. */
+static void
+test_restart_on_up(void)
+{
+	struct span *s = t_start_t1(conf_t1, 0);
+
+	CU_ASSERT_TRUE(RUN_UNTIL(far.restarts == 23, 1000));
+	t_run_ms(200);
+	CU_ASSERT_EQUAL(far.restarts, 23);
+	fake_dahdi_set_alarms(1, DAHDI_ALARM_RED);
+	CU_ASSERT_TRUE(RUN_UNTIL(!span_is_up(s), 1000));
+	fake_dahdi_set_alarms(1, 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s), 1000));
+	/* not at once on recovery: after SPAN_RESTART_DELAY_MS */
+	t_run_ms(SPAN_RESTART_DELAY_MS / 2);
+	CU_ASSERT_EQUAL(far.restarts, 23);
+	CU_ASSERT_TRUE(RUN_UNTIL(far.restarts == 46, SPAN_RESTART_DELAY_MS + 3000));
+	t_run_ms(200);
+	t_call_answer_hangup(s);
 	t_stop();
 }
 
@@ -891,6 +927,7 @@ main(void)
 	CU_add_test(suite, "outbound call, audio both ways", test_outbound_audio);
 	CU_add_test(suite, "inbound call", test_inbound);
 	CU_add_test(suite, "every event fetched and logged", test_events);
+	CU_add_test(suite, "RESTART of idle channels on span up", test_restart_on_up);
 	CU_add_test(suite, "red alarm", test_alarm_red);
 	CU_add_test(suite, "yellow alarm", test_alarm_yellow);
 	CU_add_test(suite, "blue alarm", test_alarm_blue);
