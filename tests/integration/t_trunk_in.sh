@@ -8,7 +8,9 @@
 #  - from 127.0.0.4, outside match, without credentials: 401, no SETUP;
 #  - from 127.0.0.4 authenticating as the trunk's username: the call goes
 #    through (the trunk matched by authentication);
-#  - from 127.0.0.4 with a wrong password: 403.
+#  - from 127.0.0.4 with a wrong password: 403;
+#  - the trunk's max_calls (1) and max_duration (3 s): a second call while
+#    one is up gets 403, the first is hung up (BYE) after 3 s.
 . "$(dirname "$0")/lib.sh"
 
 {
@@ -21,6 +23,8 @@ username = carrier
 password = tp4ss
 match = 127.0.0.3/32
 deny = 106
+max_calls = 1
+max_duration = 3
 country_code = 44
 national_prefix =
 in_format = national
@@ -70,6 +74,19 @@ it_uac wrong uac_sec_auth_fail.xml 100 "$SIPP4" "$MEDIA4" 20 CODE=403 -- -au car
 	fail "a wrong trunk password was not refused with 403"
 grep -q 'auth failure from 127.0.0.4:[0-9]* user="carrier" reason=wrong-password method=INVITE' "$DLOG" ||
 	fail "no fail2ban line for the wrong trunk password"
+
+# 6. the trunk's limits
+IT_SIPP_IP=127.0.0.3
+it_wait_calls_gone 5 || fail "calls still listed: $(ctl calls)"
+it_uac_bg long uac_wait_bye.xml 100 "$SIPP1" "$MEDIA1" 20 BYE_TIMEOUT_MS=6000
+P=$SIPP_PID
+it_wait_calls 1 5 || fail "the first call of the trunk is not up"
+it_uac second uac_fail.xml 100 "$SIPP2" "$MEDIA2" 20 CODE=403 ||
+	fail "a second call over the trunk's max_calls was not refused with 403"
+grep -q 'trunk carrier: over max-calls (1 live calls): 403' "$DLOG" ||
+	fail "no log line of the trunk's max_calls"
+it_sipp_wait "$P" long || fail "the trunk's call was not hung up by max_duration"
+grep -q 'max_duration of 3 s reached' "$DLOG" || fail "no max_duration line"
 
 it_wait_calls_gone 5 || fail "calls still listed: $(ctl calls)"
 it_stop_daemon
