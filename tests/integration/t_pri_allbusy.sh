@@ -11,10 +11,6 @@ read -r RTPMIN < <($IT_TOOL ports --owner $$ 64) || fail "no free ports"
 [ -n "${RTPMIN:-}" ] || fail "no free ports"
 RTPMAX=$((RTPMIN + 63))
 
-q931_count() {
-	grep -cF "pri $1: $2 Message Type: $3 (" "$DLOG"
-}
-
 it_config | sed 's/^type = e1$/type = t1/' > "$CONF"
 grep -q '^type = t1$' "$CONF" || fail "config has no t1 span"
 it_start_daemon
@@ -32,7 +28,7 @@ for n in $(seq 50); do
 	sleep 0.1
 done
 ctl status | grep -q '^span sim1 up calls=23$' || fail "23 calls not up: $(ctl status)"
-setups=$(q931_count sim1/far '<' SETUP)
+setups=$(it_q931_count sim1/far '<' SETUP)
 [ "$setups" -eq 23 ] || fail "the far end saw $setups SETUPs, not 23"
 
 it_uac busy24 uac_fail.xml 103 "$SIPP2" "$MEDIA2" 20 CODE=503 ||
@@ -40,19 +36,19 @@ it_uac busy24 uac_fail.xml 103 "$SIPP2" "$MEDIA2" 20 CODE=503 ||
 grep -q '^Retry-After: *[0-9]' "$T/busy24.msg" || fail "the 503 has no Retry-After"
 grep -q '^Reason: *Q\.850;cause=34' "$T/busy24.msg" ||
 	fail "the 503 has no Reason: Q.850;cause=34: $(grep -i '^Reason' "$T/busy24.msg")"
-setups=$(q931_count sim1/far '<' SETUP)
+setups=$(it_q931_count sim1/far '<' SETUP)
 [ "$setups" -eq 23 ] || fail "a SETUP went out for the 24th call ($setups SETUPs)"
 grep -q 'refused: all channels busy' "$DLOG" || fail "no 'all channels busy' in the log"
 
 it_sipp_wait "$HOLD" hold || fail "the 23 held calls did not end with CANCEL / 487"
 it_wait_calls_gone 10 || fail "calls still listed: $(ctl calls)"
 # each of the 23 was cleared on the D-channel
-[ "$(q931_count sim1/far '<' DISCONNECT)" -ge 23 ] || fail "fewer than 23 DISCONNECTs"
+[ "$(it_q931_count sim1/far '<' DISCONNECT)" -ge 23 ] || fail "fewer than 23 DISCONNECTs"
 
 # a channel is free again
 it_uac again uac_fail.xml 102 "$SIPP2" "$MEDIA2" 20 CODE=486 ||
 	fail "after the calls ended, a call to 102 did not get 486"
-[ "$(q931_count sim1/far '<' SETUP)" -eq 24 ] || fail "no SETUP for the call after"
+[ "$(it_q931_count sim1/far '<' SETUP)" -eq 24 ] || fail "no SETUP for the call after"
 
 it_daemon_alive
 it_stop_daemon

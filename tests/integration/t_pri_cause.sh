@@ -10,10 +10,6 @@
 
 # Q.931 message MSG seen by libpri instance WHO ("sim1" the daemon,
 # "sim1/far" the far end) in direction DIR ("<" received, ">" sent): count.
-q931_count() {
-	grep -cF "pri $1: $2 Message Type: $3 (" "$DLOG"
-}
-
 # Causes of the Cause IEs that instance WHO received, one per line, in the
 # daemon log after line $MARK.
 MARK=0
@@ -33,8 +29,8 @@ it_uac busy uac_fail.xml 102 "$SIPP1" "$MEDIA1" 20 CODE=486 ||
 	fail "a call to 102 did not end with 486"
 grep -q '^Reason: *Q\.850;cause=17' "$T/busy.msg" ||
 	fail "the 486 has no Reason: Q.850;cause=17: $(grep -i '^Reason' "$T/busy.msg")"
-[ "$(q931_count sim1/far '<' SETUP)" -ge 1 ] || fail "the far end saw no SETUP"
-[ "$(q931_count sim1 '<' DISCONNECT)" -ge 1 ] || fail "the daemon saw no DISCONNECT"
+[ "$(it_q931_count sim1/far '<' SETUP)" -ge 1 ] || fail "the far end saw no SETUP"
+[ "$(it_q931_count sim1 '<' DISCONNECT)" -ge 1 ] || fail "the daemon saw no DISCONNECT"
 q931_causes_rx sim1 | grep -qx 17 || fail "no cause 17 received by the daemon"
 it_wait_calls_gone 5 || fail "the busy call is still listed: $(ctl calls)"
 

@@ -8,10 +8,6 @@
 # to sim1 again. An unknown span is an error.
 . "$(dirname "$0")/lib.sh"
 
-q931_count() {
-	grep -cF "pri $1: $2 Message Type: $3 (" "$DLOG"
-}
-
 it_config | sed -e 's/^spans = sim1$/spans = sim1, sim2/' > "$CONF"
 cat >> "$CONF" <<EOF2
 
@@ -47,10 +43,10 @@ tail -n +"$((from + 1))" "$DLOG" | grep -q "SETUP 102 on span sim2" || fail "the
 ctl span block sim2 >/dev/null || fail "block sim2"
 it_wait_log "span=sim2 SERVICE: 23 B-channels out of service" 2 || fail "no SERVICE for sim2"
 for n in $(seq 30); do
-	[ "$(q931_count sim2/far '<' SERVICE)" -ge 23 ] && break
+	[ "$(it_q931_count sim2/far '<' SERVICE)" -ge 23 ] && break
 	sleep 0.1
 done
-[ "$(q931_count sim2/far '<' SERVICE)" -ge 23 ] || fail "the far end of sim2 got $(q931_count sim2/far '<' SERVICE) SERVICE messages"
+[ "$(it_q931_count sim2/far '<' SERVICE)" -ge 23 ] || fail "the far end of sim2 got $(it_q931_count sim2/far '<' SERVICE) SERVICE messages"
 it_uac none uac_fail.xml 100 "$SIPP3" "$MEDIA3" 20 CODE=503 || fail "with both spans blocked, no 503"
 # the call up before the block went on to its end
 it_sipp_wait "$LONG" long || fail "the call up on sim1 did not end normally"

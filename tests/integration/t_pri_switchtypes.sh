@@ -6,10 +6,6 @@
 # (cause 17) on the D-channel.
 . "$(dirname "$0")/lib.sh"
 
-q931_count() {
-	grep -cF "pri $1: $2 Message Type: $3 (" "$DLOG"
-}
-
 for sw in national ni1 dms100 4ess 5ess euroisdn_e1 euroisdn_t1 qsig; do
 	case $sw in
 	euroisdn_e1|qsig) type=e1 ;;
@@ -29,9 +25,9 @@ for sw in national ni1 dms100 4ess 5ess euroisdn_e1 euroisdn_t1 qsig; do
 		fail "$sw: sipp's audio did not come back through the PSTN call"
 	it_uac "busy-$sw" uac_fail.xml 102 "$SIPP2" "$MEDIA2" 20 CODE=486 ||
 		fail "$sw: the call to 102 did not end with 486"
-	[ "$(q931_count sim1/far '<' SETUP)" -eq 2 ] || fail "$sw: the far end did not see 2 SETUPs"
-	[ "$(q931_count sim1 '<' CONNECT)" -ge 1 ] || fail "$sw: no CONNECT received"
-	[ "$(q931_count sim1 '<' DISCONNECT)" -ge 1 ] || fail "$sw: no DISCONNECT received"
+	[ "$(it_q931_count sim1/far '<' SETUP)" -eq 2 ] || fail "$sw: the far end did not see 2 SETUPs"
+	[ "$(it_q931_count sim1 '<' CONNECT)" -ge 1 ] || fail "$sw: no CONNECT received"
+	[ "$(it_q931_count sim1 '<' DISCONNECT)" -ge 1 ] || fail "$sw: no DISCONNECT received"
 	grep -F "pri sim1: <" "$DLOG" | grep -q 'Cause:.*(17)' || fail "$sw: no cause 17 received"
 	it_wait_calls_gone 5 || fail "$sw: calls still listed: $(ctl calls)"
 	it_stop_daemon
