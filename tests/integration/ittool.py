@@ -15,7 +15,12 @@ Subcommands:
   udp                   send one datagram (--hex or --text or --file) from
                         127.0.0.1 and print the first line of each reply
                         received within --wait seconds
+  digest FILE           recompute every digest response (RFC 2617/8760,
+                        qop=auth) in the --header lines of a sipp message
+                        trace from --user/--realm/--password and --method;
+                        check --count of them and the --uri-prefix
 """
+import hashlib
 import argparse
 import json
 import math
@@ -467,6 +472,38 @@ def cmd_udp(args):
 	s.close()
 
 
+# ---------------------------------------------------------------- digest
+
+def cmd_digest(args):
+	text = open(args.file, errors="replace").read()
+	auths = re.findall(r"^%s: Digest (.*?)\r?$" % re.escape(args.header), text, re.M)
+	if args.count is not None and len(auths) != args.count:
+		sys.exit("expected %d %s header(s), saw %d" % (args.count, args.header, len(auths)))
+	for a in auths:
+		p = dict((k, v.strip('"')) for k, v in re.findall(r'(\w+)=("[^"]*"|[^,\s]+)', a))
+		alg = p.get("algorithm", "MD5").upper()
+		h = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}.get(alg)
+		if h is None:
+			sys.exit("unknown algorithm %s" % alg)
+		if args.algorithm and alg != args.algorithm.upper():
+			sys.exit("algorithm %s, expected %s" % (alg, args.algorithm))
+		H = lambda x: h(x.encode()).hexdigest()
+		if p.get("username") != args.user or p.get("realm") != args.realm:
+			sys.exit("username/realm %s/%s, expected %s/%s" % (p.get("username"),
+			    p.get("realm"), args.user, args.realm))
+		if p.get("qop") != "auth":
+			sys.exit("qop %s, expected auth" % p.get("qop"))
+		if args.uri_prefix and not p.get("uri", "").startswith(args.uri_prefix):
+			sys.exit("uri %s does not begin with %s" % (p.get("uri"), args.uri_prefix))
+		if args.opaque_prefix and not p.get("opaque", "").startswith(args.opaque_prefix):
+			sys.exit("opaque %s does not begin with %s" % (p.get("opaque"), args.opaque_prefix))
+		want = H(":".join([H("%s:%s:%s" % (args.user, args.realm, args.password)),
+		    p["nonce"], p["nc"], p["cnonce"], "auth", H("%s:%s" % (args.method, p["uri"]))]))
+		if p["response"] != want:
+			sys.exit("wrong response %s, expected %s" % (p["response"], want))
+	print("%d digest response(s) in %s correct" % (len(auths), args.header))
+
+
 def main():
 	ap = argparse.ArgumentParser(description=__doc__,
 	                             formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -519,6 +556,18 @@ def main():
 	p.add_argument("--crlf", action="store_true", help="turn line ends into CRLF")
 	p.add_argument("--wait", type=float, default=0)
 	p.set_defaults(fn=cmd_udp)
+	p = sub.add_parser("digest")
+	p.add_argument("file")
+	p.add_argument("--header", default="Authorization")
+	p.add_argument("--method", required=True)
+	p.add_argument("--user", required=True)
+	p.add_argument("--realm", required=True)
+	p.add_argument("--password", required=True)
+	p.add_argument("--count", type=int)
+	p.add_argument("--uri-prefix")
+	p.add_argument("--opaque-prefix")
+	p.add_argument("--algorithm", help="the algorithm every response must name")
+	p.set_defaults(fn=cmd_digest)
 	args = ap.parse_args()
 	args.fn(args)
 
