@@ -418,3 +418,33 @@ it_register() {
 		EXPIRES="$exp" CODE="$code" CONTACT="$contact"
 	it_sipp "$name" "$T/$name.xml" "$port" "$MEDIA4" 10 "127.0.0.1:$SIPPORT"
 }
+
+# ---------------------------------------------------------------- TLS
+# it_pki_cert DIR NAME CN EXTENSIONS: a key and a certificate NAME.key,
+# NAME.crt for CN, signed by DIR/ca.crt, with the x509v3 extension lines.
+it_pki_cert() {
+	local d=$1 name=$2 cn=$3 ext=$4
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$d/$name.key" -out "$d/$name.csr" \
+		-subj "/CN=$cn" >/dev/null 2>&1 || fail "openssl req $name"
+	printf '%s\n' "$ext" > "$d/$name.ext"
+	openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 2 -sha256 -extfile "$d/$name.ext" -out "$d/$name.crt" >/dev/null 2>&1 ||
+		fail "openssl x509 $name"
+}
+
+# it_pki_make DIR: a test PKI in DIR: ca.crt/ca.key (the test CA),
+# server.crt/.key (for 127.0.0.1, IP and DNS subjectAltName),
+# client.crt/.key (a client certificate of the CA) and other.crt/.key (a
+# second CA nobody trusts).
+it_pki_make() {
+	local d=$1
+	command -v openssl >/dev/null || fail "openssl is not installed"
+	mkdir -p "$d"
+	openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" \
+		-days 2 -subj "/CN=pstnbridge test CA" >/dev/null 2>&1 || fail "openssl: no CA"
+	it_pki_cert "$d" server 127.0.0.1 "subjectAltName=IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth,clientAuth"
+	it_pki_cert "$d" client "test client" "extendedKeyUsage=clientAuth"
+	openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$d/other.key" -out "$d/other.crt" \
+		-days 2 -subj "/CN=other CA" >/dev/null 2>&1 || fail "openssl: no second CA"
+}

@@ -8,26 +8,9 @@
 # of the CA gets through.
 . "$(dirname "$0")/lib.sh"
 DLGTOOL="python3 -W ignore $IT_DIR/dlgtool.py"
-command -v openssl >/dev/null || fail "openssl is not installed"
 TLSPORT=$SIPP4
 P=$T/pki
-mkdir -p "$P"
-
-mkcert() {      # name CN [extension lines]
-	openssl req -new -newkey rsa:2048 -nodes -keyout "$P/$1.key" -out "$P/$1.csr" \
-		-subj "/CN=$2" >/dev/null 2>&1 || fail "openssl req $1"
-	printf '%s\n' "$3" > "$P/$1.ext"
-	openssl x509 -req -in "$P/$1.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
-		-days 2 -sha256 -extfile "$P/$1.ext" -out "$P/$1.crt" >/dev/null 2>&1 || fail "openssl x509 $1"
-}
-openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" -days 2 \
-	-subj "/CN=pstnbridge test CA" >/dev/null 2>&1 || fail "openssl: no CA"
-mkcert server 127.0.0.1 "subjectAltName=IP:127.0.0.1
-extendedKeyUsage=serverAuth,clientAuth"
-mkcert client "test client" "extendedKeyUsage=clientAuth"
-# another CA the daemon does not know
-openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$P/other.key" -out "$P/other.crt" -days 2 \
-	-subj "/CN=other CA" >/dev/null 2>&1 || fail "openssl: no second CA"
+it_pki_make "$P"
 
 tls_config() {  # verify_peer
 	it_config | sed -e "/^\[sip\]/a listen_tls = 127.0.0.1:$TLSPORT\ntls_certificate = $P/server.crt\ntls_key = $P/server.key\ntls_ca = $P/ca.crt\ntls_verify_peer = $1"
