@@ -4,8 +4,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1981,6 +1987,71 @@ test_leg_strict_rebind_hold(void)
 	event_base_free(base);
 }
 
+/* io = auto where io_uring cannot be set up (here a seccomp filter makes
+ * io_uring_setup fail, as a container's would): the leg falls back to
+ * sendto, once counted, and its frames leave at once. In a child process,
+ * which keeps the filter. */
+static int
+io_fallback_child(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	struct event_base *base;
+	struct rtp_io_stats before, after;
+	struct cfg_rtp cfg;
+	struct rtp_leg *leg;
+	struct addr r_addr;
+	uint8_t frame[160], rx[512];
+	int r, rc = 0;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+		return 10;
+	if ((base = event_base_new()) == NULL || (r = udp_socket("127.0.0.1", &r_addr)) == -1)
+		return 11;
+	rtp_io_reset();
+	rtp_io_get_stats(&before);
+	leg_cfg(&cfg, CFG_LATCH_ON_CHANGE);
+	cfg.io = CFG_RTP_IO_AUTO;
+	if ((leg = rtp_leg_new(base, &cfg, "io-fallback", NULL, NULL)) == NULL)
+		return 12;
+	rtp_io_get_stats(&after);
+	if (rtp_leg_io_mode(leg) != CFG_RTP_IO_SYSCALLS)
+		rc = 13;
+	else if (after.fallbacks != before.fallbacks + 1 || after.active)
+		rc = 14;
+	rtp_leg_set_remote(leg, &r_addr, 8);
+	memset(frame, 0xd5, sizeof(frame));
+	if (rc == 0 && (rtp_leg_send(leg, frame, sizeof(frame)) != 0 ||
+	    recv(r, rx, sizeof(rx), MSG_DONTWAIT) != 172))
+		rc = 15;
+	rtp_leg_free(leg);
+	close(r);
+	event_base_free(base);
+	return rc;
+}
+
+static void
+test_io_fallback(void)
+{
+	int status = -1;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid != -1);
+	if (pid == 0)
+		_exit(io_fallback_child());
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT_TRUE(WIFEXITED(status));
+	CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -2032,6 +2103,8 @@ main(void)
 	    test_io_batch_order);
 	CU_add_test(s, "io: send errors counted (io_uring and sendto)", test_io_errors);
 	CU_add_test(s, "io: io = syscalls sends at once without a ring", test_io_syscalls);
+	CU_add_test(s, "io: auto falls back to sendto when io_uring is refused (seccomp)",
+	    test_io_fallback);
 	CU_add_test(s, "leg: strict rebinding loses nothing, failed probations drop",
 	    test_leg_strict_rebind_hold);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
