@@ -97,6 +97,64 @@ ctl_cmd_sim_hangup(int argc, char **argv, struct evbuffer *out, char *err, size_
 }
 
 static int
+ctl_cmd_sim_dchannel(int argc, char **argv, struct evbuffer *out, char *err, size_t errlen)
+{
+	int up, rc;
+
+	if (strcmp(argv[1], "up") == 0)
+		up = 1;
+	else if (strcmp(argv[1], "down") == 0)
+		up = 0;
+	else {
+		snprintf(err, errlen, "want up or down");
+		return EINVAL;
+	}
+	if ((rc = span_sim_dchannel(argv[0], up)) != 0) {
+		snprintf(err, errlen, "span %s: %s", argv[0], strerror(rc));
+		return rc;
+	}
+	evbuffer_add_printf(out, "D-channel link of %s %s\n", argv[0], up ? "restored" : "cut");
+	return 0;
+}
+
+static int
+ctl_cmd_sim_alarm(int argc, char **argv, struct evbuffer *out, char *err, size_t errlen)
+{
+	int rc;
+
+	if ((rc = span_sim_alarm(argv[0], argv[1])) != 0) {
+		snprintf(err, errlen, "span %s: %s", argv[0], rc == EINVAL ?
+		    "want red, yellow, blue or clear (or not a sim span)" : strerror(rc));
+		return rc;
+	}
+	evbuffer_add_printf(out, "span %s alarm %s\n", argv[0], argv[1]);
+	return 0;
+}
+
+static int
+ctl_cmd_sim_glare(int argc, char **argv, struct evbuffer *out, char *err, size_t errlen)
+{
+	unsigned int hold = 0;
+	int off = argc == 2 && strcmp(argv[1], "off") == 0, rc;
+
+	if ((!off && argc < 3) || (argc > 3 && ctl_parse_uint(argv[3], &hold))) {
+		snprintf(err, errlen, "usage: sim glare SPAN off | SPAN CALLED CALLING [HOLD_S]");
+		return EINVAL;
+	}
+	rc = span_sim_glare(argv[0], off ? NULL : argv[1], off ? NULL : argv[2], hold);
+	if (rc != 0) {
+		snprintf(err, errlen, "span %s: %s", argv[0], strerror(rc));
+		return rc;
+	}
+	if (off)
+		evbuffer_add_printf(out, "glare off on %s\n", argv[0]);
+	else
+		evbuffer_add_printf(out, "glare armed on %s: %s from %s\n", argv[0], argv[1],
+		    argv[2]);
+	return 0;
+}
+
+static int
 ctl_cmd_reload(int argc, char **argv, struct evbuffer *out, char *err, size_t errlen)
 {
 	if (!ctl_reload || ctl_reload() != 0) {
@@ -180,6 +238,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{"span", "restart", 1, 1, "span restart SPAN", ctl_cmd_span_restart},
 	{"sim", "call", 3, 5, "sim call SPAN CALLED CALLING [TONE_HZ [HOLD_S]]", ctl_cmd_sim_call},
 	{"sim", "hangup", 2, 2, "sim hangup SPAN NUMBER", ctl_cmd_sim_hangup},
+	{"sim", "dchannel", 2, 2, "sim dchannel SPAN up|down", ctl_cmd_sim_dchannel},
+	{"sim", "alarm", 2, 2, "sim alarm SPAN red|yellow|blue|clear", ctl_cmd_sim_alarm},
+	{"sim", "glare", 2, 4, "sim glare SPAN off | SPAN CALLED CALLING [HOLD_S]",
+	    ctl_cmd_sim_glare},
 };
 
 /* Run one command line; the answer goes to out. */

@@ -173,5 +173,17 @@ int span_sim_originate(const char *name, const char *called, const char *calling
 /* Sim: the far end hangs up every call on span `name` whose called or
  * calling number is `number` (cause 16). Returns the count. */
 int span_sim_hangup(const char *name, const char *number);
+/* Sim test knobs. span_sim_dchannel: with up 0 no D-channel frame passes
+ * either way (layer 2 goes away by its own timers), 1 restores the link.
+ * span_sim_alarm: kind "red", "yellow" or "blue" reports a layer 1 alarm
+ * the way the dahdi driver does, "clear" clears it. span_sim_glare: the
+ * daemon's next outbound SETUP is held until the far end has sent its own
+ * SETUP to called from calling on the same channel (exclusive), so the
+ * two cross, its phone hanging up after hold_seconds (0: never); called
+ * NULL disarms. 0 or an errno code. */
+int span_sim_dchannel(const char *name, int up);
+int span_sim_alarm(const char *name, const char *kind);
+int span_sim_glare(const char *name, const char *called, const char *calling,
+                   unsigned int hold_seconds);
 
 #endif

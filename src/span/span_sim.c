@@ -86,7 +86,17 @@ struct sim_far {
 	struct sim_far *next;           /* on clock->fars */
 	struct sim_line lines[SPAN_MAX_CHANS];
 	unsigned int acks_dropped;      /* RESTART ACKNOWLEDGEs lost on purpose (tests) */
-	struct span_pri_io io;          /* the far end's D-channel, for that knob */
+	struct span_pri_io io;          /* the far end's D-channel, for the knobs */
+	/* Test knobs (pstnbridgectl sim dchannel/alarm/glare). */
+	int link_down;                  /* no D-channel frame passes either way */
+	const char *alarm;              /* layer 1 alarm reported, or NULL */
+	int glare;                      /* armed: cross the daemon's next SETUP */
+	char glare_called[SPAN_NUMBER_LEN];
+	char glare_calling[SPAN_NUMBER_LEN];
+	unsigned int glare_hold;        /* seconds the crossing call lasts */
+	uint8_t held[512];              /* the daemon's SETUP, held for glare */
+	size_t held_len;
+	struct event *ev_glare;         /* owned: sends the crossing SETUP */
 };
 
 /* The 20 ms tick of all sim spans of one event base. */
@@ -761,6 +771,33 @@ sim_clock_leave(struct sim_far *far)
 #define SIM_Q931_RESTART_ACK 0x4e
 #define SIM_LOST_PD 0x41
 
+#define SIM_Q931_SETUP 0x05
+
+/* Pure: the Q.931 message type in this D-channel frame, or -1 when it
+ * carries none (not an I-frame, not Q.931). */
+static int
+sim_q931_type(const uint8_t *f, size_t len)
+{
+	size_t crlen;
+
+	if (len < SIM_Q931_PD_OFF + 3 || (f[2] & 0x01) != 0 || f[SIM_Q931_PD_OFF] != 0x08)
+		return -1;
+	crlen = f[SIM_Q931_PD_OFF + 1] & 0x0f;
+	if (len <= SIM_Q931_PD_OFF + 2 + crlen)
+		return -1;
+	return f[SIM_Q931_PD_OFF + 2 + crlen];
+}
+
+/* Pure: is this D-channel frame a Q.931 RESTART ACKNOWLEDGE? */
+int
+span_sim_is_restart_ack(const uint8_t *f, size_t len)
+{
+	return sim_q931_type(f, len) == SIM_Q931_RESTART_ACK;
+}
+
+/* The test knobs on the far end's receive side: with the link down every
+ * frame is lost; with glare armed the daemon's next SETUP is held until
+ * the far end has sent its own SETUP on the same channel (ev_glare). */
 static ssize_t
 sim_far_read(void *arg, void *buf, size_t len)
 {
@@ -769,20 +806,19 @@ sim_far_read(void *arg, void *buf, size_t len)
 
 	if (n < 0)
 		return 0;       /* nothing (or a socket error: the link is gone) */
+	if (far->link_down)
+		return -1;      /* lost; read on */
+	if (far->glare && (size_t)n <= len && (size_t)n <= sizeof(far->held) &&
+	    sim_q931_type(buf, (size_t)n) == SIM_Q931_SETUP) {
+		far->glare = 0;
+		memcpy(far->held, buf, (size_t)n);
+		far->held_len = (size_t)n;
+		log_info("span=%s far end: glare, the daemon's SETUP waits for ours",
+		    far->span->name);
+		event_active(far->ev_glare, EV_TIMEOUT, 1);
+		return -1;
+	}
 	return n;
-}
-
-/* Pure: is this D-channel frame a Q.931 RESTART ACKNOWLEDGE? */
-int
-span_sim_is_restart_ack(const uint8_t *f, size_t len)
-{
-	size_t crlen;
-
-	if (len < SIM_Q931_PD_OFF + 3 || (f[2] & 0x01) != 0 || f[SIM_Q931_PD_OFF] != 0x08)
-		return 0;
-	crlen = f[SIM_Q931_PD_OFF + 1] & 0x0f;
-	return len > SIM_Q931_PD_OFF + 2 + crlen &&
-	    f[SIM_Q931_PD_OFF + 2 + crlen] == SIM_Q931_RESTART_ACK;
 }
 
 /* The test knob drop_restart_acks: the first N RESTART ACKNOWLEDGEs are
@@ -795,6 +831,8 @@ sim_far_write(void *arg, const void *buf, size_t len)
 	uint8_t copy[512];
 	ssize_t n;
 
+	if (far->link_down)
+		return (ssize_t)len;    /* lost on the way */
 	if (far->acks_dropped < far->span->phones.drop_restart_acks && len <= sizeof(copy) &&
 	    span_sim_is_restart_ack(buf, len)) {
 		memcpy(copy, buf, len);
@@ -806,6 +844,47 @@ sim_far_write(void *arg, const void *buf, size_t len)
 	}
 	n = send(far->fd[1], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	return n < 0 ? 0 : n;
+}
+
+static int sim_far_place(struct sim_far *far, struct sim_line *l, const char *called,
+    const char *calling_arg, unsigned int tone_hz, unsigned int hold_seconds);
+
+/* Glare: the far end sends its own SETUP on the channel of the daemon's
+ * outbound call, then takes the daemon's held SETUP as if it had crossed
+ * ours on the link. */
+static void
+sim_on_glare(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_far *far = arg;
+	struct span *s = far->span;
+	struct sim_line *l = NULL;
+	int error = ENOENT;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < s->nchans; i++) {
+		struct span_call *sc = s->chans[i].call;
+
+		if (sc != NULL && sc->outbound && sc->state == SPAN_CALL_DIALING &&
+		    far->lines[i].state == SIM_LINE_IDLE) {
+			l = &far->lines[i];
+			break;
+		}
+	}
+	if (l != NULL)
+		error = sim_far_place(far, l, far->glare_called, far->glare_calling, 0,
+		    far->glare_hold);
+	if (error != 0)
+		log_warnx("span=%s far end: no glare SETUP: %s", s->name, strerror(error));
+	else
+		log_info("span=%s chan=%d far end: glare, our SETUP crosses the daemon's",
+		    s->name, l->chan);
+	/* the daemon's SETUP arrives now, after ours left */
+	if (far->held_len > 0 && send(far->fd[0], far->held, far->held_len,
+	    MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_warn("span=%s far end: glare SETUP lost", s->name);
+	far->held_len = 0;
+	span_pri_rearm(far->pri);
 }
 
 /* ---- driver ---- */
@@ -838,12 +917,18 @@ sim_start(struct span *s, int *dfd)
 		error = ENOMEM;
 		goto out;
 	}
+	if ((far->ev_glare = event_new(s->base, -1, 0, sim_on_glare, far)) == NULL) {
+		error = ENOMEM;
+		goto out;
+	}
 	if ((error = sim_clock_join(far, s->base)) != 0)
 		goto out;
 	s->drv_state = far;
 	*dfd = far->fd[0];
 	return 0;
 out:
+	if (far->ev_glare != NULL)
+		event_free(far->ev_glare);
 	if (far->pri != NULL)
 		span_pri_free(far->pri);
 	if (far->fd[0] != -1)
@@ -865,6 +950,7 @@ sim_stop(struct span *s)
 		if (far->lines[i].state != SIM_LINE_IDLE)
 			pri_destroycall(sim_ctrl(far), far->lines[i].call);
 	sim_clock_leave(far);
+	event_free(far->ev_glare);
 	span_pri_free(far->pri);
 	close(far->fd[0]);
 	close(far->fd[1]);
@@ -956,15 +1042,11 @@ int
 span_sim_originate(const char *name, const char *called, const char *calling_arg,
     unsigned int tone_hz, unsigned int hold_seconds)
 {
-	char called_buf[SPAN_NUMBER_LEN], calling_buf[SPAN_NUMBER_LEN];
 	char calling[SPAN_NUMBER_LEN], cname[SPAN_NAME_LEN], redir[SPAN_NUMBER_LEN];
 	int restricted;
 	struct sim_far *far;
 	struct sim_line *l = NULL;
-	struct pri_sr *sr = NULL;
 	struct span *s;
-	q931_call *c;
-	char *slash;
 	int error = 0;
 
 	if (called == NULL || *called == '\0' || strlen(called) >= SPAN_NUMBER_LEN ||
@@ -986,6 +1068,27 @@ span_sim_originate(const char *name, const char *called, const char *calling_arg
 	}
 	if (l == NULL)
 		return EBUSY;
+	return sim_far_place(far, l, called, calling_arg, tone_hz, hold_seconds);
+}
+
+/* The far end's SETUP on line l (exclusive); the arguments are those of
+ * span_sim_originate. 0 or an errno code. */
+static int
+sim_far_place(struct sim_far *far, struct sim_line *l, const char *called,
+    const char *calling_arg, unsigned int tone_hz, unsigned int hold_seconds)
+{
+	char called_buf[SPAN_NUMBER_LEN], calling_buf[SPAN_NUMBER_LEN];
+	char calling[SPAN_NUMBER_LEN], cname[SPAN_NAME_LEN], redir[SPAN_NUMBER_LEN];
+	int restricted;
+	struct span *s = far->span;
+	struct pri_sr *sr = NULL;
+	q931_call *c;
+	char *slash;
+	int error = 0;
+
+	if (span_sim_calling_parse(calling_arg, calling, sizeof(calling), cname, sizeof(cname),
+	    &restricted, redir, sizeof(redir)) != 0)
+		return EINVAL;
 	if ((c = pri_new_call(sim_ctrl(far))) == NULL)
 		return ENOMEM;
 	if ((sr = pri_sr_new()) == NULL) {
@@ -1065,5 +1168,77 @@ span_sim_inject(const char *name, const void *buf, size_t len)
 		return error;
 	if (send(far->fd[1], buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return errno;
+	return 0;
+}
+
+int
+span_sim_dchannel(const char *name, int up)
+{
+	struct sim_far *far;
+	int error;
+
+	if ((far = sim_far_find(name, &error)) == NULL)
+		return error;
+	if (far->link_down == !up)
+		return 0;
+	far->link_down = !up;
+	log_notice("span=%s far end: D-channel link %s (test)", name,
+	    up ? "restored" : "cut, no frame passes");
+	span_pri_rearm(far->pri);
+	return 0;
+}
+
+int
+span_sim_alarm(const char *name, const char *kind)
+{
+	static const char *const kinds[] = { "red", "yellow", "blue" };
+	struct sim_far *far;
+	const char *alarm = NULL;
+	int error;
+
+	if (kind == NULL)
+		return EINVAL;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			alarm = kinds[i];
+	if (alarm == NULL && strcmp(kind, "clear") != 0)
+		return EINVAL;
+	if ((far = sim_far_find(name, &error)) == NULL)
+		return error;
+	if (alarm != NULL)
+		log_warnx("span=%s alarm: %s (sim)", name, alarm);
+	else if (far->alarm != NULL)
+		log_notice("span=%s no alarm (sim)", name);
+	far->alarm = alarm;
+	span_set_alarm(far->span, alarm != NULL);
+	return 0;
+}
+
+int
+span_sim_glare(const char *name, const char *called, const char *calling,
+    unsigned int hold_seconds)
+{
+	char number[SPAN_NUMBER_LEN], cname[SPAN_NAME_LEN], redir[SPAN_NUMBER_LEN];
+	struct sim_far *far;
+	int restricted, error;
+
+	if ((far = sim_far_find(name, &error)) == NULL)
+		return error;
+	if (called == NULL) {
+		far->glare = 0;
+		return 0;
+	}
+	if (*called == '\0' || strchr(called, '/') != NULL ||
+	    strlen(called) >= sizeof(far->glare_called) || calling == NULL ||
+	    strlen(calling) >= sizeof(far->glare_calling) ||
+	    span_sim_calling_parse(calling, number, sizeof(number), cname, sizeof(cname),
+	    &restricted, redir, sizeof(redir)) != 0)
+		return EINVAL;
+	snprintf(far->glare_called, sizeof(far->glare_called), "%s", called);
+	snprintf(far->glare_calling, sizeof(far->glare_calling), "%s", calling);
+	far->glare_hold = hold_seconds;
+	far->glare = 1;
+	log_info("span=%s far end: glare armed, the daemon's next SETUP crosses a call to %s",
+	    name, called);
 	return 0;
 }
