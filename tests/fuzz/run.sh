@@ -53,7 +53,7 @@ die() { echo "run.sh: $*" >&2; exit 2; }
 command -v "$CC" > /dev/null ||
 	die "$CC not found: apt-get install clang libclang-rt-14-dev"
 
-PKGS="libevent libevent_openssl libevent_pthreads spandsp libosip2 inih openssl libsystemd sqlite3"
+PKGS="libevent libevent_openssl libevent_pthreads spandsp libosip2 inih openssl libsystemd sqlite3 liburing"
 DEP_CFLAGS=$(pkg-config --cflags $PKGS) || die "pkg-config: missing build dependencies"
 DEP_LIBS="$(pkg-config --libs $PKGS) -lpri -lm"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
