@@ -251,9 +251,10 @@ int span_pri_hangup_final(enum span_call_state st, int peer_released,
                           int peer_disconnected, int cause);
 /* Pure: a SETUP from the far end names the channel of our own outbound
  * call: does ours yield? The user side yields to the network (Q.931
- * 5.7.2); in Q.SIG neither is the network, and both calls are refused.
+ * 5.7.2); Q.SIG's symmetric links follow Q.931 Annex D: one end is
+ * designated the network (pri_net) and wins, the other (pri_cpe) yields.
  * Only a call still waiting for its first answer can yield. */
-int span_pri_glare_yield(int nodetype, int pri_switch, enum span_call_state ours);
+int span_pri_glare_yield(int nodetype, enum span_call_state ours);
 
 /* Pure: inbound overlap dialing. Append the digits of one INFORMATION
  * (or the SETUP) to number (size len); a '#' ends the number and is not

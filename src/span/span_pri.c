@@ -363,11 +363,11 @@ span_pri_call_find(struct span *s, q931_call *c)
 }
 
 int
-span_pri_glare_yield(int nodetype, int pri_switch, enum span_call_state ours)
+span_pri_glare_yield(int nodetype, enum span_call_state ours)
 {
 	if (ours != SPAN_CALL_DIALING)
 		return 0;
-	return nodetype == PRI_CPE && pri_switch != PRI_SWITCH_QSIG;
+	return nodetype == PRI_CPE;
 }
 
 static void span_pri_on_guard(evutil_socket_t fd, short what, void *arg);
@@ -737,7 +737,7 @@ span_pri_on_ring(struct span *s, pri_event_ring *ring)
 	else
 		ch = span_chan_find(s, chan);
 	if (ch != NULL && ch->call != NULL && ch->call->outbound &&
-	    span_pri_glare_yield(s->nodetype, s->pri_switch, ch->call->state)) {
+	    span_pri_glare_yield(s->nodetype, ch->call->state)) {
 		if (s->channel_preferred)
 			span_pri_glare_park(s, ch);
 		else

@@ -3,8 +3,8 @@
 # it has sent its own SETUP (to 2001 from 5551234) on the same B-channel,
 # exclusive, so the two cross on the link. The daemon is the user side:
 # it yields (span_pri_glare_yield).
-# 1. channel_select = exclusive (default), on an E1 EuroISDN span and on a
-#    T1 national ISDN-2 span: the far end refuses the daemon's SETUP with RELEASE COMPLETE cause 44 (its channel is taken),
+# 1. channel_select = exclusive (default), on an E1 EuroISDN span, a T1
+#    national ISDN-2 span and an E1 Q.SIG span (Annex D): the far end refuses the daemon's SETUP with RELEASE COMPLETE cause 44 (its channel is taken),
 #    the SIP caller gets 503 (cause 44, RFC 3398 class default) with Reason
 #    cause=44; the network's call is offered on that channel and reaches
 #    the sipp UAS (2001), which answers; the far end hangs up after 3 s.
@@ -41,10 +41,11 @@ q931_checks() {
 		fail "the daemon did not send its SETUP before it took the far end's"
 }
 
-# ---- exclusive, on an E1 (EuroISDN) and a T1 (national ISDN-2) span
-for sw in euroisdn_e1 national; do
+# ---- exclusive, on an E1 (EuroISDN), a T1 (national ISDN-2) and a Q.SIG
+# span (symmetric: Q.931 Annex D, the end designated network wins)
+for sw in euroisdn_e1 national qsig; do
 	case $sw in
-	euroisdn_e1) type=e1 free=30 ;;
+	euroisdn_e1|qsig) type=e1 free=30 ;;
 	*) type=t1 free=23 ;;
 	esac
 	: > "$DLOG"
