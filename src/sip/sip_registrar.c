@@ -75,6 +75,13 @@ db_error(struct sip_reg *r, const char *what)
 	r->db_failed = 1;
 }
 
+/* The transport as the log, `registrations` and the store name it. */
+static const char *
+reg_proto_name(enum sip_proto p)
+{
+	return p == SIP_PROTO_TLS ? "tls" : p == SIP_PROTO_TCP ? "tcp" : "udp";
+}
+
 /* Write one binding through (insert or replace), or delete it. */
 static void
 db_put(struct sip_reg *r, const struct sip_reg_contact *c)
@@ -96,7 +103,7 @@ db_put(struct sip_reg *r, const struct sip_reg_contact *c)
 	sqlite3_bind_text(st, 2, c->uri, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, c->call_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, c->cseq);
-	sqlite3_bind_text(st, 5, c->route.proto == SIP_PROTO_TCP ? "tcp" : "udp", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, reg_proto_name(c->route.proto), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, ip, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, (int)addr_port(&c->route.dst));
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)c->expires);
@@ -373,7 +380,8 @@ sip_reg_db_load(struct sip_reg *r, time_t now)
 			continue;
 		}
 		c->cseq = (unsigned int)sqlite3_column_int64(st, 3);
-		c->route.proto = strcmp(proto, "tcp") == 0 ? SIP_PROTO_TCP : SIP_PROTO_UDP;
+		c->route.proto = strcmp(proto, "tls") == 0 ? SIP_PROTO_TLS :
+		    strcmp(proto, "tcp") == 0 ? SIP_PROTO_TCP : SIP_PROTO_UDP;
 		c->route.ep = 0;        /* the connection or listener of before is gone */
 		c->expires = expires;
 		c->updated = (time_t)sqlite3_column_int64(st, 8);
@@ -641,11 +649,12 @@ sip_registrar_register(const osip_message_t *req, const struct sip_route *from,
 		b.route = from;
 		b.expires = (unsigned int)e;
 		error = sip_reg_bind(R.store, &b, cs->register_max_contacts, now);
-		if (error == 0)
-			log_info("registrar: user %s %s %s via %s %s%s%ld s", user,
-			    e > 0 ? "registered" : "unregistered", uri,
-			    from->proto == SIP_PROTO_TCP ? "tcp" : "udp",
-			    addr_str(&from->dst, a, sizeof(a)), e > 0 ? " for " : "", e > 0 ? e : 0);
+		if (error == 0 && e > 0)
+			log_info("registrar: user %s registered %s via %s %s for %ld s", user, uri,
+			    reg_proto_name(from->proto), addr_str(&from->dst, a, sizeof(a)), e);
+		else if (error == 0)
+			log_info("registrar: user %s unregistered %s via %s %s", user, uri,
+			    reg_proto_name(from->proto), addr_str(&from->dst, a, sizeof(a)));
 		osip_free(uri);
 		if (error == EAGAIN) {
 			status = 500;   /* RFC 3261 10.3 step 7: out of order */
@@ -676,7 +685,7 @@ sip_registrations_write(struct evbuffer *out)
 		if (c->expires <= now)
 			continue;
 		evbuffer_add_printf(out, "user=%s contact=%s via=%s source=%s expires=%lld\n",
-		    c->user, c->uri, c->route.proto == SIP_PROTO_TCP ? "tcp" : "udp",
+		    c->user, c->uri, reg_proto_name(c->route.proto),
 		    addr_str(&c->route.dst, a, sizeof(a)), (long long)(c->expires - now));
 	}
 }

@@ -224,6 +224,19 @@ test_persistence(void)
 	CU_ASSERT_TRUE(addr_eq(&cs[0]->route.dst, &want));
 	sip_reg_free(reg);
 
+	/* A TLS binding comes back as TLS, not as UDP. */
+	reg = sip_reg_new();
+	CU_ASSERT_EQUAL(sip_reg_db_open(reg, dir), 0);
+	t.proto = SIP_PROTO_TLS;
+	CU_ASSERT_EQUAL(bind1(reg, "dave", "sip:d@192.0.2.12:5061;transport=tls", "c5", 1, &t, 60, 5, 2000), 0);
+	sip_reg_free(reg);
+	reg = sip_reg_new();
+	CU_ASSERT_EQUAL(sip_reg_db_open(reg, dir), 0);
+	CU_ASSERT_EQUAL(sip_reg_db_load(reg, 2001), 2);
+	CU_ASSERT_EQUAL_FATAL(sip_reg_lookup(reg, "dave", 2001, cs, 4), 1);
+	CU_ASSERT_EQUAL(cs[0]->route.proto, SIP_PROTO_TLS);
+	sip_reg_free(reg);
+
 	snprintf(path, sizeof(path), "%s/%s", dir, SIP_REG_DB_NAME);
 	unlink(path);
 	rmdir(dir);
