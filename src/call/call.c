@@ -26,6 +26,7 @@
 #include "rtp/rtp.h"
 #include "sdp/sdp.h"
 #include "sip/sip.h"
+#include "sip/sip_registrar.h"
 #include "sip/sip_trunk.h"
 #include "span/span.h"
 
@@ -42,6 +43,7 @@ struct call {
 	struct sip_leg *sip;            /* owned by the SIP stack; NULL once it ended or we hung it up */
 	struct span_call *sc;           /* owned by the span; NULL once it ended or we hung it up */
 	struct rtp_leg *rtp;            /* owned */
+	const char *rtp_ip;             /* its address (in cfg): bound, and in our SDP */
 	char called[CALL_NUM_MAX];
 	char calling[CALL_NUM_MAX];
 	char span[32];
@@ -422,13 +424,33 @@ call_media_start(struct call *c)
 	return 0;
 }
 
-/* The RTP leg, with the latch mode of the user or route that applies. */
+/* The address family of a SIP URI's host ("sip:u@[::1]:5060" is IPv6). */
 static int
-call_rtp_open(struct call *c, const struct cfg_user *user, const struct cfg_route *route)
+call_uri_family(const char *uri)
+{
+	const char *h = strchr(uri, '@');
+
+	if (h == NULL)
+		h = strchr(uri, ':');
+	return h != NULL && h[1] == '[' ? AF_INET6 : AF_INET;
+}
+
+/* The RTP leg toward a peer of family (AF_INET, AF_INET6), with the latch
+ * mode of the user or route that applies. EAFNOSUPPORT when [rtp] has no
+ * address of that family, EADDRINUSE when no port is free. */
+static int
+call_rtp_open(struct call *c, const struct cfg_user *user, const struct cfg_route *route,
+    int family)
 {
 	enum cfg_latch_mode mode = cfg_latch_mode_effective(c->cfg, user, route);
 
-	c->rtp = rtp_leg_new(call_base, &c->cfg->rtp, c->id, &call_rtp_cbs, c);
+	if ((c->rtp_ip = rtp_address_for(&c->cfg->rtp, family)) == NULL) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "rtp: the peer is %s but [rtp] has no %s address"
+		    " (%s)", family == AF_INET6 ? "IPv6" : "IPv4", family == AF_INET6 ? "IPv6" :
+		    "IPv4", family == AF_INET6 ? "set address6" : "address is IPv6");
+		return EAFNOSUPPORT;
+	}
+	c->rtp = rtp_leg_new_at(call_base, &c->cfg->rtp, c->rtp_ip, c->id, &call_rtp_cbs, c);
 	if (!c->rtp)
 		return EADDRINUSE;
 	rtp_leg_set_latch_mode(c->rtp, mode);
@@ -445,7 +467,7 @@ call_build_sdp(struct call *c, const struct sdp_choice *answer_to)
 		sdp_local_answer(&l, answer_to);
 	else
 		sdp_local_offer(&l, &c->cfg->rtp.codecs);
-	l.ip = c->cfg->rtp.address;
+	l.ip = c->rtp_ip;
 	l.port = rtp_leg_port(c->rtp);
 	l.sess_id = ++call_sdp_sess + ((unsigned long long)arc4random() << 20);
 	l.sess_version = 1;
@@ -469,7 +491,7 @@ call_rebuild_sdp(struct call *c, const struct sdp_choice *answer_to, char *out, 
 		sdp_local_answer(&l, answer_to);
 	else
 		sdp_local_offer(&l, &c->cfg->rtp.codecs);
-	l.ip = c->cfg->rtp.address;
+	l.ip = c->rtp_ip;
 	l.port = rtp_leg_port(c->rtp);
 	l.sess_id = c->sdp_sess;
 	l.sess_version = c->sdp_ver;
@@ -836,8 +858,14 @@ call_on_sip_invite(void *arg, const struct sip_invite *inv)
 	}
 	if (call_policy(c, inv, number) != 0)
 		return;
+	/* RTP in the family of the offer's c= (the SIP source's without one) */
 	if ((err = call_rtp_open(c, inv->auth_user ? cfg_user_find(c->cfg, inv->auth_user) : NULL,
-	    r)) != 0) {
+	    r, addr_is_set(&offer.addr) ? offer.addr.u.sa.sa_family :
+	    inv->source.u.sa.sa_family)) != 0) {
+		if (err == EAFNOSUPPORT) {
+			call_release(c, 65, 488);
+			return;
+		}
 		log_call(LOG_LEVEL_ERROR, c->id, "no RTP port free");
 		call_release(c, 47, 503);
 		return;
@@ -990,11 +1018,21 @@ static bool
 call_to_user(struct call *c)
 {
 	const struct cfg_user *u = call_user_by_number(c->cfg, c->called);
-	int err;
+	const struct sip_reg_contact *rc;
+	int family = AF_INET, err;
 
 	if (u == NULL)
 		return false;
-	if (call_rtp_open(c, u, NULL) != 0) {
+	/* RTP in the family of the contact refreshed last (a fork to contacts
+	 * of both families gets that family's SDP) */
+	if (sip_registrar_store() != NULL &&
+	    sip_reg_lookup(sip_registrar_store(), u->name, time(NULL), &rc, 1) == 1)
+		family = rc->route.dst.u.sa.sa_family;
+	if ((err = call_rtp_open(c, u, NULL, family)) != 0) {
+		if (err == EAFNOSUPPORT) {
+			call_release(c, 65, 488);
+			return true;
+		}
 		log_call(LOG_LEVEL_ERROR, c->id, "no RTP port free");
 		call_release(c, 47, 503);
 		return true;
@@ -1027,8 +1065,10 @@ call_on_span_incoming(void *arg, const struct span_incoming *in)
 {
 	struct sip_identity id;
 	const struct cfg_route *r;
+	const struct cfg_trunk *t;
 	struct call *c;
 	char uri[512];
+	int family, err;
 
 	if (!call_accepting_flag) {
 		span_call_hangup(in->sc, 42);
@@ -1067,7 +1107,16 @@ call_on_span_incoming(void *arg, const struct span_incoming *in)
 		call_release(c, 1, 404);
 		return;
 	}
-	if (call_rtp_open(c, NULL, r) != 0) {
+	/* RTP in the family of the trunk's host or the route's URI host */
+	if (r->trunk && (t = cfg_trunk_find(c->cfg, r->trunk)) != NULL && t->host != NULL)
+		family = strchr(t->host, ':') != NULL ? AF_INET6 : AF_INET;
+	else
+		family = call_uri_family(uri);
+	if ((err = call_rtp_open(c, NULL, r, family)) != 0) {
+		if (err == EAFNOSUPPORT) {
+			call_release(c, 65, 488);
+			return;
+		}
 		log_call(LOG_LEVEL_ERROR, c->id, "no RTP port free");
 		call_release(c, 47, 503);
 		return;
@@ -1185,8 +1234,8 @@ call_list_write(struct evbuffer *out)
 		if (c->rtp) {
 			const struct addr *d = rtp_leg_dest(c->rtp);
 
-			snprintf(local, sizeof(local), "%s:%u", c->cfg->rtp.address,
-			    rtp_leg_port(c->rtp));
+			snprintf(local, sizeof(local), strchr(c->rtp_ip, ':') ? "[%s]:%u" : "%s:%u",
+			    c->rtp_ip, rtp_leg_port(c->rtp));
 			if (d)
 				addr_str(d, remote, sizeof(remote));
 			rtp_leg_stats(c->rtp, &st);

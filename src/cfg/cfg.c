@@ -51,6 +51,7 @@ enum pk {
 	PK_SIPURI,      /* char *: "sip:..." */
 	PK_CHANS,       /* DAHDI channel numbers and ranges: int[CFG_MAX_BCHANS], count at off2 */
 	PK_ECHOCANCEL,  /* unsigned int: "off" (0) or a tail in ms, min..max */
+	PK_IP6,         /* char *: an IPv6 literal, may be empty */
 };
 
 /* When a key may be used in its section. */
@@ -196,6 +197,9 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	X("rtp", "io", CFG_T_ENUM, "auto", 0, 0, "auto|uring|syscalls", \
 	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_rtp, io), 0, \
 	    "how RTP is sent: auto (io_uring, else sendto), uring, syscalls (sendto)") \
+	X("rtp", "address6", CFG_T_STRING, "", 0, 0, NULL, \
+	    false, false, APP_ALWAYS, PK_IP6, OFF(cfg_rtp, address6), 0, \
+	    "IPv6 address RTP sockets bind to for IPv6 peers (dual stack), empty none") \
 	X("span", "driver", CFG_T_ENUM, NULL, 0, 0, "sim|dahdi", \
 	    false, true, APP_ALWAYS, PK_ENUM, OFF(cfg_span, driver), 0, \
 	    "channel driver of the span") \
@@ -994,6 +998,15 @@ value_parse(size_t ki, void *base, const char *v, char *err, size_t errlen)
 		}
 		return set_string(field, v, err, errlen);
 	}
+	case PK_IP6: {
+		struct addr a;
+
+		if (*v != '\0' && (addr_from_ip(&a, v, 0) != 0 || a.u.sa.sa_family != AF_INET6)) {
+			snprintf(err, errlen, "'%s' is not an IPv6 address", v);
+			return EINVAL;
+		}
+		return set_string(field, v, err, errlen);
+	}
 	case PK_DIGITS:
 		if (*v != '\0' && !valid_number(v)) {
 			snprintf(err, errlen, "'%s' is not a number (digits, *, #, +)", v);
@@ -1174,6 +1187,7 @@ value_print(size_t ki, const void *base, FILE *out)
 	case PK_STRING:
 	case PK_WORD:
 	case PK_IP:
+	case PK_IP6:
 	case PK_DIGITS:
 	case PK_SIPURI:
 	case PK_ENUM_STR:
@@ -1244,6 +1258,7 @@ value_free(size_t ki, void *base)
 	case PK_STRING:
 	case PK_WORD:
 	case PK_IP:
+	case PK_IP6:
 	case PK_DIGITS:
 	case PK_SIPURI:
 	case PK_ENUM_STR:

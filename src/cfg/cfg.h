@@ -94,6 +94,7 @@ enum cfg_rtp_io { CFG_RTP_IO_AUTO = 0, CFG_RTP_IO_URING, CFG_RTP_IO_SYSCALLS };
 
 struct cfg_rtp {
 	char *address;          /* bind address, also written in SDP c= */
+	char *address6;         /* IPv6 bind address for IPv6 peers, NULL/"" = none */
 	unsigned int port_min, port_max;
 	enum cfg_latch_mode latch_mode;
 	unsigned int latch_window_ms;   /* window: how long a learned source stays fresh */

@@ -182,14 +182,37 @@ rtp_leg_bind(struct addr *local, unsigned int port_min, unsigned int port_max, i
 	return error;
 }
 
+const char *
+rtp_address_for(const struct cfg_rtp *cfg, int family)
+{
+	const char *ip = cfg->address ? cfg->address : "0.0.0.0";
+	struct addr a;
+
+	if (addr_from_ip(&a, ip, 0) == 0 && a.u.sa.sa_family == family)
+		return ip;
+	if (family == AF_INET6 && cfg->address6 != NULL && cfg->address6[0] != '\0' &&
+	    addr_from_ip(&a, cfg->address6, 0) == 0 && a.u.sa.sa_family == AF_INET6)
+		return cfg->address6;
+	return NULL;
+}
+
 struct rtp_leg *
 rtp_leg_new(struct event_base *base, const struct cfg_rtp *cfg, const char *callid,
             const struct rtp_leg_cbs *cbs, void *owner)
 {
+	return rtp_leg_new_at(base, cfg, NULL, callid, cbs, owner);
+}
+
+struct rtp_leg *
+rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg, const char *ip,
+               const char *callid, const struct rtp_leg_cbs *cbs, void *owner)
+{
 	struct rtp_leg *leg;
 	struct addr local;
-	const char *ip = cfg->address ? cfg->address : "0.0.0.0";
 	int error;
+
+	if (ip == NULL)
+		ip = cfg->address ? cfg->address : "0.0.0.0";
 
 	if ((leg = calloc(1, sizeof(*leg))) == NULL) {
 		log_call(LOG_LEVEL_ERROR, callid, "rtp: out of memory");
@@ -240,9 +263,10 @@ rtp_leg_new(struct event_base *base, const struct cfg_rtp *cfg, const char *call
 	leg->rtcp_initial = true;
 	leg->peer.rtt_ms = -1;
 	leg->peer.rtt_max_ms = -1;
-	log_call(LOG_LEVEL_DEBUG, callid, "rtp: bound %s:%u (rtcp %u), latch %s, io %s", ip,
-	         leg->port, leg->port + 1, cfg_latch_mode_name(leg->latch.mode),
-	         leg->io ? "uring" : "syscalls");
+	log_call(LOG_LEVEL_DEBUG, callid, strchr(ip, ':') ?
+	         "rtp: bound [%s]:%u (rtcp %u), latch %s, io %s" :
+	         "rtp: bound %s:%u (rtcp %u), latch %s, io %s", ip, leg->port, leg->port + 1,
+	         cfg_latch_mode_name(leg->latch.mode), leg->io ? "uring" : "syscalls");
 	return leg;
 
 fail:

@@ -226,6 +226,14 @@ struct rtp_leg_cbs {
  * mode and its parameters, and the timeouts, come from cfg. */
 struct rtp_leg *rtp_leg_new(struct event_base *base, const struct cfg_rtp *cfg,
                             const char *callid, const struct rtp_leg_cbs *cbs, void *owner);
+/* The same bound to ip (NULL: cfg->address), e.g. rtp_address_for()'s. */
+struct rtp_leg *rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg,
+                               const char *ip, const char *callid,
+                               const struct rtp_leg_cbs *cbs, void *owner);
+/* The address a leg toward a peer of family (AF_INET, AF_INET6) binds to
+ * and writes in SDP: cfg->address when it is of that family, else
+ * cfg->address6 for AF_INET6; NULL when the gateway has none. */
+const char *rtp_address_for(const struct cfg_rtp *cfg, int family);
 void rtp_leg_free(struct rtp_leg *leg);
 unsigned int rtp_leg_port(const struct rtp_leg *leg);      /* RTCP is port + 1 */
 /* The remote description: where to send until RTP arrives, and the

@@ -964,11 +964,11 @@ static int
 udp_socket(const char *ip, struct addr *bound)
 {
 	struct timeval tv = {1, 0};
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd;
 
-	if (fd == -1)
+	if (addr_from_ip(bound, ip, 0) != 0 ||
+	    (fd = socket(bound->u.sa.sa_family, SOCK_DGRAM, 0)) == -1)
 		return -1;
-	addr_from_ip(bound, ip, 0);
 	if (bind(fd, &bound->u.sa, bound->len) != 0) {
 		close(fd);
 		return -1;
@@ -1323,6 +1323,25 @@ leg_reached(const void *arg)
 	    w->sink->n >= w->media && w->sink->timeouts >= w->timeouts;
 }
 
+/* A strict probation's worth of packets (4, SSRC 0x600d, consecutive) with
+ * payload from fd to the leg; true once the leg delivered them (and counted
+ * at least `rejected` refused packets). */
+static bool
+leg_send_probation(struct event_base *base, struct leg_wait *w, int fd,
+    const struct addr *leg_addr, const char *payload, unsigned long rejected)
+{
+	uint8_t pkt[512];
+	size_t n;
+
+	for (uint16_t i = 0; i < 4; i++) {
+		n = rtp_pkt(pkt, 0, (uint16_t)(7 + i), 160u * i, 0x600d, payload);
+		sendto(fd, pkt, n, 0, &leg_addr->u.sa, leg_addr->len);
+	}
+	w->rejected = rejected;
+	w->media = 4;
+	return spin(base, leg_reached, w, 1000);
+}
+
 /* strict on a real socket: an attacker at call start is never delivered
  * nor answered; the peer at its SDP IP is, after the probation. */
 static void
@@ -1369,13 +1388,7 @@ test_leg_strict(void)
 
 	/* the peer sends from another port of its IP: the first three are
 	 * held during the probation, and all four are delivered with the 4th */
-	for (uint16_t i = 0; i < 4; i++) {
-		n = rtp_pkt(pkt, 0, (uint16_t)(7 + i), 160u * i, 0x600d, "good");
-		sendto(c2, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
-	}
-	w.rejected = 10;
-	w.media = 4;
-	CU_ASSERT_TRUE(spin(base, leg_reached, &w, 1000));
+	CU_ASSERT_TRUE(leg_send_probation(base, &w, c2, &leg_addr, "good", 10));
 	CU_ASSERT_EQUAL(sink.n, 4);
 	CU_ASSERT_EQUAL(memcmp(sink.last, "good", 4), 0);
 	rtp_leg_stats(leg, &st);
@@ -1410,6 +1423,82 @@ test_leg_strict(void)
 	close(c);
 	close(c2);
 	close(x);
+	rtp_leg_free(leg);
+	event_base_free(base);
+}
+
+/* The family choice of a dual-stack gateway: address when it is of the
+ * peer's family, address6 for IPv6 peers, none when that family is
+ * missing (an empty address6, or an IPv6-only address and an IPv4 peer). */
+static void
+test_address_for(void)
+{
+	struct cfg_rtp cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.address = "192.0.2.10";
+	CU_ASSERT_STRING_EQUAL(rtp_address_for(&cfg, AF_INET), "192.0.2.10");
+	CU_ASSERT_PTR_NULL(rtp_address_for(&cfg, AF_INET6));
+	cfg.address6 = "";
+	CU_ASSERT_PTR_NULL(rtp_address_for(&cfg, AF_INET6));
+	cfg.address6 = "2001:db8::10";
+	CU_ASSERT_STRING_EQUAL(rtp_address_for(&cfg, AF_INET6), "2001:db8::10");
+	CU_ASSERT_STRING_EQUAL(rtp_address_for(&cfg, AF_INET), "192.0.2.10");
+	cfg.address6 = "192.0.2.11";            /* not IPv6: never used */
+	CU_ASSERT_PTR_NULL(rtp_address_for(&cfg, AF_INET6));
+	cfg.address = "::1";                    /* IPv6 only */
+	cfg.address6 = NULL;
+	CU_ASSERT_STRING_EQUAL(rtp_address_for(&cfg, AF_INET6), "::1");
+	CU_ASSERT_PTR_NULL(rtp_address_for(&cfg, AF_INET));
+	cfg.address = NULL;                     /* unset: 0.0.0.0 */
+	CU_ASSERT_STRING_EQUAL(rtp_address_for(&cfg, AF_INET), "0.0.0.0");
+	CU_ASSERT_PTR_NULL(rtp_address_for(&cfg, AF_INET6));
+}
+
+/* A leg bound to address6 (::1) with strict latching: our audio goes to
+ * the IPv6 SDP address, the peer's from another port of that IP is used
+ * after the probation, exactly as over IPv4. */
+static void
+test_leg_ipv6(void)
+{
+	struct event_base *base = event_base_new();
+	struct cfg_rtp cfg;
+	struct rtp_leg_cbs cbs = {on_media, on_timeout};
+	struct sink sink = {0};
+	struct rtp_leg *leg;
+	struct rtp_stats st;
+	struct addr c_addr, c2_addr, leg_addr;
+	uint8_t frame[160], rx[512];
+	struct leg_wait w;
+	int c, c2;
+
+	leg_cfg(&cfg, CFG_LATCH_STRICT);
+	cfg.address6 = "::1";
+	leg = rtp_leg_new_at(base, &cfg, rtp_address_for(&cfg, AF_INET6), "ipv6-1", &cbs, &sink);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	addr_from_ip(&leg_addr, "::1", rtp_leg_port(leg));
+	c = udp_socket("::1", &c_addr);
+	c2 = udp_socket("::1", &c2_addr);
+	CU_ASSERT_FATAL(c != -1 && c2 != -1);
+	rtp_leg_set_remote(leg, &c_addr, 0);
+	memset(frame, 0xd5, sizeof(frame));
+	CU_ASSERT_EQUAL(lsend(leg, frame, sizeof(frame)), 0);
+	CU_ASSERT_EQUAL(recv(c, rx, sizeof(rx), 0), 172);
+	memset(&w, 0, sizeof(w));
+	w.leg = leg;
+	w.sink = &sink;
+	CU_ASSERT_TRUE(leg_send_probation(base, &w, c2, &leg_addr, "six!", 0));
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_EQUAL(st.rx_packets, 4);
+	CU_ASSERT_EQUAL(st.rx_held, 3);
+	CU_ASSERT_TRUE(st.have_learned);
+	CU_ASSERT_FALSE(st.nat);
+	CU_ASSERT_TRUE(addr_eq(&st.learned, &c2_addr));
+	CU_ASSERT_EQUAL(lsend(leg, frame, sizeof(frame)), 0);
+	CU_ASSERT_EQUAL(recv(c, rx, sizeof(rx), 0), 172);
+	CU_ASSERT_EQUAL(recv(c2, rx, sizeof(rx), MSG_DONTWAIT), -1);
+	close(c);
+	close(c2);
 	rtp_leg_free(leg);
 	event_base_free(base);
 }
@@ -2099,6 +2188,8 @@ main(void)
 	CU_add_test(s, "leg: RTCP mux and port + 1, SR, RTT, bad and refused", test_leg_rtcp);
 	CU_add_test(s, "leg: media timeout and hold timeout", test_leg_timeout);
 	CU_add_test(s, "leg: raw (RFC 4733) packets share SSRC and sequence", test_leg_send_raw);
+	CU_add_test(s, "leg: address family choice (address, address6)", test_address_for);
+	CU_add_test(s, "leg: bound to address6 (::1), strict latch over IPv6", test_leg_ipv6);
 	CU_add_test(s, "io: a tick's sends queued, one submit, all delivered in order",
 	    test_io_batch_order);
 	CU_add_test(s, "io: send errors counted (io_uring and sendto)", test_io_errors);
