@@ -435,6 +435,20 @@ call_uri_family(const char *uri)
 	return h != NULL && h[1] == '[' ? AF_INET6 : AF_INET;
 }
 
+/* Can the leg send to a (new) remote SDP address? Its family must be the
+ * leg's; an unset or unspecified one (an old-style hold) always does. */
+static bool
+call_rtp_family_ok(const struct call *c, const struct addr *a)
+{
+	int leg = strchr(c->rtp_ip, ':') != NULL ? AF_INET6 : AF_INET;
+
+	if (!addr_is_set(a) || a->u.sa.sa_family == leg)
+		return true;
+	if (a->u.sa.sa_family == AF_INET)
+		return a->u.sin.sin_addr.s_addr == 0;
+	return IN6_IS_ADDR_UNSPECIFIED(&a->u.sin6.sin6_addr);
+}
+
 /* The RTP leg toward a peer of family (AF_INET, AF_INET6), with the latch
  * mode of the user or route that applies. EAFNOSUPPORT when [rtp] has no
  * address of that family, EADDRINUSE when no port is free. */
@@ -529,6 +543,11 @@ call_on_sip_reoffer(void *owner, const char *sdp, size_t sdp_len, char *answer, 
 	if (sdp_parse(sdp, sdp_len, &offer) != 0 ||
 	    sdp_negotiate(&offer, &c->cfg->rtp.codecs, &choice) != 0) {
 		log_call(LOG_LEVEL_NOTICE, c->id, "re-offer without a usable audio stream: 488");
+		return 488;
+	}
+	if (!call_rtp_family_ok(c, &offer.addr)) {
+		log_call(LOG_LEVEL_NOTICE, c->id, "re-offer moves the media to another address"
+		    " family than the RTP leg's (%s): 488", c->rtp_ip);
 		return 488;
 	}
 	hold = offer.dir != SDP_SENDRECV;
@@ -938,7 +957,7 @@ pstn_side_take_answer(struct call *c, const char *sdp, size_t sdp_len)
 {
 	struct sdp_media ans;
 
-	if (!sdp || sdp_parse(sdp, sdp_len, &ans) != 0)
+	if (!sdp || sdp_parse(sdp, sdp_len, &ans) != 0 || !call_rtp_family_ok(c, &ans.addr))
 		return EINVAL;
 	for (size_t i = 0; i < ans.n_pt; i++) {
 		if (ans.pt[i] != SDP_PT_PCMU && ans.pt[i] != SDP_PT_PCMA)
