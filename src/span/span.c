@@ -731,9 +731,12 @@ span_on_restart(evutil_socket_t fd, short what, void *arg)
 	span_restart_on_up(arg);
 }
 
-/* The one place the span goes up or down. The first time (start-up) the
- * channels are restarted at once, before any call can be placed on them;
- * later (recovery) after SPAN_RESTART_DELAY_MS, once layer 2 has settled. */
+/* The one place the span goes up or down. Channels are restarted
+ * SPAN_RESTART_DELAY_MS after the span comes up, at start-up as on
+ * recovery: right at the D-channel's first establishment the far end may
+ * still reset its layer 2 (seen with real DAHDI spans), and a reset
+ * discards the RESTARTs queued in it, leaving their channels out of the
+ * hunt until T316. */
 static void
 span_update_up(struct span *s)
 {
@@ -747,11 +750,6 @@ span_update_up(struct span *s)
 	log_notice("span=%s %s (D-channel %s, %s)", s->name, up ? "up" : "down",
 	    s->dchan_up ? "up" : "down", s->alarmed ? "in alarm" : "no alarm");
 	if (up) {
-		if (!s->ever_up) {
-			s->ever_up = 1;
-			span_restart_on_up(s);
-			return;
-		}
 		if (s->ev_restart == NULL)
 			s->ev_restart = evtimer_new(s->base, span_on_restart, s);
 		if (s->ev_restart == NULL || evtimer_add(s->ev_restart, &tv) != 0)

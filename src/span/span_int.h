@@ -145,7 +145,6 @@ struct span {
 	unsigned int restart_timeout;   /* T316, seconds */
 	unsigned int restart_attempts;  /* RESTARTs per channel in all */
 	int restart_on_up;              /* RESTART the idle channels on every span up */
-	int ever_up;                    /* the span has been up once (start-up done) */
 	struct event *ev_t316;          /* RESTART ACKNOWLEDGE wait (owned) */
 	size_t hunt_next;               /* roundrobin: index to try first */
 	/* Our outbound calls that lost glare to the network's SETUP on the

@@ -169,9 +169,10 @@ ctl() {
 
 # Start the daemon on $CONF; wait (bounded) until span sim1 is up.
 it_start_daemon() {
-	local n
+	local n from
 	[ -x "$PSTNBRIDGED" ] || fail "no daemon binary $PSTNBRIDGED"
 	[ -x "$PSTNBRIDGECTL" ] || fail "no control binary $PSTNBRIDGECTL"
+	from=$(it_log_lines)
 	"$PSTNBRIDGED" -f -c "$CONF" -l debug >>"$DLOG" 2>&1 &
 	DPID=$!
 	it_log "daemon started, pid $DPID"
@@ -179,12 +180,29 @@ it_start_daemon() {
 		it_alive "$DPID" || fail "daemon exited at start: $(tail -n 20 "$DLOG")"
 		if ctl status 2>/dev/null | grep -Eq '^span sim1 up( |$)'; then
 			ctl status | sed 's/^/  status: /'
+			it_wait_startup_restart "$from"
 			return 0
 		fi
 		sleep 0.1
 	done
 	ctl status
 	fail "span sim1 not up within 10 s"
+}
+
+# The RESTART of the idle channels that follows the span's start-up
+# (restart_on_up, 2 s after it came up): wait (bounded) until it has been
+# sent and acknowledged, so that no test's first call races it. Skipped
+# when $CONF says restart_on_up = no.
+it_wait_startup_restart() {
+	local from=${1:-0} n
+	grep -q '^restart_on_up *= *no' "$CONF" && return 0
+	it_wait_log_str "span=sim1 up: RESTART of" 5 "$from" ||
+		fail "no start-up RESTART of the idle channels of sim1"
+	for n in $(seq 50); do
+		ctl spans 2>/dev/null | grep -q 'restarting=[1-9]' || return 0
+		sleep 0.1
+	done
+	fail "start-up RESTARTs not acknowledged within 5 s: $(ctl spans)"
 }
 
 # Stop the daemon with SIGTERM; wait at most SECONDS (default 8); fail
@@ -242,7 +260,7 @@ it_wait_log_str() {
 }
 
 it_log_lines() {
-	wc -l < "$DLOG"
+	if [ -f "$DLOG" ]; then wc -l < "$DLOG"; else echo 0; fi
 }
 
 # Wait (bounded, SECONDS, default 3) until `pstnbridgectl spans` has a line

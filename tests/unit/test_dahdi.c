@@ -667,14 +667,18 @@ out:
 	t_stop();
 }
 
-/* restart_on_up (the default): every idle B-channel is restarted at
- * start-up, at once, and again when the span comes back from an alarm. */
+/* restart_on_up (the default): every idle B-channel is restarted
+ * SPAN_RESTART_DELAY_MS after start-up, and again after the span comes
+ * back from an alarm. */
 static void
 test_restart_on_up(void)
 {
 	struct span *s = t_start_t1(conf_t1, 0);
 
-	CU_ASSERT_TRUE(RUN_UNTIL(far.restarts == 23, 1000));
+	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s), 1000));
+	t_run_ms(SPAN_RESTART_DELAY_MS / 2);
+	CU_ASSERT_EQUAL(far.restarts, 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(far.restarts == 23, SPAN_RESTART_DELAY_MS + 1000));
 	t_run_ms(200);
 	CU_ASSERT_EQUAL(far.restarts, 23);
 	fake_dahdi_set_alarms(1, DAHDI_ALARM_RED);
