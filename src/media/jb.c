@@ -49,43 +49,53 @@
 #define HBINS 256                       /* 2 s of required delays */
 #define HBASE_BELOW (HBINS / 4)         /* bins kept below lo at a rebase */
 
-/* Per sample of the ring, two bits (one bitmap each, never both set):
+/* Per sample of the ring, two bits (one bitmap each, never both set;
+ * their words interleaved, so that a frame's state is six adjacent words):
  * received and not yet played, and played (behind p). Neither: empty. */
 
 struct media_jb {
+	/* What every packet and tick touches, together at the start. */
 	enum cfg_law law;
-	int64_t min, max;               /* bounds of D - lo, samples */
-	size_t ring;                    /* samples in audio[], a power of 2 */
-	int64_t ahead_max;              /* ring / 2: a packet further ahead is a jump */
-
-	uint64_t *have_bits;            /* into audio[]: received, not played */
-	uint64_t *played_bits;          /* into audio[]: played */
 	bool primed;                    /* a packet came: p is valid */
 	bool first_tick;                /* primed, but p not yet set by a tick */
 	bool started;                   /* real audio has been played */
+	bool paused;                    /* unprimed by a pause, not a reset */
+	size_t ring;                    /* samples in audio[], a power of 2 */
+	int64_t ahead_max;              /* ring / 2: a packet further ahead is a jump */
+	/* Into audio[], interleaved by 64-sample word (a word of each
+	 * side by side): received and not played, and played. */
+	uint64_t *have_bits;
+	uint64_t *played_bits;          /* have_bits + 1 */
 	int64_t p;                      /* timestamp of the next sample to play */
 	int64_t d_play;                 /* D at the last tick */
 	uint64_t last_arrival_us;
+	int64_t lo, hi, target;
+	int64_t min, max;               /* bounds of D - lo, samples */
 	unsigned int jumps;
 	unsigned int since_shrink;
 	unsigned int excess_ticks;      /* consecutive ticks with a frame too many */
-
-	int64_t win[WIN];               /* required delays of recent packets */
+	unsigned int since_calc;
 	size_t nwin, win_pos;
 	int64_t hbase;                  /* required delay at the start of bin 0 */
-	uint16_t hist[HBINS];           /* window entries per bin (edges: beyond) */
-	unsigned int since_calc;
-	int64_t lo, hi, target;
-	int64_t hold;                   /* hi, falling back slowly */
-	bool paused;                    /* unprimed by a pause, not a reset */
-	int64_t last_lo, depth;         /* lo and hold - lo when it paused */
 
-	plc_state_t plc;
+	/* Real frames played but not yet given to the PLC (its history is
+	 * only needed at a gap): their count and the last two's timestamps,
+	 * whose audio is still in the ring. */
+	unsigned long plc_lag;
+	int64_t plc_ts[2];
+	bool plc_gap;                   /* the PLC's last frame was concealment */
 
 	unsigned long frames, concealed, late, duplicate, packets, resyncs;
 	uint64_t grown, shrunk;         /* samples */
 	uint64_t delay_sum;             /* samples, over the ticks counted in frames */
 	int64_t delay_max;
+
+	int64_t hold;                   /* hi, falling back slowly */
+	int64_t last_lo, depth;         /* lo and hold - lo when it paused */
+	uint16_t hist[HBINS];           /* window entries per bin (edges: beyond) */
+	int32_t win[WIN];               /* required delays of recent packets, from hbase */
+
+	plc_state_t plc;
 
 	/* The ring, then the two bitmaps; G.711 bytes as received, indexed
 	 * by timestamp & (ring - 1). */
@@ -110,16 +120,16 @@ jb_lowmask(size_t n)
 	return n >= 64 ? ~0ULL : (1ULL << n) - 1;
 }
 
-/* n (1 to 64) bits of a slot bitmap from slot s on, wrapping at the ring's
- * end (a multiple of 64 slots). */
+/* n (1 to 64) bits of a slot bitmap (every other word from map) from slot
+ * s on, wrapping at the ring's end (a multiple of 64 slots). */
 static uint64_t
 jb_bits(const struct media_jb *jb, const uint64_t *map, size_t s, size_t n)
 {
 	size_t w = s >> 6, off = s & 63;
-	uint64_t v = map[w] >> off;
+	uint64_t v = map[2 * w] >> off;
 
 	if (off + n > 64)
-		v |= map[(w + 1) & (jb->ring / 64 - 1)] << (64 - off);
+		v |= map[2 * ((w + 1) & (jb->ring / 64 - 1))] << (64 - off);
 	return v & jb_lowmask(n);
 }
 
@@ -129,11 +139,11 @@ jb_bits_put(const struct media_jb *jb, uint64_t *map, size_t s, size_t n, uint64
 	size_t w = s >> 6, off = s & 63;
 	uint64_t m = jb_lowmask(n) << off;
 
-	map[w] = (map[w] & ~m) | ((v << off) & m);
+	map[2 * w] = (map[2 * w] & ~m) | ((v << off) & m);
 	if (off + n > 64) {
 		w = (w + 1) & (jb->ring / 64 - 1);
 		m = jb_lowmask(off + n - 64);
-		map[w] = (map[w] & ~m) | ((v >> (64 - off)) & m);
+		map[2 * w] = (map[2 * w] & ~m) | ((v >> (64 - off)) & m);
 	}
 }
 
@@ -175,13 +185,6 @@ jb_copy_out(const struct media_jb *jb, int64_t ts, uint8_t *buf, size_t n)
 	memcpy(buf + first, jb->audio, n - first);
 }
 
-static void
-jb_clear(struct media_jb *jb)
-{
-	memset(jb->have_bits, 0, jb->ring / 8);
-	memset(jb->played_bits, 0, jb->ring / 8);
-}
-
 /* Non-negative remainder. */
 static int64_t
 jb_mod(int64_t a, int64_t m)
@@ -210,6 +213,42 @@ jb_decode(enum cfg_law law, const uint8_t *in, int16_t *out)
 		out[i] = t[in[i]];
 }
 
+/* Give the PLC the real frames played since it last saw audio. After real
+ * audio, plc_rx() of a real frame only appends it to its circular history
+ * of PLC_HISTORY_LEN (under two frames) samples: the last two frames, with
+ * the history's position first moved on by the frames before them, leave
+ * it as all of them would have. Done before the PLC is used and before
+ * the ring's slots of those frames may be written again. */
+_Static_assert(PLC_HISTORY_LEN <= 2 * MEDIA_FRAME, "two frames fill the PLC history");
+
+static void
+jb_plc_sync(struct media_jb *jb)
+{
+	int16_t rx[MEDIA_FRAME];
+	uint8_t raw[MEDIA_FRAME];
+	unsigned long n = jb->plc_lag, keep = n < 2 ? n : 2;
+	plc_state_t *s = &jb->plc;
+
+	if (n == 0)
+		return;
+	if (n > keep)
+		s->buf_ptr = (int)(((unsigned long)s->buf_ptr +
+		    (n - keep) % PLC_HISTORY_LEN * MEDIA_FRAME) % PLC_HISTORY_LEN);
+	for (size_t i = 2 - keep; i < 2; i++) {
+		jb_copy_out(jb, jb->plc_ts[i], raw, MEDIA_FRAME);
+		jb_decode(jb->law, raw, rx);
+		plc_rx(s, rx, MEDIA_FRAME);
+	}
+	jb->plc_lag = 0;
+}
+
+static void
+jb_clear(struct media_jb *jb)
+{
+	jb_plc_sync(jb);
+	memset(jb->have_bits, 0, jb->ring / 4);
+}
+
 struct media_jb *
 media_jb_new(enum cfg_law law, unsigned int min_ms, unsigned int max_ms)
 {
@@ -236,7 +275,7 @@ media_jb_new(enum cfg_law law, unsigned int min_ms, unsigned int max_ms)
 	jb->ring = ring;
 	jb->ahead_max = (int64_t)ring / 2;
 	jb->have_bits = (uint64_t *)(void *)(jb->audio + ring);
-	jb->played_bits = jb->have_bits + ring / 64;
+	jb->played_bits = jb->have_bits + 1;
 	jb->law = law;
 	jb->min = (int64_t)min_ms * 8;
 	jb->max = (int64_t)max_ms * 8;
@@ -290,14 +329,38 @@ jb_bin(const struct media_jb *jb, int64_t v)
 	return b >= HBINS ? HBINS - 1 : (size_t)b;
 }
 
+/* The window keeps required delays from hbase in 32 bits (half the memory
+ * to go through at a recalc); one more than 2^31 samples (three days) away
+ * is kept as that far. */
+static int32_t
+jb_win_rel(const struct media_jb *jb, int64_t v)
+{
+	v -= jb->hbase;
+	if (v > INT32_MAX)
+		return INT32_MAX;
+	return v < -INT32_MAX ? -INT32_MAX : (int32_t)v;
+}
+
+static int64_t
+jb_win(const struct media_jb *jb, size_t i)
+{
+	return jb->hbase + jb->win[i];
+}
+
 /* Count the window into bins anew, with lo a quarter of the way up. */
 static void
 jb_rebase(struct media_jb *jb, int64_t lo)
 {
+	int64_t old = jb->hbase;
+
 	jb->hbase = lo - (int64_t)HBASE_BELOW * HBIN;
 	memset(jb->hist, 0, sizeof(jb->hist));
-	for (size_t i = 0; i < jb->nwin; i++)
-		jb->hist[jb_bin(jb, jb->win[i])]++;
+	for (size_t i = 0; i < jb->nwin; i++) {
+		int64_t v = old + jb->win[i];
+
+		jb->win[i] = jb_win_rel(jb, v);
+		jb->hist[jb_bin(jb, v)]++;
+	}
 }
 
 static int
@@ -323,19 +386,75 @@ jb_kth(const struct media_jb *jb, size_t k)
 	k -= below;
 	if (b == 0 || b == HBINS - 1) {
 		for (size_t i = 0; i < jb->nwin; i++)
-			if (jb_bin(jb, jb->win[i]) == b)
-				edge[n++] = jb->win[i];
+			if (jb_bin(jb, jb_win(jb, i)) == b)
+				edge[n++] = jb_win(jb, i);
 		qsort(edge, n, sizeof(edge[0]), jb_cmp);
 		return edge[k];
 	}
 	start = jb->hbase + ((int64_t)b << HBIN_SHIFT);
 	memset(sub, 0, sizeof(sub));
 	for (size_t i = 0; i < jb->nwin; i++)
-		if (jb->win[i] >= start && jb->win[i] < start + HBIN)
-			sub[jb->win[i] - start]++;
+		if (jb_win(jb, i) >= start && jb_win(jb, i) < start + HBIN)
+			sub[jb_win(jb, i) - start]++;
 	for (b = 0; k >= sub[b]; b++)
 		k -= sub[b];
 	return start + (int64_t)b;
+}
+
+/* The smallest and the k-th smallest of the window, as jb_kth() finds
+ * them, with one pass over the window for both when neither is in an edge
+ * bin. */
+static void
+jb_lo_kth(const struct media_jb *jb, size_t k, int64_t *lo, int64_t *kth)
+{
+	uint16_t sub0[HBIN], sub1[HBIN];
+	uint32_t r0, r1;
+	size_t b0 = 0, b1, below = 0, i;
+
+	while (jb->hist[b0] == 0)
+		b0++;
+	b1 = b0;
+	while (below + jb->hist[b1] <= k)
+		below += jb->hist[b1++];
+	k -= below;
+	if (b0 == 0 || b1 == HBINS - 1) {
+		*lo = jb_kth(jb, 0);
+		*kth = jb_kth(jb, k + below);
+		return;
+	}
+	/* Bins from hbase, as the window is kept (an unsigned difference
+	 * below HBIN: inside the bin). */
+	r0 = (uint32_t)b0 << HBIN_SHIFT;
+	r1 = (uint32_t)b1 << HBIN_SHIFT;
+	memset(sub1, 0, sizeof(sub1));
+	if (b0 == b1) {
+		for (i = 0; i < jb->nwin; i++) {
+			uint32_t d1 = (uint32_t)jb->win[i] - r1;
+
+			if (d1 < HBIN)
+				sub1[d1]++;
+		}
+		for (i = 0; sub1[i] == 0; i++)
+			;
+		*lo = jb->hbase + r1 + (int64_t)i;
+	} else {
+		memset(sub0, 0, sizeof(sub0));
+		for (i = 0; i < jb->nwin; i++) {
+			uint32_t d0 = (uint32_t)jb->win[i] - r0;
+			uint32_t d1 = (uint32_t)jb->win[i] - r1;
+
+			if (d1 < HBIN)
+				sub1[d1]++;
+			else if (d0 < HBIN)
+				sub0[d0]++;
+		}
+		for (i = 0; sub0[i] == 0; i++)
+			;
+		*lo = jb->hbase + r0 + (int64_t)i;
+	}
+	for (i = 0; k >= sub1[i]; i++)
+		k -= sub1[i];
+	*kth = jb->hbase + r1 + (int64_t)i;
 }
 
 /* lo, hi (99th percentile) and the target delay from the window. */
@@ -350,8 +469,7 @@ jb_recalc(struct media_jb *jb)
 	hi_i = jb->nwin * 99 / 100;
 	if (hi_i >= jb->nwin)
 		hi_i = jb->nwin - 1;
-	jb->lo = jb_kth(jb, 0);
-	jb->hi = jb_kth(jb, hi_i);
+	jb_lo_kth(jb, hi_i, &jb->lo, &jb->hi);
 	/* Keep lo off the low edge and the spread inside the bins. */
 	lo_bin = jb_bin(jb, jb->lo);
 	if (lo_bin < HBASE_BELOW / 2 || lo_bin > HBINS / 2)
@@ -373,8 +491,8 @@ jb_window_add(struct media_jb *jb, int64_t req, bool now)
 	if (jb->nwin == 0)
 		jb_rebase(jb, req);
 	if (jb->nwin == WIN)
-		jb->hist[jb_bin(jb, jb->win[jb->win_pos])]--;
-	jb->win[jb->win_pos] = req;
+		jb->hist[jb_bin(jb, jb_win(jb, jb->win_pos))]--;
+	jb->win[jb->win_pos] = jb_win_rel(jb, req);
 	jb->hist[jb_bin(jb, req)]++;
 	jb->win_pos = (jb->win_pos + 1) % WIN;
 	if (jb->nwin < WIN)
@@ -552,6 +670,8 @@ jb_fillin(struct media_jb *jb, int16_t *amp)
 {
 	plc_state_t *s = &jb->plc;
 
+	jb_plc_sync(jb);
+	jb->plc_gap = true;
 	if (s->missing_samples == 0 && s->buf_ptr > 0 && s->buf_ptr < PLC_HISTORY_LEN) {
 		int16_t head[PLC_HISTORY_LEN];
 		size_t n = (size_t)s->buf_ptr;
@@ -589,34 +709,40 @@ jb_take(struct media_jb *jb, uint8_t frame[MEDIA_FRAME])
 	}
 #define JB_HAVE(i) ((h[(i) / 64] >> ((i) % 64)) & 1)
 	missing = MEDIA_FRAME - got;
-	jb_copy_out(jb, jb->p, raw, MEDIA_FRAME);
-	jb->p += MEDIA_FRAME;
 	if (missing == 0) {
 		/* Real audio: played as received, but for what the PLC
 		 * cross-fades after a gap (it changes nothing otherwise). */
-		bool fade = jb->plc.missing_samples != 0;
-
+		jb_copy_out(jb, jb->p, frame, MEDIA_FRAME);
+		jb->p += MEDIA_FRAME;
 		jb->started = true;
-		jb_decode(jb->law, raw, rx);
-		memcpy(frame, raw, MEDIA_FRAME);
-		if (!fade) {
-			plc_rx(&jb->plc, rx, MEDIA_FRAME);
+		if (!jb->plc_gap) {
+			/* The PLC only needs it at the next gap. */
+			jb->plc_ts[0] = jb->plc_ts[1];
+			jb->plc_ts[1] = jb->p - MEDIA_FRAME;
+			jb->plc_lag++;
 			return 0;
 		}
+		jb_plc_sync(jb);
+		jb_decode(jb->law, frame, rx);
 		memcpy(amp, rx, sizeof(amp));
 		plc_rx(&jb->plc, amp, MEDIA_FRAME);
+		jb->plc_gap = false;
 		for (size_t i = 0; i < MEDIA_FRAME; i++)
 			if (amp[i] != rx[i])
 				frame[i] = jb_encode(jb->law, amp[i]);
 		return 0;
 	}
+	jb_copy_out(jb, jb->p, raw, MEDIA_FRAME);
+	jb->p += MEDIA_FRAME;
 	if (!jb->started && missing < MEDIA_FRAME) {
 		/* The very first audio may start late in the frame. */
 		jb->started = true;
+		jb_plc_sync(jb);
 		jb_decode(jb->law, raw, rx);
 		for (size_t i = 0; i < MEDIA_FRAME; i++)
 			amp[i] = JB_HAVE(i) ? rx[i] : 0;
 		plc_rx(&jb->plc, amp, MEDIA_FRAME);
+		jb->plc_gap = false;
 		for (size_t i = 0; i < MEDIA_FRAME; i++)
 			frame[i] = JB_HAVE(i) && amp[i] == rx[i] ? raw[i] : jb_encode(jb->law, amp[i]);
 		return 0;
