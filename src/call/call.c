@@ -378,6 +378,8 @@ call_on_span_audio(void *owner, const uint8_t *frame, size_t len)
 
 	if (!c->sc || len != SPAN_FRAME_BYTES)
 		return;
+	if (c->jb)
+		media_jb_prefetch(c->jb);       /* while the frame is sent */
 	if (c->pt >= 0 && !c->tx_muted) {
 		memcpy(buf, frame, len);
 		if (c->dout) {

@@ -556,7 +556,7 @@ media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t le
              uint64_t now_us)
 {
 	int64_t l = jb_local(now_us), ts64, req, from;
-	size_t fresh = 0;
+	size_t fresh = 0, s;
 
 	if (len == 0 || len > (size_t)jb->ahead_max)
 		return EINVAL;
@@ -566,6 +566,10 @@ media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t le
 	if (!jb->primed)
 		jb_prime(jb, ts, l);
 	ts64 = jb->p + (int32_t)(ts - (uint32_t)jb->p);
+	/* Where its state and audio go, fetched while it is judged. */
+	s = jb_slot(jb, ts64);
+	__builtin_prefetch(jb->have_bits + 2 * (s >> 6), 1);
+	__builtin_prefetch(jb->audio + s, 1);
 
 	/* Far outside the window: a timestamp jump when it persists. */
 	if (ts64 + (int64_t)len <= jb->p - BEHIND_MAX ||
@@ -761,6 +765,7 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 {
 	int16_t amp[MEDIA_FRAME];
 	int64_t l = jb_local(now_us), d;
+	size_t s;
 
 	if (jb->primed && !jb->first_tick && now_us > jb->last_arrival_us + IDLE_US)
 		jb_unprime(jb);
@@ -787,6 +792,13 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 		d = l - jb->p;
 		jb->resyncs++;
 	}
+
+	/* The frame's audio and state, fetched while the step is decided. */
+	s = jb_slot(jb, jb->p);
+	__builtin_prefetch(jb->audio + s);
+	__builtin_prefetch(jb->audio + s + 64);
+	__builtin_prefetch(jb->audio + s + 128);
+	__builtin_prefetch(jb->have_bits + 2 * (s >> 6));
 
 	switch (jb_step(jb, d)) {
 	case 1:
@@ -823,6 +835,15 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 		}
 	} else
 		memset(frame, jb_silence(jb->law), MEDIA_FRAME);
+}
+
+void
+media_jb_prefetch(const struct media_jb *jb)
+{
+	__builtin_prefetch(jb);
+	__builtin_prefetch((const char *)jb + 64);
+	__builtin_prefetch((const char *)jb + 128);
+	__builtin_prefetch((const char *)jb + 192);
 }
 
 void

@@ -83,6 +83,10 @@ int media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_
  * packet (and after a long pause); concealment for missing audio. */
 void media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us);
 
+/* A hint, some work ahead of media_jb_get(): start loading the buffer's
+ * state into the cache. */
+void media_jb_prefetch(const struct media_jb *jb);
+
 void media_jb_stats(const struct media_jb *jb, struct media_jb_stats *out);
 
 #endif
