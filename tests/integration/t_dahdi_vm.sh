@@ -22,4 +22,21 @@ export PSTNBRIDGECTL=$(abspath "${PSTNBRIDGECTL:-./pstnbridgectl}")
 T=${IT_TESTDIR:-$(mktemp -d "${TMPDIR:-/tmp}/pstnbridge-t_dahdi_vm.XXXXXX")}
 export OUT=$T/vm
 echo "test t_dahdi_vm: files in $OUT"
-exec "$HERE/dahdi-vm/run-vm.sh"
+"$HERE/dahdi-vm/run-vm.sh"
+rc=$?
+[ "$rc" -eq 0 ] && exit 0
+# The guest is emulated (TCG, 2 vCPUs for the daemon, two far ends and two
+# sipps): once in a while it stalls for a second or two, sipp's RTP thread
+# then skips that audio and the byte-exact block counts fall below 95 %.
+# When those counts are the only failures, the whole VM run is made once
+# more and must pass in full; any other failure stands.
+failed=$(grep -c '^VMCHECK FAIL' "$OUT/console.log" 2>/dev/null)
+other=$(grep '^VMCHECK FAIL' "$OUT/console.log" 2>/dev/null | grep -vc '_audio_sip_to_pstn\|_audio_pstn_to_sip')
+if [ "${failed:-0}" -gt 0 ] && [ "${other:-1}" -eq 0 ]; then
+	grep '^VMCHECK FAIL' "$OUT/console.log"
+	echo "t_dahdi_vm: only byte-exact audio counts failed (a stall of the emulated guest): one more run"
+	mv "$OUT" "$OUT.first"
+	"$HERE/dahdi-vm/run-vm.sh"
+	exit $?
+fi
+exit "$rc"
