@@ -144,19 +144,25 @@ call_ringback_stop(struct call *c)
 	log_call(LOG_LEVEL_DEBUG, c->id, "local ringback stopped");
 }
 
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void
 call_on_ringback(evutil_socket_t fd, short what, void *arg)
 {
 	struct call *c = arg;
-	struct timespec ts;
 	uint8_t frame[160];
 
 	if (!c->ringback || !c->rtp || c->tx_muted)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	media_tone_frame(c->ringback, frame, sizeof(frame));
-	rtp_leg_send_at(c->rtp, frame, sizeof(frame),
-	    (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+	rtp_leg_send_at(c->rtp, frame, sizeof(frame), now_us() / 1000u);
 }
 
 /* Ringback of the call's tone zone, as RTP in the negotiated law, every
@@ -296,15 +302,6 @@ law_convert(uint8_t *buf, size_t len, enum cfg_law from, enum cfg_law to)
 		return;
 	for (size_t i = 0; i < len; i++)
 		buf[i] = from == CFG_LAW_ALAW ? alaw_to_ulaw(buf[i]) : ulaw_to_alaw(buf[i]);
-}
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void
