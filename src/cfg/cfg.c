@@ -196,7 +196,7 @@ enum app { APP_ALWAYS, APP_SIM, APP_DAHDI, APP_OUTBOUND, APP_INBOUND };
 	    "codecs offered and accepted, in order of preference") \
 	X("rtp", "io", CFG_T_ENUM, "auto", 0, 0, "auto|uring|syscalls", \
 	    true, false, APP_ALWAYS, PK_ENUM, OFF(cfg_rtp, io), 0, \
-	    "how RTP is sent: auto (io_uring, else sendto), uring, syscalls (sendto)") \
+	    "how RTP is sent and received: auto (io_uring, else sendto/recvmmsg), uring, syscalls") \
 	X("rtp", "address6", CFG_T_STRING, "", 0, 0, NULL, \
 	    false, false, APP_ALWAYS, PK_IP6, OFF(cfg_rtp, address6), 0, \
 	    "IPv6 address RTP sockets bind to for IPv6 peers (dual stack), empty none") \

@@ -1,11 +1,22 @@
-/* Batched RTP sends: the legs of all calls queue their datagrams on one
- * io_uring ring per event loop, and the ring is submitted once per loop
- * iteration (a deferred event that runs after the callbacks that queued,
- * e.g. the span tick that produced every call's frame) instead of one
- * sendto per packet. Completions that the kernel finishes inline are
- * reaped right after the submit; the rare ones that complete later
- * signal an eventfd (io_uring_register_eventfd_async) that the loop
- * watches. A failed send is counted on its leg (rtp_leg_io_done).
+/* Batched RTP sends and receives on one io_uring ring per event loop.
+ *
+ * Sends: the legs of all calls queue their datagrams, and the ring is
+ * submitted once per loop iteration (a deferred event that runs after the
+ * callbacks that queued, e.g. the span tick that produced every call's
+ * frame) instead of one sendto per packet. A failed send is counted on its
+ * leg (rtp_leg_io_done).
+ *
+ * Receives: each leg's RTP socket has one multishot recvmsg in the ring,
+ * which takes its buffers from a ring of provided buffers shared by all
+ * legs. What arrived on any socket is reaped in one go when the ring's
+ * eventfd wakes the loop: no epoll readiness and no recvmmsg per packet.
+ * A receive that ends (buffers ran out) is armed again after the reap; a
+ * kernel without multishot receives (before 6.0) makes the legs fall back
+ * to epoll and recvmmsg (rtp_leg_rx_fallback).
+ *
+ * The ring defers the kernel's completion work to the loop's own
+ * io_uring_enter (IORING_SETUP_DEFER_TASKRUN, where the kernel has it):
+ * packets that arrive while the loop is busy are completed in one batch.
  *
  * One thread: the ring, its slots and its events belong to the loop that
  * created them. Legs hold a reference; the last one tears the ring down. */
@@ -15,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -28,6 +41,25 @@
 #define RTP_IO_MAX_CHUNKS 64    /* 16384 datagrams in flight at most */
 #define RTP_IO_SUBMIT_AT 512    /* submit early when this many are queued */
 #define RTP_IO_EXIT_WAIT_MS 200 /* teardown: how long to wait for late completions */
+#define RTP_IO_RX_BUFS 2048     /* provided receive buffers, a power of two */
+#define RTP_IO_CQ_ENTRIES 8192  /* room for every buffer's completion and the sends' */
+#define RTP_IO_RX_BUF 2048      /* bytes each: io_uring_recvmsg_out, address, datagram */
+#define RTP_IO_RX_BGID 1        /* their buffer group */
+#define RTP_IO_RX_FAILS 8       /* receives ended by errors in a row before epoll */
+#define RTP_IO_TAG_RX 1u        /* user_data bit: a receive (else a send slot) */
+
+/* A leg's multishot receive. Owned by the ring: the kernel may still
+ * complete it after the leg is gone (leg NULL), and it is freed with its
+ * last completion. */
+struct rtp_io_rx {
+	struct rtp_leg *leg;            /* not owned; NULL once the leg let go */
+	int fd;                         /* not owned */
+	bool armed;                     /* a receive is in the ring */
+	bool rearm;                     /* on the ring's re-arm list */
+	unsigned int fails;             /* ends with an error in a row */
+	struct rtp_io_rx *prev, *next;  /* every receive of the ring */
+	struct rtp_io_rx *next_rearm;
+};
 
 struct rtp_io_slot {
 	struct rtp_leg *leg;            /* not owned; NULL once the leg is freed */
@@ -51,12 +83,25 @@ struct rtp_io {
 	struct event *ev_flush;         /* owned: deferred submit */
 	bool flush_pending;
 	unsigned int refs;
-	unsigned int queued;            /* prepared, not yet submitted */
-	unsigned int inflight;          /* submitted, not yet completed */
+	unsigned int queued;            /* entries prepared, not yet submitted */
+	unsigned int inflight;          /* sends prepared, not yet completed */
 	struct rtp_io_slot *chunks[RTP_IO_MAX_CHUNKS];   /* owned */
 	unsigned int n_chunks;
 	struct rtp_io_slot *free;
 	struct rtp_io_stats stats;
+
+	/* receives */
+	bool rx_ok;                     /* multishot receives are set up */
+	bool rx_unsupported;            /* the kernel refused one: epoll from now on */
+	struct io_uring_buf_ring *br;   /* owned (mmap) */
+	size_t br_size;
+	uint8_t *rx_bufs;               /* owned: rx_nbufs x RTP_IO_RX_BUF */
+	unsigned int rx_nbufs;
+	unsigned int rx_returned;       /* buffers given back, not yet published */
+	struct msghdr rx_msg;           /* the layout of every receive */
+	struct rtp_io_rx *rx_all;
+	struct rtp_io_rx *rx_rearm;
+	bool reaping;
 };
 
 /* One ring per process: the daemon has one loop. A leg of another loop
@@ -64,15 +109,36 @@ struct rtp_io {
 static struct rtp_io *rtp_io_the;
 static bool rtp_io_failed;              /* io_uring_queue_init failed: do not retry */
 static struct rtp_io_stats rtp_io_totals;
+static unsigned int rtp_io_rx_nbufs = RTP_IO_RX_BUFS;  /* rtp_io_set_rx_buffers */
 
 static void rtp_io_on_flush(evutil_socket_t fd, short what, void *arg);
 static void rtp_io_on_efd(evutil_socket_t fd, short what, void *arg);
+static void rtp_io_schedule(struct rtp_io *io);
+
+/* After io_uring_queue_exit: nothing of the kernel's uses them now. */
+static void
+rtp_io_rx_teardown(struct rtp_io *io)
+{
+	struct rtp_io_rx *rx, *next;
+
+	for (rx = io->rx_all; rx != NULL; rx = next) {
+		next = rx->next;
+		free(rx);
+	}
+	io->rx_all = io->rx_rearm = NULL;
+	if (io->br != NULL)
+		munmap(io->br, io->br_size);
+	free(io->rx_bufs);
+	io->br = NULL;
+	io->rx_bufs = NULL;
+}
 
 static int
 rtp_io_ring_init(struct io_uring *ring)
 {
 	/* Newest flags first; each is only an optimisation. */
 	static const unsigned int flags[] = {
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
 		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER,
 		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
 		0,
@@ -83,13 +149,56 @@ rtp_io_ring_init(struct io_uring *ring)
 		struct io_uring_params p;
 
 		memset(&p, 0, sizeof(p));
-		p.flags = flags[i];
+		p.flags = flags[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = RTP_IO_CQ_ENTRIES;
 		if ((error = -io_uring_queue_init_params(RTP_IO_ENTRIES, ring, &p)) == 0)
 			return 0;
 		if (error != EINVAL)
 			break;
 	}
 	return error;
+}
+
+/* The provided buffers of the receives. Without them (a kernel before
+ * 5.19) the legs receive with epoll and recvmmsg. */
+static void
+rtp_io_rx_setup(struct rtp_io *io)
+{
+	struct io_uring_buf_reg reg;
+	void *mem;
+	int mask, error;
+
+	io->rx_nbufs = rtp_io_rx_nbufs;
+	mask = io_uring_buf_ring_mask(io->rx_nbufs);
+	io->br_size = io->rx_nbufs * sizeof(struct io_uring_buf);
+	mem = mmap(NULL, io->br_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (mem == MAP_FAILED)
+		return;
+	if ((io->rx_bufs = malloc((size_t)io->rx_nbufs * RTP_IO_RX_BUF)) == NULL) {
+		munmap(mem, io->br_size);
+		return;
+	}
+	io->br = mem;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)(uintptr_t)mem;
+	reg.ring_entries = io->rx_nbufs;
+	reg.bgid = RTP_IO_RX_BGID;
+	if ((error = io_uring_register_buf_ring(&io->ring, &reg, 0)) != 0) {
+		log_msg(LOG_LEVEL_INFO, "rtp: io_uring without provided buffers (%s): "
+		        "receiving with recvmmsg", strerror(-error));
+		munmap(mem, io->br_size);
+		free(io->rx_bufs);
+		io->br = NULL;
+		io->rx_bufs = NULL;
+		return;
+	}
+	io_uring_buf_ring_init(io->br);
+	for (unsigned int i = 0; i < io->rx_nbufs; i++)
+		io_uring_buf_ring_add(io->br, io->rx_bufs + (size_t)i * RTP_IO_RX_BUF,
+		                      RTP_IO_RX_BUF, (unsigned short)i, mask, (int)i);
+	io_uring_buf_ring_advance(io->br, (int)io->rx_nbufs);
+	io->rx_msg.msg_namelen = sizeof(struct sockaddr_in6);
+	io->rx_ok = true;
 }
 
 static int
@@ -110,8 +219,10 @@ rtp_io_create(struct event_base *base, struct rtp_io **out)
 		error = errno;
 		goto fail;
 	}
-	if ((error = -io_uring_register_eventfd_async(&io->ring, io->efd)) != 0)
+	/* every completion: with deferred task work, the receives' too */
+	if ((error = -io_uring_register_eventfd(&io->ring, io->efd)) != 0)
 		goto fail;
+	rtp_io_rx_setup(io);
 	io->ev_efd = event_new(base, io->efd, EV_READ | EV_PERSIST, rtp_io_on_efd, io);
 	io->ev_flush = event_new(base, -1, 0, rtp_io_on_flush, io);
 	if (io->ev_efd == NULL || io->ev_flush == NULL || event_add(io->ev_efd, NULL) != 0) {
@@ -129,6 +240,7 @@ fail:
 	if (io->efd != -1)
 		close(io->efd);
 	io_uring_queue_exit(&io->ring);
+	rtp_io_rx_teardown(io);
 	free(io);
 	return error;
 }
@@ -161,30 +273,238 @@ rtp_io_get(struct event_base *base, int mode)
 	return rtp_io_the;
 }
 
-/* Reap what completed, without a system call. */
+static void
+rtp_io_rx_unlink(struct rtp_io *io, struct rtp_io_rx *rx)
+{
+	if (rx->prev != NULL)
+		rx->prev->next = rx->next;
+	else
+		io->rx_all = rx->next;
+	if (rx->next != NULL)
+		rx->next->prev = rx->prev;
+	free(rx);
+}
+
+/* A completion of a receive: a datagram in a provided buffer (handed to
+ * the leg, the buffer given back), and/or the end of the receive. */
+static void
+rtp_io_rx_done(struct rtp_io *io, struct rtp_io_rx *rx, int res, unsigned int flags,
+               uint64_t *now_us)
+{
+	if (flags & IORING_CQE_F_BUFFER) {
+		unsigned int bid = flags >> IORING_CQE_BUFFER_SHIFT;
+		uint8_t *buf = io->rx_bufs + (size_t)(bid & (io->rx_nbufs - 1)) * RTP_IO_RX_BUF;
+		struct io_uring_recvmsg_out *o;
+
+		if (res > 0 && rx->leg != NULL &&
+		    (o = io_uring_recvmsg_validate(buf, res, &io->rx_msg)) != NULL) {
+			struct addr src;
+			size_t nl = o->namelen < sizeof(src.u) ? o->namelen : sizeof(src.u);
+
+			memset(&src, 0, sizeof(src));
+			memcpy(&src.u, io_uring_recvmsg_name(o), nl);
+			src.len = (socklen_t)nl;
+			if (*now_us == 0)
+				*now_us = rtp_clock_us();
+			rx->fails = 0;
+			io->stats.rx_packets++;
+			rtp_leg_rx(rx->leg, io_uring_recvmsg_payload(o, &io->rx_msg),
+			           io_uring_recvmsg_payload_length(o, res, &io->rx_msg), &src, *now_us);
+		}
+		io_uring_buf_ring_add(io->br, buf, RTP_IO_RX_BUF, (unsigned short)bid,
+		                      io_uring_buf_ring_mask(io->rx_nbufs), (int)io->rx_returned++);
+	}
+	if (flags & IORING_CQE_F_MORE)
+		return;
+	/* the receive ended */
+	rx->armed = false;
+	if (rx->leg == NULL) {
+		if (!rx->rearm)
+			rtp_io_rx_unlink(io, rx);
+		return;
+	}
+	if (res == -EINVAL || res == -EOPNOTSUPP || res == -ENOTSUP ||
+	    (res < 0 && res != -ENOBUFS && res != -EINTR && ++rx->fails >= RTP_IO_RX_FAILS)) {
+		struct rtp_leg *leg = rx->leg;
+
+		if (res == -EINVAL || res == -EOPNOTSUPP || res == -ENOTSUP) {
+			if (!io->rx_unsupported)
+				log_msg(LOG_LEVEL_NOTICE, "rtp: io_uring multishot receive refused (%s): "
+				        "receiving with recvmmsg", strerror(-res));
+			io->rx_unsupported = true;
+		} else {
+			log_msg(LOG_LEVEL_WARN, "rtp: io_uring receive failed %u times (%s): "
+			        "this leg receives with recvmmsg", rx->fails, strerror(-res));
+		}
+		if (!rx->rearm)
+			rtp_io_rx_unlink(io, rx);
+		else
+			rx->leg = NULL;
+		rtp_leg_rx_fallback(leg);
+		return;
+	}
+	if (res == -ENOBUFS)
+		io->stats.rx_nobufs++;
+	if (!rx->rearm) {
+		rx->rearm = true;
+		rx->next_rearm = io->rx_rearm;
+		io->rx_rearm = rx;
+	}
+	rtp_io_schedule(io);
+}
+
+/* Reap what completed, without a system call. One completion at a time
+ * and marked seen before it is handled: a leg's callback may flush the
+ * ring again (a nested reap goes on where this one is). */
 static void
 rtp_io_reap(struct rtp_io *io)
 {
 	struct io_uring_cqe *cqe;
-	unsigned int head, n = 0;
+	uint64_t now_us = 0;
 
-	io_uring_for_each_cqe(&io->ring, head, cqe) {
-		struct rtp_io_slot *s = io_uring_cqe_get_data(cqe);
+	while (io_uring_cq_ready(&io->ring) > 0) {
+		unsigned int head;
+		uint64_t data = 0;
+		int res = 0;
+		unsigned int flags = 0;
 
-		n++;
-		if (s == NULL)
-			continue;
-		if (s->leg != NULL)
-			rtp_leg_io_done(s->leg, cqe->res, s->iov.iov_len);
-		if (cqe->res < 0)
-			io->stats.errors++;
-		s->busy = false;
-		s->leg = NULL;
-		s->next = io->free;
-		io->free = s;
-		io->inflight--;
+		io_uring_for_each_cqe(&io->ring, head, cqe) {
+			data = cqe->user_data;
+			res = cqe->res;
+			flags = cqe->flags;
+			break;
+		}
+		io_uring_cq_advance(&io->ring, 1);
+		if (data & RTP_IO_TAG_RX) {
+			rtp_io_rx_done(io, (struct rtp_io_rx *)(uintptr_t)(data & ~(uint64_t)RTP_IO_TAG_RX),
+			               res, flags, &now_us);
+		} else if (data != 0) {
+			struct rtp_io_slot *s = (struct rtp_io_slot *)(uintptr_t)data;
+
+			if (s->leg != NULL)
+				rtp_leg_io_done(s->leg, res, s->iov.iov_len);
+			if (res < 0)
+				io->stats.errors++;
+			s->busy = false;
+			s->leg = NULL;
+			s->next = io->free;
+			io->free = s;
+			io->inflight--;
+		}
 	}
-	io_uring_cq_advance(&io->ring, n);
+	if (io->rx_returned > 0) {
+		io_uring_buf_ring_advance(io->br, (int)io->rx_returned);
+		io->rx_returned = 0;
+	}
+}
+
+static struct io_uring_sqe *
+rtp_io_sqe(struct rtp_io *io)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&io->ring);
+
+	if (sqe == NULL) {
+		rtp_io_flush(io);
+		sqe = io_uring_get_sqe(&io->ring);
+	}
+	return sqe;
+}
+
+static void
+rtp_io_rx_arm(struct rtp_io *io, struct rtp_io_rx *rx)
+{
+	struct io_uring_sqe *sqe;
+
+	if ((sqe = rtp_io_sqe(io)) == NULL) {
+		rx->rearm = true;               /* try again at the next flush */
+		rx->next_rearm = io->rx_rearm;
+		io->rx_rearm = rx;
+		rtp_io_schedule(io);
+		return;
+	}
+	io_uring_prep_recvmsg_multishot(sqe, rx->fd, &io->rx_msg, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = RTP_IO_RX_BGID;
+	io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)rx | RTP_IO_TAG_RX);
+	rx->armed = true;
+	io->queued++;
+	io->stats.rx_arms++;
+}
+
+/* Arm the receives that ended (their buffers are back by now). */
+static void
+rtp_io_rx_rearm(struct rtp_io *io)
+{
+	struct rtp_io_rx *list = io->rx_rearm, *rx;
+
+	io->rx_rearm = NULL;
+	while ((rx = list) != NULL) {
+		list = rx->next_rearm;
+		rx->rearm = false;
+		if (rx->leg == NULL) {
+			if (!rx->armed)
+				rtp_io_rx_unlink(io, rx);
+		} else if (!rx->armed) {
+			rtp_io_rx_arm(io, rx);
+		}
+	}
+}
+
+static void
+rtp_io_schedule(struct rtp_io *io)
+{
+	if (!io->flush_pending) {
+		io->flush_pending = true;
+		event_active(io->ev_flush, EV_TIMEOUT, 1);
+	}
+}
+
+struct rtp_io_rx *
+rtp_io_recv_start(struct rtp_io *io, struct rtp_leg *leg, int fd)
+{
+	struct rtp_io_rx *rx;
+
+	if (io == NULL || !io->rx_ok || io->rx_unsupported)
+		return NULL;
+	if ((rx = calloc(1, sizeof(*rx))) == NULL)
+		return NULL;
+	rx->leg = leg;
+	rx->fd = fd;
+	rx->next = io->rx_all;
+	if (io->rx_all != NULL)
+		io->rx_all->prev = rx;
+	io->rx_all = rx;
+	rtp_io_rx_arm(io, rx);
+	/* submitted at once: a packet that comes before the loop's next
+	 * flush waits in the socket and is read when it is armed */
+	rtp_io_flush(io);
+	return rx;
+}
+
+void
+rtp_io_recv_stop(struct rtp_io *io, struct rtp_io_rx *rx)
+{
+	struct io_uring_sqe *sqe;
+
+	rx->leg = NULL;
+	if (!rx->armed) {
+		if (!rx->rearm)
+			rtp_io_rx_unlink(io, rx);
+		return;                 /* else freed when the re-arm list is run */
+	}
+	/* The ring holds the socket until the receive is cancelled: cancel
+	 * now, so the port is free again when the leg closes it. */
+	if ((sqe = rtp_io_sqe(io)) == NULL) {
+		log_msg(LOG_LEVEL_WARN, "rtp: io_uring full: a receive is cancelled at teardown");
+		return;
+	}
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)rx | RTP_IO_TAG_RX, 0);
+	io_uring_sqe_set_data64(sqe, 0);
+	io->queued++;
+	rtp_io_flush(io);
+	/* the kernel lets go of the socket when its deferred work runs; the
+	 * completions it posts are reaped by the loop (eventfd) */
+	io_uring_get_events(&io->ring);
 }
 
 void
@@ -194,12 +514,17 @@ rtp_io_flush(struct rtp_io *io)
 
 	if (io == NULL)
 		return;
+	if (io->rx_rearm != NULL && !io->reaping) {
+		io->reaping = true;
+		rtp_io_reap(io);        /* the buffers back before the receives */
+		rtp_io_rx_rearm(io);
+		io->reaping = false;
+	}
 	if (io->queued > 0) {
 		for (int tries = 0; tries < 3; tries++) {
 			r = io_uring_submit(&io->ring);
 			if (r >= 0) {
 				io->stats.submits++;
-				io->inflight += (unsigned int)r;
 				io->queued -= (unsigned int)r > io->queued ? io->queued : (unsigned int)r;
 				if (io->queued == 0)
 					break;
@@ -225,15 +550,29 @@ rtp_io_on_flush(evutil_socket_t fd, short what, void *arg)
 	rtp_io_flush(io);
 }
 
+/* Completions wait: first clear the eventfd, then have the kernel finish
+ * its deferred work (so a completion after this point signals again),
+ * then reap. */
 static void
 rtp_io_on_efd(evutil_socket_t fd, short what, void *arg)
 {
+	struct rtp_io *io = arg;
 	uint64_t v;
 
 	(void)what;
 	if (read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
 		log_msg(LOG_LEVEL_WARN, "rtp: io_uring eventfd: %s", strerror(errno));
-	rtp_io_reap(arg);
+	io->stats.wakeups++;
+	io_uring_get_events(&io->ring);
+	rtp_io_reap(io);
+	/* completions the full queue kept aside (bounded: each round frees
+	 * the queue) */
+	for (int i = 0; i < 4 && io_uring_cq_has_overflow(&io->ring); i++) {
+		io_uring_get_events(&io->ring);
+		rtp_io_reap(io);
+	}
+	if (io->rx_rearm != NULL || io->queued > 0)
+		rtp_io_flush(io);
 }
 
 static struct rtp_io_slot *
@@ -270,13 +609,10 @@ rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *d
 		return EMSGSIZE;
 	if ((s = rtp_io_slot_get(io)) == NULL)
 		return ENOBUFS;
-	if ((sqe = io_uring_get_sqe(&io->ring)) == NULL) {
-		rtp_io_flush(io);
-		if ((sqe = io_uring_get_sqe(&io->ring)) == NULL) {
-			s->next = io->free;
-			io->free = s;
-			return ENOBUFS;
-		}
+	if ((sqe = rtp_io_sqe(io)) == NULL) {
+		s->next = io->free;
+		io->free = s;
+		return ENOBUFS;
 	}
 	s->busy = true;
 	s->leg = leg;
@@ -292,13 +628,12 @@ rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *d
 	io_uring_prep_sendmsg(sqe, fd, &s->msg, MSG_DONTWAIT);
 	io_uring_sqe_set_data(sqe, s);
 	io->queued++;
+	io->inflight++;
 	io->stats.queued++;
 	if (io->queued >= RTP_IO_SUBMIT_AT)
 		rtp_io_flush(io);
-	else if (!io->flush_pending) {
-		io->flush_pending = true;
-		event_active(io->ev_flush, EV_TIMEOUT, 1);
-	}
+	else
+		rtp_io_schedule(io);
 	return 0;
 }
 
@@ -311,6 +646,18 @@ rtp_io_forget(struct rtp_io *io, const struct rtp_leg *leg)
 				io->chunks[c][i].leg = NULL;
 }
 
+static void
+rtp_io_add_stats(struct rtp_io_stats *to, const struct rtp_io_stats *from)
+{
+	to->submits += from->submits;
+	to->queued += from->queued;
+	to->errors += from->errors;
+	to->rx_packets += from->rx_packets;
+	to->rx_arms += from->rx_arms;
+	to->rx_nobufs += from->rx_nobufs;
+	to->wakeups += from->wakeups;
+}
+
 void
 rtp_io_put(struct rtp_io *io)
 {
@@ -319,24 +666,25 @@ rtp_io_put(struct rtp_io *io)
 	if (io == NULL || --io->refs > 0)
 		return;
 	rtp_io_flush(io);
-	/* Late completions still use their slots' memory: wait, bounded. */
-	for (int i = 0; io->inflight > 0 && i < RTP_IO_EXIT_WAIT_MS; i++) {
+	/* Late completions still use their slots' memory, and cancelled
+	 * receives end with a completion: wait, bounded. */
+	for (int i = 0; (io->inflight > 0 || io->rx_all != NULL) && i < RTP_IO_EXIT_WAIT_MS; i++) {
 		struct __kernel_timespec ts = { 0, 1000000 };
 		struct io_uring_cqe *cqe;
 
 		io_uring_wait_cqe_timeout(&io->ring, &cqe, &ts);
 		rtp_io_reap(io);
+		rtp_io_rx_rearm(io);    /* frees the ended ones of gone legs */
 	}
 	if (io->inflight > 0) {
 		log_msg(LOG_LEVEL_WARN, "rtp: %u io_uring sends never completed", io->inflight);
 		leak = true;
 	}
-	rtp_io_totals.submits += io->stats.submits;
-	rtp_io_totals.queued += io->stats.queued;
-	rtp_io_totals.errors += io->stats.errors;
+	rtp_io_add_stats(&rtp_io_totals, &io->stats);
 	event_free(io->ev_efd);
 	event_free(io->ev_flush);
 	io_uring_queue_exit(&io->ring);
+	rtp_io_rx_teardown(io);
 	close(io->efd);
 	if (!leak)
 		for (unsigned int c = 0; c < io->n_chunks; c++)
@@ -351,10 +699,9 @@ rtp_io_get_stats(struct rtp_io_stats *out)
 {
 	*out = rtp_io_totals;
 	if (rtp_io_the != NULL) {
-		out->submits += rtp_io_the->stats.submits;
-		out->queued += rtp_io_the->stats.queued;
-		out->errors += rtp_io_the->stats.errors;
+		rtp_io_add_stats(out, &rtp_io_the->stats);
 		out->active = true;
+		out->rx_active = rtp_io_the->rx_ok && !rtp_io_the->rx_unsupported;
 	}
 }
 
@@ -362,4 +709,12 @@ void
 rtp_io_reset(void)
 {
 	rtp_io_failed = false;
+}
+
+void
+rtp_io_set_rx_buffers(unsigned int n)
+{
+	if (n == 0 || (n & (n - 1)) != 0 || n > 32768)
+		n = RTP_IO_RX_BUFS;
+	rtp_io_rx_nbufs = n;
 }

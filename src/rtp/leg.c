@@ -62,6 +62,7 @@ struct rtp_leg {
 
 	struct rtp_io *io;              /* reference; NULL: send with sendto */
 	unsigned int io_pending;        /* datagrams queued or in flight on io */
+	struct rtp_io_rx *io_rx;        /* RTP received through io; NULL: epoll (ev) */
 
 	/* strict: the packets of a source on probation, delivered if it is
 	 * accepted; allocated while a probation runs */
@@ -117,7 +118,7 @@ rtp_clock_ms(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint64_t
+uint64_t
 rtp_clock_us(void)
 {
 	struct timespec ts;
@@ -244,7 +245,15 @@ rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg, const char *i
 	leg->ev_timeout = evtimer_new(base, rtp_leg_on_timeout, leg);
 	leg->ev_report = evtimer_new(base, rtp_leg_on_report, leg);
 	if (!leg->ev || !leg->ev_rtcp || !leg->ev_timeout || !leg->ev_report ||
-	    event_add(leg->ev, NULL) != 0 || event_add(leg->ev_rtcp, NULL) != 0) {
+	    event_add(leg->ev_rtcp, NULL) != 0) {
+		log_call(LOG_LEVEL_ERROR, callid, "rtp: cannot add events");
+		goto fail;
+	}
+	leg->io = rtp_io_get(base, cfg->io);
+	/* RTP (not RTCP, a packet every few seconds) through the ring */
+	if (leg->io != NULL)
+		leg->io_rx = rtp_io_recv_start(leg->io, leg, leg->fd);
+	if (leg->io_rx == NULL && event_add(leg->ev, NULL) != 0) {
 		log_call(LOG_LEVEL_ERROR, callid, "rtp: cannot add events");
 		goto fail;
 	}
@@ -253,7 +262,6 @@ rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg, const char *i
 	    cfg->latch_window_ms ? cfg->latch_window_ms : RTP_LATCH_WINDOW_MS,
 	    cfg->latch_probation ? cfg->latch_probation : RTP_LATCH_PROBATION,
 	    cfg->latch_silence_ms);
-	leg->io = rtp_io_get(base, cfg->io);
 	leg->timeout_ms = (unsigned long)cfg->rtp_timeout * 1000;
 	leg->hold_timeout_ms = (unsigned long)cfg->rtp_hold_timeout * 1000;
 	leg->ssrc = arc4random();
@@ -264,9 +272,10 @@ rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg, const char *i
 	leg->peer.rtt_ms = -1;
 	leg->peer.rtt_max_ms = -1;
 	log_call(LOG_LEVEL_DEBUG, callid, strchr(ip, ':') ?
-	         "rtp: bound [%s]:%u (rtcp %u), latch %s, io %s" :
-	         "rtp: bound %s:%u (rtcp %u), latch %s, io %s", ip, leg->port, leg->port + 1,
-	         cfg_latch_mode_name(leg->latch.mode), leg->io ? "uring" : "syscalls");
+	         "rtp: bound [%s]:%u (rtcp %u), latch %s, io %s%s" :
+	         "rtp: bound %s:%u (rtcp %u), latch %s, io %s%s", ip, leg->port, leg->port + 1,
+	         cfg_latch_mode_name(leg->latch.mode), leg->io ? "uring" : "syscalls",
+	         leg->io && !leg->io_rx ? " (receives recvmmsg)" : "");
 	return leg;
 
 fail:
@@ -279,6 +288,8 @@ rtp_leg_free(struct rtp_leg *leg)
 {
 	if (!leg)
 		return;
+	if (leg->io_rx != NULL)
+		rtp_io_recv_stop(leg->io, leg->io_rx);
 	if (leg->io != NULL) {
 		/* queued datagrams name our descriptor: hand them over first */
 		if (leg->io_pending > 0)
@@ -803,6 +814,21 @@ rtp_leg_read(struct rtp_leg *leg, int fd, bool rtcp)
 		else
 			rtp_leg_input(leg, rtp_rx_buf[i], msgs[i].msg_len, &src[i], now, now_us);
 	}
+}
+
+void
+rtp_leg_rx(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct addr *src,
+           uint64_t now_us)
+{
+	rtp_leg_input(leg, pkt, len, src, now_us / 1000, now_us);
+}
+
+void
+rtp_leg_rx_fallback(struct rtp_leg *leg)
+{
+	leg->io_rx = NULL;
+	if (event_add(leg->ev, NULL) != 0)
+		log_call(LOG_LEVEL_ERROR, leg->callid, "rtp: cannot add the receive event");
 }
 
 static void

@@ -311,7 +311,12 @@ struct rtp_io_stats {
 	unsigned long queued;       /* datagrams queued */
 	unsigned long errors;       /* completions with an error */
 	unsigned long fallbacks;    /* times io_uring could not be set up */
+	unsigned long rx_packets;   /* datagrams received through the ring */
+	unsigned long rx_arms;      /* multishot receives armed (a leg's first, re-arms) */
+	unsigned long rx_nobufs;    /* receives ended because every buffer was in use */
+	unsigned long wakeups;      /* times the ring's eventfd woke the loop */
 	bool active;                /* a ring exists now */
+	bool rx_active;             /* and it receives too */
 };
 /* A reference on the loop's ring for mode (enum cfg_rtp_io); NULL means
  * send with sendto (mode syscalls, io_uring unavailable: logged once, or
@@ -332,8 +337,25 @@ void rtp_io_forget(struct rtp_io *io, const struct rtp_leg *leg);
 void rtp_io_get_stats(struct rtp_io_stats *out);
 /* After io_uring failed to set up, try again at the next rtp_io_get (tests). */
 void rtp_io_reset(void);
+/* The number of receive buffers of the next ring (a power of two; 0: the
+ * default), so that tests can run them out. */
+void rtp_io_set_rx_buffers(unsigned int n);
+/* Receive the leg's datagrams on fd through the ring (a multishot
+ * receive); NULL: receive them yourself (no ring, or the kernel cannot). */
+struct rtp_io_rx;
+struct rtp_io_rx *rtp_io_recv_start(struct rtp_io *io, struct rtp_leg *leg, int fd);
+/* The leg is going away: its receive is cancelled (before it closes fd). */
+void rtp_io_recv_stop(struct rtp_io *io, struct rtp_io_rx *rx);
 /* io.c -> leg.c: a queued datagram of len bytes completed with res (bytes
  * sent, or -errno). */
 void rtp_leg_io_done(struct rtp_leg *leg, int res, size_t len);
+/* CLOCK_MONOTONIC in microseconds, the time base of received packets. */
+uint64_t rtp_clock_us(void);
+/* io.c -> leg.c: a datagram from src received through the ring at now_us
+ * (CLOCK_MONOTONIC). */
+void rtp_leg_rx(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct addr *src,
+                uint64_t now_us);
+/* io.c -> leg.c: the ring cannot receive for the leg: use epoll. */
+void rtp_leg_rx_fallback(struct rtp_leg *leg);
 
 #endif

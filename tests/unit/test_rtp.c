@@ -1007,6 +1007,7 @@ struct burst_sink {
 	unsigned int n;
 	uint64_t first_us, last_us;
 	bool differ;
+	uint16_t seq[512];              /* of the first packets, in order */
 };
 
 static void
@@ -1019,6 +1020,8 @@ on_burst_media(void *owner, const struct rtp_hdr *h)
 	else if (h->rx_us != s->last_us)
 		s->differ = true;
 	s->last_us = h->rx_us;
+	if (s->n < sizeof(s->seq) / sizeof(s->seq[0]))
+		s->seq[s->n] = h->seq;
 	s->n++;
 }
 
@@ -1062,6 +1065,7 @@ test_leg_batch_read(void)
 	cfg.port_min = 42000;
 	cfg.port_max = 42999;
 	cfg.latch_mode = CFG_LATCH_ON_CHANGE;
+	cfg.io = CFG_RTP_IO_SYSCALLS;   /* the epoll path (test_io_rx_ring: the ring's) */
 	leg = rtp_leg_new(base, &cfg, "test-batch", &cbs, &sink);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
 	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg));
@@ -1808,7 +1812,6 @@ test_io_batch_order(void)
 	r = udp_socket("127.0.0.1", &r_addr);
 	CU_ASSERT_FATAL(r != -1);
 	setsockopt(r, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	rtp_io_get_stats(&before);
 	for (int i = 0; i < IO_LEGS; i++) {
 		legs[i] = rtp_leg_new(base, &cfg, "io-batch", NULL, NULL);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(legs[i]);
@@ -1816,6 +1819,8 @@ test_io_batch_order(void)
 		rtp_leg_set_remote(legs[i], &r_addr, 8);
 		seen[i] = 0;
 	}
+	/* (each new leg submitted its receive: counted from here) */
+	rtp_io_get_stats(&before);
 	for (int t = 0; t < IO_TICKS; t++) {
 		/* one tick: every leg's frame, tagged with its leg and tick */
 		for (int i = 0; i < IO_LEGS; i++) {
@@ -2076,6 +2081,108 @@ test_leg_strict_rebind_hold(void)
 	event_base_free(base);
 }
 
+/* ---- Receives through the ring ---- */
+
+/* Send burst packets from b to the leg, seq 0..burst-1, then run the loop
+ * until all arrived (bounded); returns the loop iterations it took. */
+static int
+rx_burst(struct event_base *base, int b, const struct addr *to, struct burst_sink *sink,
+         unsigned int burst)
+{
+	uint8_t pkt[172];
+	int loops = 0;
+
+	memset(pkt, 0xd5, sizeof(pkt));
+	mkpkt(pkt, 2, 0, 0, 0, 0, 8);
+	for (unsigned int i = 0; i < burst; i++) {
+		pkt[2] = (uint8_t)(i >> 8);
+		pkt[3] = (uint8_t)i;
+		CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &to->u.sa, to->len),
+		    (ssize_t)sizeof(pkt));
+	}
+	usleep(20000);  /* all queued on loopback */
+	while (sink->n < burst && loops < 200) {
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		if (sink->n < burst)
+			usleep(1000);
+		loops++;
+	}
+	return loops;
+}
+
+/* With io = uring, a leg's RTP comes through the ring's multishot receive:
+ * a burst arrives whole and in order with far fewer wakeups than packets,
+ * from the right source (the latch learns it); with too few buffers the
+ * receives end (ENOBUFS), are armed again and still lose nothing; a freed
+ * leg's receive is cancelled at once, so its port can be bound again. */
+static void
+test_io_rx_ring(void)
+{
+	struct event_base *base = event_base_new();
+	struct rtp_leg_cbs cbs = {on_burst_media, NULL};
+	struct burst_sink sink;
+	struct rtp_io_stats before, after;
+	struct cfg_rtp cfg;
+	struct rtp_leg *leg;
+	struct rtp_stats st;
+	struct addr b_addr, leg_addr;
+	const struct addr *dst;
+	unsigned int burst = 200, port;
+	int b, s2, loops, sndbuf = 1 << 20;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	leg_cfg(&cfg, CFG_LATCH_ON_CHANGE);
+	cfg.io = CFG_RTP_IO_URING;
+	b = udp_socket("127.0.0.2", &b_addr);
+	CU_ASSERT_FATAL(b != -1);
+	setsockopt(b, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+
+	for (int round = 0; round < 2; round++) {
+		/* round 1: 16 buffers for 200 packets */
+		rtp_io_set_rx_buffers(round == 0 ? 0 : 16);
+		memset(&sink, 0, sizeof(sink));
+		leg = rtp_leg_new(base, &cfg, "io-rx", &cbs, &sink);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+		rtp_io_get_stats(&before);
+		CU_ASSERT_TRUE(before.rx_active);
+		port = rtp_leg_port(leg);
+		addr_from_ip(&leg_addr, "127.0.0.1", port);
+		loops = rx_burst(base, b, &leg_addr, &sink, burst);
+		CU_ASSERT_EQUAL(sink.n, burst);
+		for (unsigned int i = 0; i < burst && i < sink.n; i++)
+			CU_ASSERT_EQUAL(sink.seq[i], (uint16_t)i);
+		rtp_io_get_stats(&after);
+		CU_ASSERT_EQUAL(after.rx_packets - before.rx_packets, burst);
+		CU_ASSERT(after.wakeups - before.wakeups < burst / 10);
+		CU_ASSERT(loops < 200);
+		if (round == 0) {
+			CU_ASSERT_EQUAL(after.rx_nobufs, before.rx_nobufs);
+		} else {
+			CU_ASSERT(after.rx_nobufs > before.rx_nobufs);
+			CU_ASSERT(after.rx_arms > before.rx_arms);
+		}
+		rtp_leg_stats(leg, &st);
+		CU_ASSERT_EQUAL(st.rx_packets, (unsigned long)burst);
+		CU_ASSERT_EQUAL(st.rx_bad, 0);
+		/* the source the ring reported is the one the latch took */
+		dst = rtp_leg_dest(leg);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(dst);
+		CU_ASSERT_TRUE(addr_eq(dst, &b_addr));
+
+		/* freed: the receive is cancelled and the port free at once */
+		rtp_leg_free(leg);
+		s2 = socket(AF_INET, SOCK_DGRAM, 0);
+		CU_ASSERT_FATAL(s2 != -1);
+		CU_ASSERT_EQUAL(bind(s2, &leg_addr.u.sa, leg_addr.len), 0);
+		close(s2);
+		rtp_io_get_stats(&after);
+		CU_ASSERT_FALSE(after.active);
+	}
+	rtp_io_set_rx_buffers(0);
+	close(b);
+	event_base_free(base);
+}
+
 /* io = auto where io_uring cannot be set up (here a seccomp filter makes
  * io_uring_setup fail, as a container's would): the leg falls back to
  * sendto, once counted, and its frames leave at once. In a child process,
@@ -2151,6 +2258,8 @@ main(void)
 		return 2;
 	s = CU_add_suite("rtp", NULL, NULL);
 	CU_add_test(s, "parse: minimal 12-byte header", test_parse_minimal);
+	CU_add_test(s, "io: receives through the ring: bursts whole, buffers run out, cancel",
+	            test_io_rx_ring);
 	CU_add_test(s, "parse: CSRCs and extension", test_parse_csrc_ext);
 	CU_add_test(s, "parse: padding", test_parse_padding);
 	CU_add_test(s, "parse: truncated and wrong version", test_parse_bad);
