@@ -173,7 +173,9 @@ EOF
 		echo "$s"
 	done
 	for s in $(seq 1 "$nspans"); do
-		printf '\n[span s%d]\ndriver = sim\ntype = e1\necho = 100\n' "$s"
+		# restart_on_up = no: the RESTART of idle channels 2 s after
+		# start-up would refuse (cause 34) the calls placed meanwhile
+		printf '\n[span s%d]\ndriver = sim\ntype = e1\necho = 100\nrestart_on_up = no\n' "$s"
 	done
 	k=0
 	for first in $(seq 1 "$ROUTE_SPANS" "$nspans"); do
