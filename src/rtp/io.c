@@ -82,7 +82,8 @@ struct rtp_io_slot {
 struct rtp_io {
 	struct event_base *base;        /* not owned */
 	struct io_uring ring;
-	int efd;                        /* owned: eventfd of late completions */
+	int efd;                        /* owned: eventfd, signalled on completions */
+	bool efd_edge;                  /* watched edge-triggered, never read */
 	struct event *ev_efd;           /* owned */
 	struct event *ev_flush;         /* owned: deferred submit */
 	bool flush_pending;
@@ -142,6 +143,8 @@ rtp_io_ring_init(struct io_uring *ring)
 {
 	/* Newest flags first; each is only an optimisation. */
 	static const unsigned int flags[] = {
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+		    IORING_SETUP_SINGLE_ISSUER,
 		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER,
 		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
 		0,
@@ -226,7 +229,12 @@ rtp_io_create(struct event_base *base, struct rtp_io **out)
 	if ((error = -io_uring_register_eventfd(&io->ring, io->efd)) != 0)
 		goto fail;
 	rtp_io_rx_setup(io);
-	io->ev_efd = event_new(base, io->efd, EV_READ | EV_PERSIST, rtp_io_on_efd, io);
+	/* Edge-triggered where the loop can (epoll): every signal is a new
+	 * edge, so the counter need not be read (one system call less per
+	 * wakeup); else level-triggered and read. */
+	io->efd_edge = (event_base_get_features(base) & EV_FEATURE_ET) != 0;
+	io->ev_efd = event_new(base, io->efd, EV_READ | EV_PERSIST | (io->efd_edge ? EV_ET : 0),
+	                       rtp_io_on_efd, io);
 	io->ev_flush = event_new(base, -1, 0, rtp_io_on_flush, io);
 	if (io->ev_efd == NULL || io->ev_flush == NULL || event_add(io->ev_efd, NULL) != 0) {
 		error = ENOMEM;
@@ -554,9 +562,9 @@ rtp_io_on_flush(evutil_socket_t fd, short what, void *arg)
 	rtp_io_flush(io);
 }
 
-/* Completions wait: first clear the eventfd (a completion after this
- * point signals again), then have the kernel run what it still holds for
- * this thread, then reap. */
+/* Completions wait: first clear the eventfd where it is level-triggered
+ * (a completion after this point signals again), then have the kernel
+ * run what it still holds for this thread, then reap. */
 static void
 rtp_io_on_efd(evutil_socket_t fd, short what, void *arg)
 {
@@ -564,10 +572,15 @@ rtp_io_on_efd(evutil_socket_t fd, short what, void *arg)
 	uint64_t v;
 
 	(void)what;
-	if (read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+	if (!io->efd_edge && read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
 		log_msg(LOG_LEVEL_WARN, "rtp: io_uring eventfd: %s", strerror(errno));
 	io->stats.wakeups++;
-	io_uring_get_events(&io->ring);
+	/* The completions that woke us are posted already (the kernel ran
+	 * their work on the way out of epoll_wait); enter only when it says
+	 * more work waits for this thread, or cannot say. */
+	if (!(io->ring.flags & IORING_SETUP_TASKRUN_FLAG) ||
+	    (IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN))
+		io_uring_get_events(&io->ring);
 	rtp_io_reap(io);
 	/* completions the full queue kept aside (bounded: each round frees
 	 * the queue) */
