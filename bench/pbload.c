@@ -71,7 +71,8 @@ struct call {
 
 struct phase_stat {
 	uint64_t sent, rx, dup, late, foreign, untagged;
-	uint32_t *hist_rtt, *hist_exc;
+	uint64_t jb_inserted, jb_skipped;       /* frames, seen in the echo (stream_jb) */
+	uint32_t *hist_rtt, *hist_exc, *hist_exc_jb;
 	uint64_t max_gap_us;            /* longest time between two arrivals of a stream */
 	uint32_t max_run_lost;          /* longest run of missing sequence numbers */
 	double t0, t1;                  /* s, monotonic */
@@ -93,6 +94,14 @@ struct stream {
 	uint32_t rx_max;                /* highest tag seq received */
 	uint8_t seen[DEDUP / 8];
 	uint64_t best_rtt;              /* ns, lowest so far */
+	/* The daemon's jitter buffer moves its delay by whole frames: a frame
+	 * it inserts (concealment) comes back untagged or as a repeated tag,
+	 * a frame it skips is a tag that never comes. jb_k counts the
+	 * frames it is ahead by so far; rtt - jb_k x 20 ms is the round trip
+	 * without the buffer's own steps. */
+	int64_t jb_k;
+	int64_t best_norm;              /* ns, lowest rtt - jb_k x 20 ms */
+	int have_norm;
 	uint64_t last_rx;               /* ns, realtime */
 	int last_rx_phase;
 };
@@ -472,6 +481,9 @@ send_slot(int slot, int phase, uint64_t sched_ns)
 
 /* ---- receiving ---- */
 
+/* echo mode: the daemon's RTP port of each stream (it sends from it) */
+static int32_t port_stream[65536];
+
 static void
 hist_add(uint32_t *h, uint64_t ns)
 {
@@ -480,8 +492,21 @@ hist_add(uint32_t *h, uint64_t ns)
 	h[b < HIST_N ? b : HIST_N - 1]++;
 }
 
+/* An untagged frame (concealment, silence) from the daemon's port of a
+ * stream that has started: a frame its jitter buffer inserted. */
 static void
-on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns)
+on_untagged(uint16_t src_port)
+{
+	int32_t sid = port_stream[src_port];
+
+	if (cur_phase < 0 || sid < 0 || sid >= opt.nstreams || streams[sid].rx_max == 0)
+		return;
+	streams[sid].jb_k++;
+	ph[cur_phase].jb_inserted++;
+}
+
+static void
+on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns, uint16_t src_port)
 {
 	struct stream *st;
 	struct phase_stat *ps;
@@ -497,6 +522,7 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns)
 	if (tag_find(p + 12, len - 12, &sid, &seq, &phase, &tx_ns) != 0) {
 		if (cur_phase >= 0)
 			ph[cur_phase].untagged++;
+		on_untagged(src_port);
 		return;
 	}
 	if (sid >= (uint32_t)opt.nstreams || phase < 0 || phase >= opt.nphases) {
@@ -515,6 +541,12 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns)
 		return;
 	}
 	if (seq > st->rx_max) {
+		if (st->rx_max > 0 && seq - st->rx_max > 1) {
+			/* frames skipped (or late and concealed: then their
+			 * concealment came back untagged, and the two cancel) */
+			st->jb_k -= (int64_t)(seq - st->rx_max - 1);
+			ps->jb_skipped += seq - st->rx_max - 1;
+		}
 		for (uint32_t s = st->rx_max + 1; s < seq && s + DEDUP > seq; s++)
 			st->seen[(s % DEDUP) / 8] &= (uint8_t)~(1u << (s % 8));
 		if (seq - st->rx_max > 1 && st->rx_max > 0 && seq - st->rx_max - 1 > ps->max_run_lost)
@@ -523,8 +555,15 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns)
 			memset(st->seen, 0, sizeof(st->seen));
 		st->rx_max = seq;
 	} else if (st->seen[(seq % DEDUP) / 8] & (1u << (seq % 8))) {
+		/* a tag again: concealment that repeated its frame */
 		ps->dup++;
+		st->jb_k++;
+		ps->jb_inserted++;
 		return;
+	} else {
+		st->jb_k++;     /* came after all: it was not skipped */
+		if (ps->jb_skipped > 0)
+			ps->jb_skipped--;
 	}
 	st->seen[(seq % DEDUP) / 8] |= (uint8_t)(1u << (seq % 8));
 	ps->rx++;
@@ -533,6 +572,15 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns)
 		st->best_rtt = rtt;
 	hist_add(ps->hist_rtt, rtt);
 	hist_add(ps->hist_exc, rtt - st->best_rtt);
+	{
+		int64_t norm = (int64_t)rtt - st->jb_k * 20000000;
+
+		if (!st->have_norm || norm < st->best_norm) {
+			st->best_norm = norm;
+			st->have_norm = 1;
+		}
+		hist_add(ps->hist_exc_jb, (uint64_t)(norm - st->best_norm));
+	}
 	if (rtt - st->best_rtt >= (uint64_t)LATE_US * 1000)
 		ps->late++;
 	if (st->last_rx != 0 && st->last_rx_phase == phase && rx_ns > st->last_rx &&
@@ -549,6 +597,7 @@ drain_sock(int sock)
 	static struct iovec iov[BATCH];
 	static uint8_t buf[BATCH][512];
 	static uint8_t ctl[BATCH][CMSG_SPACE(sizeof(struct timespec))];
+	static struct sockaddr_in src[BATCH];
 
 	for (int rounds = 0; rounds < 64; rounds++) {
 		int r;
@@ -559,6 +608,8 @@ drain_sock(int sock)
 			memset(&mm[i].msg_hdr, 0, sizeof(mm[i].msg_hdr));
 			mm[i].msg_hdr.msg_iov = &iov[i];
 			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_name = &src[i];
+			mm[i].msg_hdr.msg_namelen = sizeof(src[i]);
 			mm[i].msg_hdr.msg_control = ctl[i];
 			mm[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
 		}
@@ -579,7 +630,7 @@ drain_sock(int sock)
 			}
 			if (rx_ns == 0)
 				rx_ns = real_ns();
-			on_rtp(sock, buf[i], mm[i].msg_len, rx_ns);
+			on_rtp(sock, buf[i], mm[i].msg_len, rx_ns, ntohs(src[i].sin_port));
 		}
 		if (r < BATCH)
 			return;
@@ -847,6 +898,7 @@ sip_on_message(char *msg, size_t len, const struct sockaddr_in *from)
 		}
 		c->state = C_UP;
 		streams[i].dst = c->media;
+		port_stream[ntohs(c->media.sin_port)] = (int32_t)i;
 		return;
 	}
 	if (strstr(cseq, "BYE")) {
@@ -1113,6 +1165,8 @@ main(int argc, char **argv)
 	long rss_before;
 	double t_setup = 0, t_start;
 
+	memset(port_stream, 0xff, sizeof(port_stream));     /* -1: none */
+
 	snprintf(opt.runid, sizeof(opt.runid), "pb%x", (unsigned)getpid());
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
@@ -1189,7 +1243,8 @@ main(int argc, char **argv)
 	for (int p = 0; p < opt.nphases; p++) {
 		ph[p].hist_rtt = calloc(HIST_N, sizeof(uint32_t));
 		ph[p].hist_exc = calloc(HIST_N, sizeof(uint32_t));
-		if (!ph[p].hist_rtt || !ph[p].hist_exc)
+		ph[p].hist_exc_jb = calloc(HIST_N, sizeof(uint32_t));
+		if (!ph[p].hist_rtt || !ph[p].hist_exc || !ph[p].hist_exc_jb)
 			die("out of memory");
 	}
 	if (!calls || !streams || !socks)
@@ -1397,6 +1452,8 @@ main(int argc, char **argv)
 			    "\"late\":%llu,\"duplicates\":%llu,\"untagged\":%llu,\"foreign\":%llu,"
 			    "\"rtt_ms\":{\"min\":%.2f,\"p50\":%.2f,\"p99\":%.2f,\"p99_9\":%.2f,\"max\":%.2f},"
 			    "\"excess_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,\"max\":%.3f},"
+			    "\"excess_beyond_jb_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,"
+			    "\"max\":%.3f},\"jb_frames_inserted\":%llu,\"jb_frames_skipped\":%llu,"
 			    "\"max_gap_ms\":%.1f,\"max_lost_run\":%u,\"gen_cpu_pct\":%.2f,"
 			    "\"runqueue_wait_pct\":%.2f,\"host_busy_pct\":%.2f,\"other_cpu_pct\":%.2f}",
 			    p > 1 ? "," : "", opt.phase_name[p], win, (unsigned long long)streams_active,
@@ -1414,6 +1471,9 @@ main(int argc, char **argv)
 			    hist_max(s->hist_rtt),
 			    hist_pct(s->hist_exc, s->rx, 50), hist_pct(s->hist_exc, s->rx, 99),
 			    hist_pct(s->hist_exc, s->rx, 99.9), hist_max(s->hist_exc),
+			    hist_pct(s->hist_exc_jb, s->rx, 50), hist_pct(s->hist_exc_jb, s->rx, 99),
+			    hist_pct(s->hist_exc_jb, s->rx, 99.9), hist_max(s->hist_exc_jb),
+			    (unsigned long long)s->jb_inserted, (unsigned long long)s->jb_skipped,
 			    s->max_gap_us / 1000.0, s->max_run_lost, 100.0 * ru_s(&s->ru0, &s->ru1) / win,
 			    100.0 * (double)(s->wait1 - s->wait0) / 1e9 / win, host_pct,
 			    host_pct * ncpu - 100.0 * cpu_best / win - 100.0 * ru_s(&s->ru0, &s->ru1) / win);

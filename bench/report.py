@@ -84,6 +84,9 @@ def concurrent(res, raw):
         "rss_kb_per_call": (p["rss_kb"] - g["rss_kb_start"]) / n if g["rss_kb_start"] > 0 else None,
         "sent": p["sent"], "received": p["received"], "loss_pct": p["loss_pct"],
         "late": p["late"], "rtt_ms": p["rtt_ms"], "added_latency_ms": p["excess_ms"],
+        "added_latency_beyond_jb_ms": p.get("excess_beyond_jb_ms"),
+        "jb_frames_inserted": p.get("jb_frames_inserted"),
+        "jb_frames_skipped": p.get("jb_frames_skipped"),
         "max_gap_ms": p["max_gap_ms"], "gen_cpu_pct": p["gen_cpu_pct"],
         "daemon_runqueue_wait_pct": p.get("runqueue_wait_pct"),
         "other_processes_cpu_pct": p.get("other_cpu_pct"),
@@ -92,10 +95,17 @@ def concurrent(res, raw):
                      res["cpu_us_per_packet"], res["pps_in"], res["pps_out"],
                      res["rss_kb_load"], res["rss_kb_per_call"], res["loss_pct"], res["late"],
                      p["rtt_ms"]["p50"], p["excess_ms"]["p50"], p["excess_ms"]["p99"],
-                     p["excess_ms"]["p99_9"], res["gen_cpu_pct"]]],
+                     p["excess_ms"]["p99_9"], p["excess_beyond_jb_ms"]["p50"],
+                     p["excess_beyond_jb_ms"]["p99"], p["excess_beyond_jb_ms"]["p99_9"],
+                     res["gen_cpu_pct"]]],
                    ["calls", "up", "daemon CPU %", "CPU us/call-s", "CPU us/pkt", "pps in",
                     "pps out", "RSS kB", "RSS kB/call", "loss %", "late", "rtt p50 ms",
-                    "added p50 ms", "added p99 ms", "added p99.9 ms", "gen CPU %"])]
+                    "added p50 ms", "added p99 ms", "added p99.9 ms",
+                    "beyond jb p50 ms", "beyond jb p99 ms", "beyond jb p99.9 ms",
+                    "gen CPU %"])]
+    lines.append("jitter buffer steps seen in the echo: %s frames inserted, %s skipped "
+                 "(added = rtt - the call's best; beyond jb = the same without those "
+                 "20 ms steps)" % (p["jb_frames_inserted"], p["jb_frames_skipped"]))
     lines.append("daemon waited for a CPU %s %% of the window; other processes used %s %% of a core;"
                  " longest generator stall %s ms" % (fmt(p.get("runqueue_wait_pct")),
                                                     fmt(p.get("other_cpu_pct")),
@@ -112,6 +122,7 @@ def flood(res, raw):
         "cpu_pct": p["cpu_pct"], "cpu_us_per_call_s": p["cpu_us_per_stream_s"],
         "loss_pct": p["loss_pct"], "late": p["late"], "rtt_ms": p["rtt_ms"],
         "added_latency_ms": p["excess_ms"], "max_gap_ms": p["max_gap_ms"],
+        "added_latency_beyond_jb_ms": p.get("excess_beyond_jb_ms"),
         "foreign": p["foreign"], "window_s": p["window_s"]} for p in g["phases"]}
     if "flooder" in raw and raw["flooder"]:
         res["flooder"] = raw["flooder"]
@@ -126,7 +137,8 @@ def reload_(res, raw):
         "runqueue_wait_pct": p.get("runqueue_wait_pct"),
         "loss_pct": p["loss_pct"], "late": p["late"], "max_gap_ms": p["max_gap_ms"],
         "max_lost_run": p["max_lost_run"], "cpu_pct": p["cpu_pct"],
-        "added_latency_ms": p["excess_ms"]} for p in g["phases"]}
+        "added_latency_ms": p["excess_ms"],
+        "added_latency_beyond_jb_ms": p.get("excess_beyond_jb_ms")} for p in g["phases"]}
     rl = [p for p in g["phases"] if p["name"] == "reload"]
     if rl:
         res["longest_gap_ms"] = rl[0]["max_gap_ms"]

@@ -61,6 +61,8 @@ check concurrent "$res" \
 	'0 <= r["loss_pct"] <= 100' 'r["received"] > 0' \
 	'0 < r["rtt_ms"]["p50"] <= r["rtt_ms"]["p99"] <= r["rtt_ms"]["max"]' \
 	'0 <= r["added_latency_ms"]["p50"] <= r["added_latency_ms"]["p99_9"]' \
+	'0 <= r["added_latency_beyond_jb_ms"]["p50"] <= r["added_latency_beyond_jb_ms"]["p99_9"]' \
+	'r["jb_frames_inserted"] >= 0' 'r["jb_frames_skipped"] >= 0' \
 	'r["buffer"]["span_tick_ms"] == 20' 'r["machine"]["cores"] >= 1' \
 	'"date_utc" in r["machine"]'
 
