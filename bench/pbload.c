@@ -73,6 +73,7 @@ struct phase_stat {
 	uint64_t sent, rx, dup, late, foreign, untagged;
 	uint64_t jb_inserted, jb_skipped;       /* frames, seen in the echo (stream_jb) */
 	uint32_t *hist_rtt, *hist_exc, *hist_exc_jb;
+	uint32_t *st_sent, *st_rx;      /* per stream: the worst call's loss */
 	uint64_t max_gap_us;            /* longest time between two arrivals of a stream */
 	uint32_t max_run_lost;          /* longest run of missing sequence numbers */
 	double t0, t1;                  /* s, monotonic */
@@ -450,6 +451,8 @@ send_slot(int slot, int phase, uint64_t sched_ns)
 			put32(p + 8, st->ssrc);
 			memset(p + 12, 0xd5, PAYLOAD_LEN);
 			tag_write(p + 12, (uint32_t)list[i], st->seq, phase, now);
+			if (phase >= 0 && phase < MAX_PHASES && ph[phase].st_sent)
+				ph[phase].st_sent[list[i]]++;
 			memcpy(p + 12 + 80, p + 12, TAG_LEN);
 			iov[m].iov_base = p;
 			iov[m].iov_len = PKT_LEN;
@@ -567,6 +570,8 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns, uint16_t src_port
 	}
 	st->seen[(seq % DEDUP) / 8] |= (uint8_t)(1u << (seq % 8));
 	ps->rx++;
+	if (ps->st_rx)
+		ps->st_rx[sid]++;
 	rtt = rx_ns > tx_ns ? rx_ns - tx_ns : 0;
 	if (st->best_rtt == 0 || rtt < st->best_rtt)
 		st->best_rtt = rtt;
@@ -1244,6 +1249,8 @@ main(int argc, char **argv)
 		ph[p].hist_rtt = calloc(HIST_N, sizeof(uint32_t));
 		ph[p].hist_exc = calloc(HIST_N, sizeof(uint32_t));
 		ph[p].hist_exc_jb = calloc(HIST_N, sizeof(uint32_t));
+		ph[p].st_sent = calloc((size_t)opt.nstreams, sizeof(uint32_t));
+		ph[p].st_rx = calloc((size_t)opt.nstreams, sizeof(uint32_t));
 		if (!ph[p].hist_rtt || !ph[p].hist_exc || !ph[p].hist_exc_jb)
 			die("out of memory");
 	}
@@ -1435,6 +1442,21 @@ main(int argc, char **argv)
 			double cpu_s = (double)(s->cpu_ticks1 - s->cpu_ticks0) / hz;
 			double sched_s = (double)(s->sched1 - s->sched0) / 1e9;
 			double cpu_best = s->sched1 > 0 ? sched_s : cpu_s;
+			double worst = 0;
+			unsigned int over = 0;
+
+			/* the call that lost most of what it sent in the phase */
+			for (int k = 0; s->st_sent && s->st_rx && k < opt.nstreams; k++) {
+				double l;
+
+				if (s->st_sent[k] == 0 || s->st_rx[k] >= s->st_sent[k])
+					continue;
+				l = 100.0 * (double)(s->st_sent[k] - s->st_rx[k]) / (double)s->st_sent[k];
+				if (l > worst)
+					worst = l;
+				if (l > 0.1)
+					over++;
+			}
 			uint64_t streams_active = 0;
 			double ncpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
 			double host_pct = s->host_tot1 > s->host_tot0 ? 100.0 *
@@ -1455,6 +1477,7 @@ main(int argc, char **argv)
 			    "\"excess_beyond_jb_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,"
 			    "\"max\":%.3f},\"jb_frames_inserted\":%llu,\"jb_frames_skipped\":%llu,"
 			    "\"max_gap_ms\":%.1f,\"max_lost_run\":%u,\"gen_cpu_pct\":%.2f,"
+			    "\"max_stream_loss_pct\":%.4f,\"streams_over_0_1pct_loss\":%u,"
 			    "\"runqueue_wait_pct\":%.2f,\"host_busy_pct\":%.2f,\"other_cpu_pct\":%.2f}",
 			    p > 1 ? "," : "", opt.phase_name[p], win, (unsigned long long)streams_active,
 			    100.0 * cpu_best / win, 100.0 * cpu_s / win,
@@ -1475,6 +1498,7 @@ main(int argc, char **argv)
 			    hist_pct(s->hist_exc_jb, s->rx, 99.9), hist_max(s->hist_exc_jb),
 			    (unsigned long long)s->jb_inserted, (unsigned long long)s->jb_skipped,
 			    s->max_gap_us / 1000.0, s->max_run_lost, 100.0 * ru_s(&s->ru0, &s->ru1) / win,
+			    worst, over,
 			    100.0 * (double)(s->wait1 - s->wait0) / 1e9 / win, host_pct,
 			    host_pct * ncpu - 100.0 * cpu_best / win - 100.0 * ru_s(&s->ru0, &s->ru1) / win);
 		}

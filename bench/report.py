@@ -87,6 +87,8 @@ def concurrent(res, raw):
         "added_latency_beyond_jb_ms": p.get("excess_beyond_jb_ms"),
         "jb_frames_inserted": p.get("jb_frames_inserted"),
         "jb_frames_skipped": p.get("jb_frames_skipped"),
+        "max_call_loss_pct": p.get("max_stream_loss_pct"),
+        "calls_over_0_1pct_loss": p.get("streams_over_0_1pct_loss"),
         "max_gap_ms": p["max_gap_ms"], "gen_cpu_pct": p["gen_cpu_pct"],
         "daemon_runqueue_wait_pct": p.get("runqueue_wait_pct"),
         "other_processes_cpu_pct": p.get("other_cpu_pct"),
@@ -123,10 +125,15 @@ def flood(res, raw):
         "loss_pct": p["loss_pct"], "late": p["late"], "rtt_ms": p["rtt_ms"],
         "added_latency_ms": p["excess_ms"], "max_gap_ms": p["max_gap_ms"],
         "added_latency_beyond_jb_ms": p.get("excess_beyond_jb_ms"),
+        "max_call_loss_pct": p.get("max_stream_loss_pct"),
+        "calls_over_0_1pct_loss": p.get("streams_over_0_1pct_loss"),
         "foreign": p["foreign"], "window_s": p["window_s"]} for p in g["phases"]}
     if "flooder" in raw and raw["flooder"]:
         res["flooder"] = raw["flooder"]
-    return [table([phase_row(p["name"], p) for p in g["phases"]], PHASE_HEAD)]
+    return [table([phase_row(p["name"], p) + [p.get("max_stream_loss_pct"),
+                                              p.get("streams_over_0_1pct_loss")]
+                   for p in g["phases"]],
+                  PHASE_HEAD + ["worst call loss %", "calls > 0.1 % loss"])]
 
 
 def reload_(res, raw):

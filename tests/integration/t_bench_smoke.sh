@@ -63,6 +63,7 @@ check concurrent "$res" \
 	'0 <= r["added_latency_ms"]["p50"] <= r["added_latency_ms"]["p99_9"]' \
 	'0 <= r["added_latency_beyond_jb_ms"]["p50"] <= r["added_latency_beyond_jb_ms"]["p99_9"]' \
 	'r["jb_frames_inserted"] >= 0' 'r["jb_frames_skipped"] >= 0' \
+	'0 <= r["max_call_loss_pct"] <= 100' 'r["calls_over_0_1pct_loss"] >= 0' \
 	'r["buffer"]["span_tick_ms"] == 20' 'r["machine"]["cores"] >= 1' \
 	'"date_utc" in r["machine"]'
 
@@ -90,6 +91,8 @@ run flood 20 2000 2 2 1 1
 check flood "$RES" \
 	'r["calls_up"] == 20' 'set(r["phases"]) == {"before", "flood", "after"}' \
 	'all(0 <= p["loss_pct"] <= 100 for p in r["phases"].values())' \
+	'all(0 <= p["max_call_loss_pct"] <= 100 for p in r["phases"].values())' \
+	'all(p["calls_over_0_1pct_loss"] >= 0 for p in r["phases"].values())' \
 	'all(p["cpu_pct"] >= 0 for p in r["phases"].values())' \
 	'r["phases"]["before"]["rtt_ms"]["p50"] > 0' \
 	'r["flooder"]["sent"] >= 3000' 'r["flooder"]["sent_rtp"] > 0' 'r["flooder"]["sent_junk"] > 0' \
