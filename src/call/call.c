@@ -375,6 +375,8 @@ call_on_span_audio(void *owner, const uint8_t *frame, size_t len)
 
 	if (!c->sc || len != SPAN_FRAME_BYTES)
 		return;
+	/* what arrived before this tick is in the buffers before it plays */
+	rtp_leg_drain(c->rtp, now);
 	if (c->jb)
 		media_jb_prefetch(c->jb);       /* while the frame is sent */
 	if (c->pt >= 0 && !c->tx_muted) {

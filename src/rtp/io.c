@@ -51,6 +51,7 @@
 #define RTP_IO_RX_BGID 1        /* their buffer group */
 #define RTP_IO_RX_FAILS 8       /* receives ended by errors in a row before epoll */
 #define RTP_IO_TAG_RX 1u        /* user_data bit: a receive (else a send slot) */
+#define RTP_IO_DRAIN_US 500     /* rtp_io_drain: at most this often */
 
 /* A leg's multishot receive. Owned by the ring: the kernel may still
  * complete it after the leg is gone (leg NULL), and it is freed with its
@@ -107,6 +108,7 @@ struct rtp_io {
 	struct rtp_io_rx *rx_all;
 	struct rtp_io_rx *rx_rearm;
 	bool reaping;
+	uint64_t drained_us;            /* the last rtp_io_drain */
 };
 
 /* One ring per process: the daemon has one loop. A leg of another loop
@@ -562,6 +564,22 @@ rtp_io_on_flush(evutil_socket_t fd, short what, void *arg)
 	rtp_io_flush(io);
 }
 
+/* Take in what has arrived, now: the kernel's work for this thread run
+ * (when it flags any), completions reaped. At most once per
+ * RTP_IO_DRAIN_US: the calls of one tick share one drain. */
+void
+rtp_io_drain(struct rtp_io *io, uint64_t now_us)
+{
+	if (io == NULL || now_us < io->drained_us + RTP_IO_DRAIN_US)
+		return;
+	io->drained_us = now_us;
+	io->stats.drains++;
+	if (!(io->ring.flags & IORING_SETUP_TASKRUN_FLAG) ||
+	    (IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN))
+		io_uring_get_events(&io->ring);
+	rtp_io_reap(io);
+}
+
 /* Completions wait: first clear the eventfd where it is level-triggered
  * (a completion after this point signals again), then have the kernel
  * run what it still holds for this thread, then reap. */
@@ -673,6 +691,7 @@ rtp_io_add_stats(struct rtp_io_stats *to, const struct rtp_io_stats *from)
 	to->rx_arms += from->rx_arms;
 	to->rx_nobufs += from->rx_nobufs;
 	to->wakeups += from->wakeups;
+	to->drains += from->drains;
 }
 
 void

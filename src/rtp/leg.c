@@ -914,6 +914,13 @@ rtp_leg_flush(struct rtp_leg *leg)
 	rtp_io_flush(leg->io);
 }
 
+void
+rtp_leg_drain(struct rtp_leg *leg, uint64_t now_us)
+{
+	if (leg->io_rx != NULL)
+		rtp_io_drain(leg->io, now_us);
+}
+
 int
 rtp_leg_send_at(struct rtp_leg *leg, const uint8_t *payload, size_t len, uint64_t now_ms)
 {

@@ -295,6 +295,12 @@ int rtp_leg_io_mode(const struct rtp_leg *leg);
 /* Hand the queued datagrams of the leg's loop to the kernel now (the loop
  * does it by itself after the callbacks of an iteration). */
 void rtp_leg_flush(struct rtp_leg *leg);
+/* Before a span's tick takes a frame out of a call's jitter buffer: hand
+ * over the packets of every leg that have arrived by now_us, which the
+ * loop would only read after the tick, so that none misses its frame for
+ * waiting on the tick itself (io_uring receives; a no-op with recvmmsg,
+ * whose packets the loop reads in the order they came). */
+void rtp_leg_drain(struct rtp_leg *leg, uint64_t now_us);
 
 /* ---- Batched sends (io.c) ----
  *
@@ -315,6 +321,7 @@ struct rtp_io_stats {
 	unsigned long rx_arms;      /* multishot receives armed (a leg's first, re-arms) */
 	unsigned long rx_nobufs;    /* receives ended because every buffer was in use */
 	unsigned long wakeups;      /* times the ring's eventfd woke the loop */
+	unsigned long drains;       /* rtp_io_drain calls that looked */
 	bool active;                /* a ring exists now */
 	bool rx_active;             /* and it receives too */
 };
@@ -346,6 +353,9 @@ struct rtp_io_rx;
 struct rtp_io_rx *rtp_io_recv_start(struct rtp_io *io, struct rtp_leg *leg, int fd);
 /* The leg is going away: its receive is cancelled (before it closes fd). */
 void rtp_io_recv_stop(struct rtp_io *io, struct rtp_io_rx *rx);
+/* Hand over what the ring has received by now (now_us: CLOCK_MONOTONIC),
+ * at most every 0.5 ms. NULL allowed. */
+void rtp_io_drain(struct rtp_io *io, uint64_t now_us);
 /* io.c -> leg.c: a queued datagram of len bytes completed with res (bytes
  * sent, or -errno). */
 void rtp_leg_io_done(struct rtp_leg *leg, int res, size_t len);

@@ -2183,6 +2183,62 @@ test_io_rx_ring(void)
 	event_base_free(base);
 }
 
+/* rtp_leg_drain (a span's tick, before it takes a frame out of the
+ * buffers) hands over what the ring has received without the loop, and
+ * looks at most every 0.5 ms. */
+static void
+test_io_rx_drain(void)
+{
+	struct event_base *base = event_base_new();
+	struct rtp_leg_cbs cbs = {on_burst_media, NULL};
+	struct burst_sink sink;
+	struct rtp_io_stats before, after;
+	struct cfg_rtp cfg;
+	struct rtp_leg *leg;
+	struct addr b_addr, leg_addr;
+	uint8_t pkt[172];
+	uint64_t now;
+	int b;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	leg_cfg(&cfg, CFG_LATCH_ON_CHANGE);
+	cfg.io = CFG_RTP_IO_URING;
+	memset(&sink, 0, sizeof(sink));
+	leg = rtp_leg_new(base, &cfg, "io-drain", &cbs, &sink);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg));
+	b = udp_socket("127.0.0.2", &b_addr);
+	CU_ASSERT_FATAL(b != -1);
+	memset(pkt, 0xd5, sizeof(pkt));
+	mkpkt(pkt, 2, 0, 0, 0, 0, 8);
+	rtp_io_get_stats(&before);
+	for (int i = 0; i < 2; i++) {
+		pkt[3] = (uint8_t)i;
+		CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &leg_addr.u.sa, leg_addr.len),
+		    (ssize_t)sizeof(pkt));
+		usleep(2000);
+		now = mono_us();
+		rtp_leg_drain(leg, now);        /* no loop iteration */
+		CU_ASSERT_EQUAL(sink.n, (unsigned int)i + 1);
+		/* again within 0.5 ms: does not look */
+		CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &leg_addr.u.sa, leg_addr.len),
+		    (ssize_t)sizeof(pkt));
+		usleep(2000);
+		rtp_leg_drain(leg, now + 100);
+		CU_ASSERT_EQUAL(sink.n, (unsigned int)i + 1);
+		/* the loop takes the duplicate (counted by the sink) */
+		for (int k = 0; k < 10 && sink.n < (unsigned int)i + 2; k++)
+			event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		CU_ASSERT_EQUAL(sink.n, (unsigned int)i + 2);
+		sink.n = (unsigned int)i + 1;
+	}
+	rtp_io_get_stats(&after);
+	CU_ASSERT_EQUAL(after.drains - before.drains, 2);
+	close(b);
+	rtp_leg_free(leg);
+	event_base_free(base);
+}
+
 /* io = auto where io_uring cannot be set up (here a seccomp filter makes
  * io_uring_setup fail, as a container's would): the leg falls back to
  * sendto, once counted, and its frames leave at once. In a child process,
@@ -2260,6 +2316,8 @@ main(void)
 	CU_add_test(s, "parse: minimal 12-byte header", test_parse_minimal);
 	CU_add_test(s, "io: receives through the ring: bursts whole, buffers run out, cancel",
 	            test_io_rx_ring);
+	CU_add_test(s, "io: a tick's drain takes what arrived, at most every 0.5 ms",
+	            test_io_rx_drain);
 	CU_add_test(s, "parse: CSRCs and extension", test_parse_csrc_ext);
 	CU_add_test(s, "parse: padding", test_parse_padding);
 	CU_add_test(s, "parse: truncated and wrong version", test_parse_bad);
