@@ -488,9 +488,10 @@ rtp_io_recv_start(struct rtp_io *io, struct rtp_leg *leg, int fd)
 		io->rx_all->prev = rx;
 	io->rx_all = rx;
 	rtp_io_rx_arm(io, rx);
-	/* submitted at once: a packet that comes before the loop's next
-	 * flush waits in the socket and is read when it is armed */
-	rtp_io_flush(io);
+	/* submitted with the loop's next flush, not here: nothing is handed
+	 * to the leg while its owner is still setting it up (a packet that
+	 * comes meanwhile waits in the socket) */
+	rtp_io_schedule(io);
 	return rx;
 }
 

@@ -249,14 +249,6 @@ rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg, const char *i
 		log_call(LOG_LEVEL_ERROR, callid, "rtp: cannot add events");
 		goto fail;
 	}
-	leg->io = rtp_io_get(base, cfg->io);
-	/* RTP (not RTCP, a packet every few seconds) through the ring */
-	if (leg->io != NULL)
-		leg->io_rx = rtp_io_recv_start(leg->io, leg, leg->fd);
-	if (leg->io_rx == NULL && event_add(leg->ev, NULL) != 0) {
-		log_call(LOG_LEVEL_ERROR, callid, "rtp: cannot add events");
-		goto fail;
-	}
 	rtp_latch_init(&leg->latch, cfg->latch_mode, NULL);
 	rtp_latch_set_params(&leg->latch,
 	    cfg->latch_window_ms ? cfg->latch_window_ms : RTP_LATCH_WINDOW_MS,
@@ -271,6 +263,15 @@ rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg, const char *i
 	leg->rtcp_initial = true;
 	leg->peer.rtt_ms = -1;
 	leg->peer.rtt_max_ms = -1;
+	/* Last, once the leg is whole: RTP (not RTCP, a packet every few
+	 * seconds) through the ring. */
+	leg->io = rtp_io_get(base, cfg->io);
+	if (leg->io != NULL)
+		leg->io_rx = rtp_io_recv_start(leg->io, leg, leg->fd);
+	if (leg->io_rx == NULL && event_add(leg->ev, NULL) != 0) {
+		log_call(LOG_LEVEL_ERROR, callid, "rtp: cannot add events");
+		goto fail;
+	}
 	log_call(LOG_LEVEL_DEBUG, callid, strchr(ip, ':') ?
 	         "rtp: bound [%s]:%u (rtcp %u), latch %s, io %s%s" :
 	         "rtp: bound %s:%u (rtcp %u), latch %s, io %s%s", ip, leg->port, leg->port + 1,
