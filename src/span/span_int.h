@@ -287,6 +287,10 @@ int span_sim_calling_parse(const char *arg, char *number, size_t nlen, char *cna
                            size_t clen, int *restricted, char *redir, size_t rlen);
 /* Pure: is this D-channel frame (HDLC, no FCS) a Q.931 RESTART ACK? */
 int span_sim_is_restart_ack(const uint8_t *frame, size_t len);
+/* The phase of a sim span's 20 ms clock in us after the common grid, or
+ * -1; the order in which new spans take the phases. */
+int span_sim_phase_us(const struct span *s);
+unsigned int span_sim_phase_order(unsigned int k);
 /* Tests: send raw bytes as one D-channel frame from the far end. */
 int span_sim_inject(const char *name, const void *buf, size_t len);
 

@@ -1,13 +1,24 @@
 /* The sim driver: a software T1/E1 span. The D-channel is a socketpair
  * (one HDLC frame per datagram) between the daemon's CPE libpri and a
  * far-end NETWORK-side libpri in this process; the far end's telephones
- * are chosen by called number. B-channel audio is paced by one 20 ms clock
- * shared by all sim spans of an event loop, like one card's interrupt: a
- * periodic timerfd on CLOCK_MONOTONIC (the kernel keeps the period: no drift,
- * microsecond precision, no re-arming call per tick; libevent's own timers
- * round epoll's timeout up to the next millisecond, or cost a timerfd_settime
- * per loop iteration with EVENT_BASE_FLAG_PRECISE_TIMER); without timerfd, a
- * one-shot libevent timer re-armed from a monotonic deadline. */
+ * are chosen by called number.
+ *
+ * B-channel audio is paced by a 20 ms clock per span, as a card's
+ * interrupt paces the spans it carries. The spans' clocks are spread over
+ * the 20 ms period (SIM_PHASES, 312.5 us apart; a new span takes the
+ * phase that carries the fewest channels), as spans that take their timing from
+ * separate lines or cards are: a tick then frames the calls of one or two
+ * spans, not of all of them, so when a call's audio leaves does not depend
+ * on how many calls the other spans carry, and the loop's work is spread
+ * over the period instead of coming in one burst every 20 ms.
+ *
+ * The spans of one phase share a periodic timerfd on CLOCK_MONOTONIC,
+ * started on the phase's place in a grid common to all (the kernel keeps
+ * the period: no drift, microsecond precision, no re-arming call per tick;
+ * libevent's own timers round epoll's timeout up to the next millisecond,
+ * or cost a timerfd_settime per loop iteration with
+ * EVENT_BASE_FLAG_PRECISE_TIMER); without timerfd, a one-shot libevent
+ * timer re-armed from a monotonic deadline. */
 #include "span/span_int.h"
 
 #include <sys/socket.h>
@@ -30,6 +41,9 @@
 
 #define SIM_TICKS_PER_SEC (1000 / SPAN_TICK_MS)
 #define SIM_CATCHUP_TICKS 5
+#define SIM_PHASE_BITS 6
+#define SIM_PHASES (1u << SIM_PHASE_BITS)      /* clock phases in the 20 ms period */
+#define SIM_PHASE_NS (SPAN_TICK_MS * 1000000L / SIM_PHASES)   /* 312.5 us apart */
 #define SIM_DEFAULT_TONE_HZ 1004
 
 enum sim_line_state {
@@ -82,7 +96,7 @@ struct sim_far {
 	struct span_sim_setup last;     /* the last SETUP received (tests) */
 	int fd[2];                      /* [0] daemon (CPE), [1] far end; owned */
 	struct span_pri *pri;           /* far end, NETWORK side (owned) */
-	struct sim_clock *clock;        /* not owned: the shared tick */
+	struct sim_clock *clock;        /* not owned: the tick of its phase */
 	struct sim_far *next;           /* on clock->fars */
 	struct sim_line lines[SPAN_MAX_CHANS];
 	unsigned int acks_dropped;      /* RESTART ACKNOWLEDGEs lost on purpose (tests) */
@@ -99,9 +113,11 @@ struct sim_far {
 	struct event *ev_glare;         /* owned: sends the crossing SETUP */
 };
 
-/* The 20 ms tick of all sim spans of one event base. */
+/* The 20 ms tick of the sim spans of one phase of one event base. */
 struct sim_clock {
 	struct event_base *base;        /* not owned */
+	unsigned int phase;             /* SIM_PHASE_NS steps after the grid, < SIM_PHASES */
+	size_t nchans;                  /* B-channels of its spans */
 	struct event *ev;               /* owned */
 	int tfd;                        /* owned periodic timerfd, or -1 */
 	struct timespec deadline;       /* next tick, CLOCK_MONOTONIC (no timerfd) */
@@ -111,6 +127,8 @@ struct sim_clock {
 };
 
 static struct sim_clock *sim_clocks;
+static struct timespec sim_grid;        /* phase 0's first tick: common to all clocks */
+static bool sim_grid_set;
 
 static const char *const sim_line_state_names[] = {
 	"idle", "calling", "ringing", "answered", "clearing", "digits",
@@ -673,9 +691,34 @@ sim_on_tfd(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* A periodic timerfd for ck, first expiry one tick from now; 0 or errno. */
+/* The first tick of phase `phase` after now, on the grid common to all
+ * clocks (started with the first clock). */
+static void
+sim_clock_first(unsigned int phase, struct timespec *first)
+{
+	struct timespec now;
+	long long ns, period = SPAN_TICK_MS * 1000000LL;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!sim_grid_set) {
+		sim_grid = now;
+		sim_ts_add_ms(&sim_grid, SPAN_TICK_MS);
+		sim_grid_set = true;
+	}
+	*first = sim_grid;
+	first->tv_nsec += (long)phase * SIM_PHASE_NS;  /* < 20 ms: at most one carry */
+	if (first->tv_nsec >= 1000000000L) {
+		first->tv_nsec -= 1000000000L;
+		first->tv_sec++;
+	}
+	ns = (now.tv_sec - first->tv_sec) * 1000000000LL + (now.tv_nsec - first->tv_nsec);
+	if (ns >= 0)    /* whole periods past it, and one more */
+		sim_ts_add_ms(first, (long)((ns / period + 1) * SPAN_TICK_MS));
+}
+
+/* A periodic timerfd for ck from its first tick; 0 or errno. */
 static int
-sim_clock_tfd(struct sim_clock *ck)
+sim_clock_tfd(struct sim_clock *ck, const struct timespec *first)
 {
 	struct itimerspec its;
 
@@ -683,8 +726,8 @@ sim_clock_tfd(struct sim_clock *ck)
 		return errno;
 	memset(&its, 0, sizeof(its));
 	its.it_interval.tv_nsec = SPAN_TICK_MS * 1000000L;
-	its.it_value = its.it_interval;
-	if (timerfd_settime(ck->tfd, 0, &its, NULL) != 0 ||
+	its.it_value = *first;
+	if (timerfd_settime(ck->tfd, TFD_TIMER_ABSTIME, &its, NULL) != 0 ||
 	    (ck->ev = event_new(ck->base, ck->tfd, EV_READ | EV_PERSIST, sim_on_tfd, ck)) == NULL ||
 	    event_add(ck->ev, NULL) != 0) {
 		if (ck->ev != NULL)
@@ -697,30 +740,67 @@ sim_clock_tfd(struct sim_clock *ck)
 	return 0;
 }
 
-/* Put far on the tick of its event base, creating the tick with the first
- * span. */
+/* The clock of `phase` on base, or NULL. */
+static struct sim_clock *
+sim_clock_find(struct event_base *base, unsigned int phase)
+{
+	struct sim_clock *ck;
+
+	for (ck = sim_clocks; ck != NULL; ck = ck->next)
+		if (ck->base == base && ck->phase == phase)
+			return ck;
+	return NULL;
+}
+
+/* Pure: the k-th phase in the order new spans take them, the bits of k
+ * reversed (0, 1/2, 1/4, 3/4, 1/8, ... of the period): whatever the number
+ * of spans, the phases in use are about evenly apart. */
+unsigned int
+span_sim_phase_order(unsigned int k)
+{
+	unsigned int p = 0;
+
+	for (unsigned int b = 0; b < SIM_PHASE_BITS; b++)
+		if (k & (1u << b))
+			p |= 1u << (SIM_PHASE_BITS - 1 - b);
+	return p;
+}
+
+/* Put far on the tick of the phase of base that carries the fewest
+ * channels (the first of equals in span_sim_phase_order), creating that
+ * tick if it has none. */
 static int
 sim_clock_join(struct sim_far *far, struct event_base *base)
 {
-	struct sim_clock *ck;
-	struct timespec now;
+	struct sim_clock *ck = NULL, *c;
+	unsigned int phase = 0;
+	size_t best = (size_t)-1;
+	struct timespec first, now;
 	struct timeval tv;
 
-	for (ck = sim_clocks; ck != NULL; ck = ck->next)
-		if (ck->base == base)
-			break;
+	for (unsigned int k = 0; k < SIM_PHASES; k++) {
+		unsigned int p = span_sim_phase_order(k);
+		size_t n = (c = sim_clock_find(base, p)) != NULL ? c->nchans : 0;
+
+		if (n < best) {
+			best = n;
+			phase = p;
+			ck = c;
+		}
+	}
 	if (ck == NULL) {
 		if ((ck = calloc(1, sizeof(*ck))) == NULL)
 			return ENOMEM;
 		ck->base = base;
-		if (sim_clock_tfd(ck) != 0) {
+		ck->phase = phase;
+		sim_clock_first(phase, &first);
+		if (sim_clock_tfd(ck, &first) != 0) {
 			if ((ck->ev = evtimer_new(base, sim_on_tick, ck)) == NULL) {
 				free(ck);
 				return ENOMEM;
 			}
+			ck->deadline = first;
 			clock_gettime(CLOCK_MONOTONIC, &now);
-			ck->deadline = now;
-			sim_ts_add_ms(&ck->deadline, SPAN_TICK_MS);
 			sim_ts_until(&ck->deadline, &now, &tv);
 			evtimer_add(ck->ev, &tv);
 		}
@@ -730,7 +810,21 @@ sim_clock_join(struct sim_far *far, struct event_base *base)
 	far->clock = ck;
 	far->next = ck->fars;
 	ck->fars = far;
+	ck->nchans += far->span->nchans;
 	return 0;
+}
+
+/* Test hook: the phase of span s's clock in microseconds after the
+ * common grid (rounded down), or -1 (not a sim span). */
+int
+span_sim_phase_us(const struct span *s)
+{
+	const struct sim_far *far;
+
+	if (s == NULL || s->drv != &span_sim_driver || (far = s->drv_state) == NULL ||
+	    far->clock == NULL)
+		return -1;
+	return (int)(far->clock->phase * SIM_PHASE_NS / 1000);
 }
 
 /* Take far off its tick; the last span's leaving frees the tick. */
@@ -749,6 +843,7 @@ sim_clock_leave(struct sim_far *far)
 		}
 	}
 	far->clock = NULL;
+	ck->nchans -= far->span->nchans;
 	if (ck->fars != NULL)
 		return;
 	for (pc = &sim_clocks; *pc != NULL; pc = &(*pc)->next) {

@@ -35,6 +35,7 @@ struct tcall {
 	int alerting_before_answer;
 	int hangups, cause;
 	int frames, frames_before_answer, loud_before_answer;
+	uint64_t frame_us;              /* CLOCK_MONOTONIC of the last frame */
 	/* echo check: frames written carry a sequence number */
 	int echo_write;
 	unsigned int next_seq;
@@ -103,6 +104,15 @@ t_fill(uint8_t *frame, unsigned int seq)
 		frame[i] = (uint8_t)(seq * 7 + i * 3 + 1);
 }
 
+static uint64_t
+t_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void
 t_audio(void *owner, const uint8_t *frame, size_t len)
 {
@@ -110,6 +120,7 @@ t_audio(void *owner, const uint8_t *frame, size_t len)
 
 	CU_ASSERT_EQUAL(len, SPAN_FRAME_BYTES);
 	t->frames++;
+	t->frame_us = t_now_us();
 	if (!t->answered) {
 		int loud = 0;
 
@@ -194,7 +205,7 @@ t_incoming(void *arg, const struct span_incoming *in)
 
 /* ---- configuration built by hand ---- */
 
-static struct cfg_span t_spans[2];
+static struct cfg_span t_spans[3];
 static struct cfg t_cfg;
 
 static void
@@ -351,6 +362,110 @@ test_span_echo(void)
 	span_call_hangup(t.sc, 16);
 	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
 	CU_ASSERT_EQUAL(t.hangups, 0);   /* our own hangup is not reported */
+out:
+	t_stop();
+}
+
+static int
+t_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* No span is draining or waiting to be freed. */
+static int
+t_spans_gone(void)
+{
+	size_t live, gone;
+
+	span_registry_counts(&live, &gone);
+	return gone == 0;
+}
+
+/* Sim spans are clocked at spread phases of the 20 ms period: the first
+ * three take 0, 10 and 5 ms (span_sim_phase_order), each keeps its own
+ * 20 ms period, and a span that leaves frees its phase for the next. */
+static void
+test_span_phases(void)
+{
+	static const char *const names[] = { "s1", "s2", "s3" };
+	static const int64_t want_us[] = { 0, 10000, 5000 };
+	struct span *s[3];
+	struct tcall t[3];
+	int64_t off[2][9];
+	int ok = 1;
+
+	CU_ASSERT_EQUAL(span_sim_phase_order(0), 0);
+	CU_ASSERT_EQUAL(span_sim_phase_order(1), 32);
+	CU_ASSERT_EQUAL(span_sim_phase_order(2), 16);
+	CU_ASSERT_EQUAL(span_sim_phase_order(3), 48);
+	{
+		unsigned char seen[64] = { 0 };
+
+		for (unsigned int k = 0; k < 64; k++)
+			seen[span_sim_phase_order(k) & 63]++;
+		for (unsigned int k = 0; k < 64; k++)
+			CU_ASSERT_EQUAL(seen[k], 1);
+	}
+
+	memset(&tin, 0, sizeof(tin));
+	base = event_base_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	CU_ASSERT_EQUAL_FATAL(span_registry_init(base, t_incoming, &tin), 0);
+	memset(&t_cfg, 0, sizeof(t_cfg));
+	for (size_t i = 0; i < 3; i++)
+		t_span_cfg(&t_spans[i], names[i], CFG_SPAN_E1, CFG_LAW_ALAW);
+	t_cfg.spans = t_spans;
+	t_cfg.n_spans = 3;
+	CU_ASSERT_EQUAL_FATAL(span_registry_apply(&t_cfg), 0);
+	for (size_t i = 0; i < 3; i++) {
+		s[i] = span_find(names[i]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s[i]);
+		CU_ASSERT_EQUAL(span_sim_phase_us(s[i]), want_us[i]);
+	}
+	CU_ASSERT_TRUE(RUN_UNTIL(span_is_up(s[0]) && span_is_up(s[1]) && span_is_up(s[2]), 3000));
+	for (size_t i = 0; i < 3; i++)
+		if (t_call(s[i], "100", &t[i]) != 0)
+			ok = 0;
+	if (!ok)
+		goto out;
+	CU_ASSERT_TRUE(RUN_UNTIL(t[0].answered && t[1].answered && t[2].answered, 3000));
+	/* Each span's frame after s1's, modulo the period: its phase. */
+	for (size_t k = 0; k < 9; k++) {
+		int f[3] = { t[0].frames, t[1].frames, t[2].frames };
+
+		CU_ASSERT_TRUE(RUN_UNTIL(t[0].frames > f[0] && t[1].frames > f[1] &&
+		    t[2].frames > f[2], 500));
+		for (size_t i = 1; i < 3; i++)
+			off[i - 1][k] = ((int64_t)t[i].frame_us - (int64_t)t[0].frame_us + 40000) % 20000;
+	}
+	for (size_t i = 1; i < 3; i++) {
+		qsort(off[i - 1], 9, sizeof(off[0][0]), t_cmp_i64);
+		/* the median, with room for a loaded machine */
+		CU_ASSERT_TRUE(off[i - 1][4] > want_us[i] - 2500 && off[i - 1][4] < want_us[i] + 2500);
+	}
+	/* Still one frame per 20 ms each. */
+	{
+		int f0 = t[1].frames;
+
+		t_run_ms(1000);
+		CU_ASSERT_TRUE(t[1].frames - f0 >= 45 && t[1].frames - f0 <= 55);
+	}
+	for (size_t i = 0; i < 3; i++)
+		span_call_hangup(t[i].sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 2000));
+	/* s2 leaves; a new span takes its phase, the emptiest first in order */
+	t_cfg.n_spans = 2;
+	t_spans[1] = t_spans[2];
+	CU_ASSERT_EQUAL(span_registry_apply(&t_cfg), 0);
+	CU_ASSERT_TRUE(RUN_UNTIL(t_spans_gone(), 3000));
+	t_span_cfg(&t_spans[2], "s4", CFG_SPAN_T1, CFG_LAW_ULAW);
+	t_cfg.n_spans = 3;
+	CU_ASSERT_EQUAL(span_registry_apply(&t_cfg), 0);
+	CU_ASSERT_PTR_NOT_NULL(span_find("s4"));
+	CU_ASSERT_EQUAL(span_sim_phase_us(span_find("s4")), 10000);
 out:
 	t_stop();
 }
@@ -1317,6 +1432,7 @@ main(void)
 	CU_add_test(suite, "blocked span, unblocked by reload", test_span_blocked);
 	CU_add_test(suite, "span comes up", test_span_up);
 	CU_add_test(suite, "echo call", test_span_echo);
+	CU_add_test(suite, "sim spans clocked at spread phases", test_span_phases);
 	CU_add_test(suite, "tone A-law", test_span_tone_alaw);
 	CU_add_test(suite, "tone mu-law T1", test_span_tone_ulaw);
 	CU_add_test(suite, "busy 17", test_span_busy);
