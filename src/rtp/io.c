@@ -6,6 +6,15 @@
  * frame) instead of one sendto per packet. A failed send is counted on its
  * leg (rtp_leg_io_done).
  *
+ * Where the kernel can skip the completions of successful requests
+ * (IORING_FEAT_CQE_SKIP, 5.17), sends post a completion only when they
+ * fail. A send with MSG_DONTWAIT is never parked for a retry (the kernel
+ * marks it no-wait: a full socket buffer fails it with EAGAIN), and the
+ * message header is copied when the request is prepared, so every send of
+ * a submission has been carried out, or has posted its failure, when
+ * io_uring_submit returns: its slot is free again after that submission's
+ * completions are reaped, without a completion per packet to reap.
+ *
  * Receives: each leg's RTP socket has one multishot recvmsg in the ring,
  * which takes its buffers from a ring of provided buffers shared by all
  * legs. What arrived on any socket is reaped in one go when the ring's
@@ -80,6 +89,13 @@ struct rtp_io_slot {
 	uint8_t pkt[RTP_IO_MAX_PKT];
 };
 
+/* Slots whose sends were queued since the last whole submission (skip
+ * mode), in order. */
+struct rtp_io_slots {
+	struct rtp_io_slot *head, *tail;
+	unsigned int n;
+};
+
 struct rtp_io {
 	struct event_base *base;        /* not owned */
 	struct io_uring ring;
@@ -91,6 +107,8 @@ struct rtp_io {
 	unsigned int refs;
 	unsigned int queued;            /* entries prepared, not yet submitted */
 	unsigned int inflight;          /* sends prepared, not yet completed */
+	bool skip;                      /* sends complete silently (IOSQE_CQE_SKIP_SUCCESS) */
+	struct rtp_io_slots sent;       /* skip: queued or submitted, slots not yet free */
 	struct rtp_io_slot *chunks[RTP_IO_MAX_CHUNKS];   /* owned */
 	unsigned int n_chunks;
 	struct rtp_io_slot *free;
@@ -117,6 +135,7 @@ static struct rtp_io *rtp_io_the;
 static bool rtp_io_failed;              /* io_uring_queue_init failed: do not retry */
 static struct rtp_io_stats rtp_io_totals;
 static unsigned int rtp_io_rx_nbufs = RTP_IO_RX_BUFS;  /* rtp_io_set_rx_buffers */
+static bool rtp_io_no_skip;             /* rtp_io_set_skip_success(false) */
 
 static void rtp_io_on_flush(evutil_socket_t fd, short what, void *arg);
 static void rtp_io_on_efd(evutil_socket_t fd, short what, void *arg);
@@ -141,7 +160,7 @@ rtp_io_rx_teardown(struct rtp_io *io)
 }
 
 static int
-rtp_io_ring_init(struct io_uring *ring)
+rtp_io_ring_init(struct io_uring *ring, unsigned int *features)
 {
 	/* Newest flags first; each is only an optimisation. */
 	static const unsigned int flags[] = {
@@ -159,8 +178,10 @@ rtp_io_ring_init(struct io_uring *ring)
 		memset(&p, 0, sizeof(p));
 		p.flags = flags[i] | IORING_SETUP_CQSIZE;
 		p.cq_entries = RTP_IO_CQ_ENTRIES;
-		if ((error = -io_uring_queue_init_params(RTP_IO_ENTRIES, ring, &p)) == 0)
+		if ((error = -io_uring_queue_init_params(RTP_IO_ENTRIES, ring, &p)) == 0) {
+			*features = p.features;
 			return 0;
+		}
 		if (error != EINVAL)
 			break;
 	}
@@ -213,16 +234,18 @@ static int
 rtp_io_create(struct event_base *base, struct rtp_io **out)
 {
 	struct rtp_io *io;
+	unsigned int features = 0;
 	int error;
 
 	if ((io = calloc(1, sizeof(*io))) == NULL)
 		return ENOMEM;
 	io->base = base;
 	io->efd = -1;
-	if ((error = rtp_io_ring_init(&io->ring)) != 0) {
+	if ((error = rtp_io_ring_init(&io->ring, &features)) != 0) {
 		free(io);
 		return error;
 	}
+	io->skip = (features & IORING_FEAT_CQE_SKIP) != 0 && !rtp_io_no_skip;
 	if ((io->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		error = errno;
 		goto fail;
@@ -394,10 +417,18 @@ rtp_io_reap(struct rtp_io *io)
 		} else if (data != 0) {
 			struct rtp_io_slot *s = (struct rtp_io_slot *)(uintptr_t)data;
 
-			if (s->leg != NULL)
-				rtp_leg_io_done(s->leg, res, s->iov.iov_len);
+			io->stats.send_cqes++;
 			if (res < 0)
 				io->stats.errors++;
+			if (io->skip) {
+				/* a failure; the slot is freed with its submission */
+				if (s->busy && s->leg != NULL)
+					rtp_leg_io_done(s->leg, res < 0 ? res : -EIO, s->iov.iov_len);
+				s->leg = NULL;
+				continue;
+			}
+			if (s->leg != NULL)
+				rtp_leg_io_done(s->leg, res, s->iov.iov_len);
 			s->busy = false;
 			s->leg = NULL;
 			s->next = io->free;
@@ -522,6 +553,25 @@ rtp_io_recv_stop(struct rtp_io *io, struct rtp_io_rx *rx)
 	io_uring_get_events(&io->ring);
 }
 
+/* Skip mode, after a whole submission and its reap: every send of it is
+ * done (its failures were posted before io_uring_submit returned and are
+ * reaped), so its slots are free. */
+static void
+rtp_io_release_sent(struct rtp_io *io)
+{
+	struct rtp_io_slot *sl;
+
+	for (sl = io->sent.head; sl != NULL; sl = sl->next) {
+		sl->busy = false;
+		sl->leg = NULL;
+	}
+	io->sent.tail->next = io->free;
+	io->free = io->sent.head;
+	io->inflight -= io->sent.n;
+	io->sent.head = io->sent.tail = NULL;
+	io->sent.n = 0;
+}
+
 void
 rtp_io_flush(struct rtp_io *io)
 {
@@ -552,6 +602,8 @@ rtp_io_flush(struct rtp_io *io)
 		}
 	}
 	rtp_io_reap(io);
+	if (io->queued == 0 && io->sent.n > 0)
+		rtp_io_release_sent(io);
 }
 
 static void
@@ -663,6 +715,16 @@ rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *d
 	s->msg.msg_iovlen = 1;
 	io_uring_prep_sendmsg(sqe, fd, &s->msg, MSG_DONTWAIT);
 	io_uring_sqe_set_data(sqe, s);
+	if (io->skip) {
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		s->next = NULL;
+		if (io->sent.tail != NULL)
+			io->sent.tail->next = s;
+		else
+			io->sent.head = s;
+		io->sent.tail = s;
+		io->sent.n++;
+	}
 	io->queued++;
 	io->inflight++;
 	io->stats.queued++;
@@ -676,6 +738,12 @@ rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *d
 void
 rtp_io_forget(struct rtp_io *io, const struct rtp_leg *leg)
 {
+	if (io->skip) {
+		for (struct rtp_io_slot *sl = io->sent.head; sl != NULL; sl = sl->next)
+			if (sl->leg == leg)
+				sl->leg = NULL;
+		return;
+	}
 	for (unsigned int c = 0; c < io->n_chunks; c++)
 		for (unsigned int i = 0; i < RTP_IO_CHUNK; i++)
 			if (io->chunks[c][i].busy && io->chunks[c][i].leg == leg)
@@ -688,6 +756,7 @@ rtp_io_add_stats(struct rtp_io_stats *to, const struct rtp_io_stats *from)
 	to->submits += from->submits;
 	to->queued += from->queued;
 	to->errors += from->errors;
+	to->send_cqes += from->send_cqes;
 	to->rx_packets += from->rx_packets;
 	to->rx_arms += from->rx_arms;
 	to->rx_nobufs += from->rx_nobufs;
@@ -739,6 +808,7 @@ rtp_io_get_stats(struct rtp_io_stats *out)
 		rtp_io_add_stats(out, &rtp_io_the->stats);
 		out->active = true;
 		out->rx_active = rtp_io_the->rx_ok && !rtp_io_the->rx_unsupported;
+		out->skip_success = rtp_io_the->skip;
 	}
 }
 
@@ -746,6 +816,18 @@ void
 rtp_io_reset(void)
 {
 	rtp_io_failed = false;
+}
+
+bool
+rtp_io_skips_success(const struct rtp_io *io)
+{
+	return io != NULL && io->skip;
+}
+
+void
+rtp_io_set_skip_success(bool on)
+{
+	rtp_io_no_skip = !on;
 }
 
 void

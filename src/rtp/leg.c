@@ -292,10 +292,13 @@ rtp_leg_free(struct rtp_leg *leg)
 	if (leg->io_rx != NULL)
 		rtp_io_recv_stop(leg->io, leg->io_rx);
 	if (leg->io != NULL) {
-		/* queued datagrams name our descriptor: hand them over first */
-		if (leg->io_pending > 0)
+		/* queued datagrams name our descriptor: hand them over first
+		 * (where only failures complete, the leg does not count them) */
+		bool skip = rtp_io_skips_success(leg->io);
+
+		if (skip || leg->io_pending > 0)
 			rtp_io_flush(leg->io);
-		if (leg->io_pending > 0)
+		if (skip || leg->io_pending > 0)
 			rtp_io_forget(leg->io, leg);
 		rtp_io_put(leg->io);
 	}
@@ -873,10 +876,16 @@ rtp_leg_write(struct rtp_leg *leg, const struct addr *dst, int pt, bool marker, 
 		memcpy(pkt + RTP_HDR_LEN, payload, len);
 	/* The stream advances even if this datagram is lost locally. */
 	leg->seq++;
-	/* Queued: counted when it completes (rtp_leg_io_done). */
+	/* Queued: counted when it completes (rtp_leg_io_done), or now where
+	 * only failures complete (and are taken back). */
 	if (leg->io != NULL &&
 	    rtp_io_send(leg->io, leg, leg->fd, dst, pkt, RTP_HDR_LEN + len) == 0) {
-		leg->io_pending++;
+		if (rtp_io_skips_success(leg->io)) {
+			leg->stats.tx_packets++;
+			leg->stats.tx_octets += len;
+		} else {
+			leg->io_pending++;
+		}
 		return 0;
 	}
 	if (sendto(leg->fd, pkt, RTP_HDR_LEN + len, 0, &dst->u.sa, dst->len) == -1) {
@@ -891,8 +900,18 @@ rtp_leg_write(struct rtp_leg *leg, const struct addr *dst, int pt, bool marker, 
 void
 rtp_leg_io_done(struct rtp_leg *leg, int res, size_t len)
 {
-	if (leg->io_pending > 0)
+	size_t payload = len > RTP_HDR_LEN ? len - RTP_HDR_LEN : 0;
+
+	if (rtp_io_skips_success(leg->io)) {
+		/* only failures complete: take back what the send counted */
+		if (res >= 0)
+			return;
+		if (leg->stats.tx_packets > 0)
+			leg->stats.tx_packets--;
+		leg->stats.tx_octets -= leg->stats.tx_octets >= payload ? payload : leg->stats.tx_octets;
+	} else if (leg->io_pending > 0) {
 		leg->io_pending--;
+	}
 	if (res < 0) {
 		leg->stats.tx_errors++;
 		log_limited(&leg->rl_bad, LOG_LEVEL_WARN, "call=%s rtp: send: %s", leg->callid,
@@ -900,7 +919,7 @@ rtp_leg_io_done(struct rtp_leg *leg, int res, size_t len)
 		return;
 	}
 	leg->stats.tx_packets++;
-	leg->stats.tx_octets += len > RTP_HDR_LEN ? len - RTP_HDR_LEN : 0;
+	leg->stats.tx_octets += payload;
 }
 
 int

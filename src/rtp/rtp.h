@@ -316,6 +316,7 @@ struct rtp_io_stats {
 	unsigned long submits;      /* io_uring_enter calls that submitted */
 	unsigned long queued;       /* datagrams queued */
 	unsigned long errors;       /* completions with an error */
+	unsigned long send_cqes;    /* completions of sends reaped (skip mode: failures only) */
 	unsigned long fallbacks;    /* times io_uring could not be set up */
 	unsigned long rx_packets;   /* datagrams received through the ring */
 	unsigned long rx_arms;      /* multishot receives armed (a leg's first, re-arms) */
@@ -324,6 +325,7 @@ struct rtp_io_stats {
 	unsigned long drains;       /* rtp_io_drain calls that looked */
 	bool active;                /* a ring exists now */
 	bool rx_active;             /* and it receives too */
+	bool skip_success;          /* and its sends complete only when they fail */
 };
 /* A reference on the loop's ring for mode (enum cfg_rtp_io); NULL means
  * send with sendto (mode syscalls, io_uring unavailable: logged once, or
@@ -332,8 +334,9 @@ struct rtp_io *rtp_io_get(struct event_base *base, int mode);
 /* Drop the reference; the last one submits, waits (bounded) for what is
  * in flight and frees the ring. NULL allowed. */
 void rtp_io_put(struct rtp_io *io);
-/* Queue one datagram on fd to dst, counted on leg when it completes. 0, or
- * EMSGSIZE (larger than RTP_IO_MAX_PKT) / ENOBUFS: send it yourself. */
+/* Queue one datagram on fd to dst, counted on leg when it completes (or,
+ * where rtp_io_skips_success, by the leg now: only a failure completes).
+ * 0, or EMSGSIZE (larger than RTP_IO_MAX_PKT) / ENOBUFS: send it yourself. */
 int rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *dst,
                 const uint8_t *pkt, size_t len);
 /* Submit what is queued and reap what completed. NULL allowed. */
@@ -344,6 +347,11 @@ void rtp_io_forget(struct rtp_io *io, const struct rtp_leg *leg);
 void rtp_io_get_stats(struct rtp_io_stats *out);
 /* After io_uring failed to set up, try again at the next rtp_io_get (tests). */
 void rtp_io_reset(void);
+/* Do io's sends complete only when they fail (IOSQE_CQE_SKIP_SUCCESS)? */
+bool rtp_io_skips_success(const struct rtp_io *io);
+/* Let the next ring skip successful sends' completions where the kernel
+ * can (the default), or not (tests of both ways). */
+void rtp_io_set_skip_success(bool on);
 /* The number of receive buffers of the next ring (a power of two; 0: the
  * default), so that tests can run them out. */
 void rtp_io_set_rx_buffers(unsigned int n);

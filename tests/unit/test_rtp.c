@@ -1789,9 +1789,11 @@ test_leg_send_raw(void)
 
 /* A tick's frames of many legs are queued, nothing leaves before the loop
  * runs its deferred submit (one io_uring_enter per tick), then every
- * frame reaches its destination, in each leg's order. */
+ * frame reaches its destination, in each leg's order; with skip (the
+ * default where the kernel can) no successful send posts a completion,
+ * and the slots are free again after each submission. */
 static void
-test_io_batch_order(void)
+t_io_batch_order(bool skip)
 {
 	struct event_base *base = event_base_new();
 	struct rtp_leg *legs[IO_LEGS];
@@ -1807,6 +1809,7 @@ test_io_batch_order(void)
 	ssize_t n;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	rtp_io_set_skip_success(skip);
 	leg_cfg(&cfg, CFG_LATCH_ON_CHANGE);
 	cfg.io = CFG_RTP_IO_URING;
 	r = udp_socket("127.0.0.1", &r_addr);
@@ -1836,6 +1839,8 @@ test_io_batch_order(void)
 	CU_ASSERT_EQUAL(after.queued - before.queued, IO_LEGS * IO_TICKS);
 	CU_ASSERT_EQUAL(after.submits - before.submits, IO_TICKS);
 	CU_ASSERT_EQUAL(after.errors, before.errors);
+	CU_ASSERT_EQUAL(after.skip_success, skip);
+	CU_ASSERT_EQUAL(after.send_cqes - before.send_cqes, skip ? 0 : IO_LEGS * IO_TICKS);
 
 	for (int k = 0; k < IO_LEGS * IO_TICKS; k++) {
 		int leg = -1;
@@ -1878,12 +1883,75 @@ test_io_batch_order(void)
 	CU_ASSERT_FALSE(after.active);          /* the last leg took the ring down */
 	close(r);
 	event_base_free(base);
+	rtp_io_set_skip_success(true);
+}
+
+static void
+test_io_batch_order(void)
+{
+	t_io_batch_order(true);
+	t_io_batch_order(false);
+}
+
+/* Skip mode: a send's slot is free again once its submission is reaped,
+ * so a long run of ticks never runs out of slots (16384) and never falls
+ * back to sendto: every send goes through the ring. */
+static void
+test_io_skip_slots(void)
+{
+	struct event_base *base = event_base_new();
+	struct rtp_io_stats before, after;
+	struct cfg_rtp cfg;
+	struct rtp_leg *leg;
+	struct rtp_stats st;
+	struct addr r_addr;
+	uint8_t frame[160], rx[512];
+	int r, got = 0;
+	const int n = 20000;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	leg_cfg(&cfg, CFG_LATCH_OFF);
+	cfg.io = CFG_RTP_IO_URING;
+	r = udp_socket("127.0.0.1", &r_addr);
+	CU_ASSERT_FATAL(r != -1);
+	leg = rtp_leg_new(base, &cfg, "io-skip", NULL, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	rtp_leg_set_remote(leg, &r_addr, 8);
+	rtp_io_get_stats(&before);
+	if (!before.skip_success) {
+		CU_PASS("kernel without IORING_FEAT_CQE_SKIP: nothing to test");
+		goto out;
+	}
+	memset(frame, 0xd5, sizeof(frame));
+	for (int i = 0; i < n; i++) {
+		CU_ASSERT_EQUAL(rtp_leg_send(leg, frame, sizeof(frame)), 0);
+		if (i % 10 == 9) {
+			event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+			while (recv(r, rx, sizeof(rx), MSG_DONTWAIT) > 0)
+				got++;
+		}
+	}
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	while (recv(r, rx, sizeof(rx), MSG_DONTWAIT) > 0)
+		got++;
+	rtp_io_get_stats(&after);
+	CU_ASSERT_EQUAL(after.queued - before.queued, (unsigned long)n);
+	CU_ASSERT_EQUAL(after.send_cqes - before.send_cqes, 0);
+	CU_ASSERT_EQUAL(got, n);
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_EQUAL(st.tx_packets, (unsigned long)n);
+	CU_ASSERT_EQUAL(st.tx_errors, 0);
+out:
+	rtp_leg_free(leg);
+	close(r);
+	event_base_free(base);
 }
 
 /* Sends the kernel refuses (broadcast without SO_BROADCAST) are counted
- * per leg: on completion with io_uring, at once with sendto. */
+ * per leg: on completion with io_uring (with skip: the send counted when
+ * queued is taken back), at once with sendto. */
 static void
-test_io_errors(void)
+t_io_errors(bool skip)
 {
 	struct event_base *base = event_base_new();
 	struct cfg_rtp cfg;
@@ -1898,6 +1966,7 @@ test_io_errors(void)
 	addr_from_ip(&bcast, "255.255.255.255", 9);
 	leg_cfg(&cfg, CFG_LATCH_OFF);
 	cfg.io = CFG_RTP_IO_URING;
+	rtp_io_set_skip_success(skip);
 	rtp_io_get_stats(&before);
 	leg = rtp_leg_new(base, &cfg, "io-err", NULL, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
@@ -1924,6 +1993,14 @@ test_io_errors(void)
 	CU_ASSERT_EQUAL(st.tx_packets, 0);
 	rtp_leg_free(leg);
 	event_base_free(base);
+	rtp_io_set_skip_success(true);
+}
+
+static void
+test_io_errors(void)
+{
+	t_io_errors(true);
+	t_io_errors(false);
 }
 
 /* io = syscalls: no ring, every frame leaves at once with sendto (the
@@ -2363,6 +2440,8 @@ main(void)
 	CU_add_test(s, "io: a tick's sends queued, one submit, all delivered in order",
 	    test_io_batch_order);
 	CU_add_test(s, "io: send errors counted (io_uring and sendto)", test_io_errors);
+	CU_add_test(s, "io: sends complete silently, slots free after each submission",
+	            test_io_skip_slots);
 	CU_add_test(s, "io: io = syscalls sends at once without a ring", test_io_syscalls);
 	CU_add_test(s, "io: auto falls back to sendto when io_uring is refused (seccomp)",
 	    test_io_fallback);
