@@ -246,7 +246,7 @@ bench_ctl_counts() {
 # pbload with the daemon's common options; arguments are passed on.
 bench_pbload() {
 	bench_pin "$GCPU" "$BENCH_BIN/pbload" --pid "$DPID" --rtp-base "$GEN_BASE" \
-		--local-a 127.0.0.2 --local-b 127.0.0.3 "$@"
+		--local-a 127.0.0.2 --local-b 127.0.0.3 ${BENCH_DUMP:+--dump "$BENCH_DUMP"} "$@"
 }
 
 # The configured buffering of the daemon (JSON object; see bufinfo.py).

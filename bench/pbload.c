@@ -137,6 +137,7 @@ static struct {
 
 static struct call *calls;
 static struct stream *streams;
+static FILE *dump_file;                 /* --dump */
 static int *socks;
 static int sip_fd = -1;
 static int ep = -1;
@@ -588,6 +589,15 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns, uint16_t src_port
 	}
 	if (rtt - st->best_rtt >= (uint64_t)LATE_US * 1000)
 		ps->late++;
+	if (dump_file != NULL && phase == opt.nphases - 1) {
+		/* --dump: one record per echoed packet of the last phase */
+		uint64_t rec[5] = { rx_ns, tx_ns, sid, seq, (uint64_t)st->jb_k };
+
+		if (fwrite(rec, sizeof(rec), 1, dump_file) != 1) {
+			fclose(dump_file);
+			dump_file = NULL;
+		}
+	}
 	if (st->last_rx != 0 && st->last_rx_phase == phase && rx_ns > st->last_rx &&
 	    (rx_ns - st->last_rx) / 1000 > ps->max_gap_us)
 		ps->max_gap_us = (rx_ns - st->last_rx) / 1000;
@@ -1126,6 +1136,9 @@ usage(void)
 	    "  --setup-rate R      INVITEs per second (200); --setup-window W outstanding (200)\n"
 	    "  --setup-timeout S   give up on call setup after S seconds (120)\n"
 	    "  --runid ID          Call-ID prefix\n"
+	    "  --dump FILE         every echoed packet of the last phase: five\n"
+	    "                      native u64 (rx ns, scheduled tx ns, stream, tag\n"
+	    "                      sequence, jitter buffer steps so far)\n"
 	    "  --quiet\n");
 	exit(2);
 }
@@ -1158,6 +1171,7 @@ main(int argc, char **argv)
 		{ "setup-window", required_argument, NULL, 'w' },
 		{ "setup-timeout", required_argument, NULL, 't' },
 		{ "runid", required_argument, NULL, 'i' },
+		{ "dump", required_argument, NULL, 'D' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1191,6 +1205,10 @@ main(int argc, char **argv)
 		case 't': opt.setup_timeout = atof(optarg); break;
 		case 'i': snprintf(opt.runid, sizeof(opt.runid), "%s", optarg); break;
 		case 'q': opt.quiet = 1; break;
+		case 'D':
+			if ((dump_file = fopen(optarg, "w")) == NULL)
+				die("--dump %s: %s", optarg, strerror(errno));
+			break;
 		case 'h': {
 			char *c = strchr(optarg, ':');
 
@@ -1504,5 +1522,7 @@ main(int argc, char **argv)
 		}
 		printf("]}\n");
 	}
+	if (dump_file != NULL)
+		fclose(dump_file);
 	return 0;
 }
