@@ -30,7 +30,7 @@ RAWS=()
 
 run_relay_gen() {        # NAME PID PAIRS
 	bench_pin "$GCPU" "$BENCH_BIN/pbload" --pid "$2" --rtp-base "$GEN_BASE" \
-		--local-a 127.0.0.2 --local-b 127.0.0.3 --pairs "$3" --calls "$HALF" \
+		--local-a 127.0.0.2 --local-b 127.0.0.3 $(bench_gen_rx) --pairs "$3" --calls "$HALF" \
 		--socks "$K" --phase "warmup:$WARM" --phase "load:$SECS" \
 		> "$W/$1.json" 2> "$W/$1.log" || blog "$1: pbload failed: $(tail -n 3 "$W/$1.log")"
 }

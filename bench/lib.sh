@@ -243,10 +243,23 @@ bench_ctl_counts() {
 		      for (k in rej) printf " %s=%d", k, rej[k]; printf "\n" }'
 }
 
+# How the generator reads its sockets: BENCH_GEN_RX=poll (default) reads
+# them on its 1 ms grid, so that nothing sleeps on them and a send of the
+# process under test does not pay for waking the generator (over a
+# network that wake-up is the far machine's); epoll waits on them.
+bench_gen_rx() {
+	case "${BENCH_GEN_RX:-poll}" in
+	poll) echo --rx-poll ;;
+	epoll) ;;
+	*) bfail "BENCH_GEN_RX=$BENCH_GEN_RX: poll or epoll" ;;
+	esac
+}
+
 # pbload with the daemon's common options; arguments are passed on.
 bench_pbload() {
 	bench_pin "$GCPU" "$BENCH_BIN/pbload" --pid "$DPID" --rtp-base "$GEN_BASE" \
-		--local-a 127.0.0.2 --local-b 127.0.0.3 ${BENCH_DUMP:+--dump "$BENCH_DUMP"} "$@"
+		--local-a 127.0.0.2 --local-b 127.0.0.3 ${BENCH_DUMP:+--dump "$BENCH_DUMP"} \
+		$(bench_gen_rx) "$@"
 }
 
 # The configured buffering of the daemon (JSON object; see bufinfo.py).

@@ -129,6 +129,7 @@ static struct {
 	char *phase_cmd[MAX_PHASES];
 	double drain;
 	int quiet;
+	int rx_poll;                    /* read the RTP sockets on the 1 ms grid */
 } opt = {
 	.n = 20, .local_a = "127.0.0.2", .local_b = "127.0.0.3", .rtp_base = 40000,
 	.number = "100", .setup_rate = 200, .setup_window = 200, .setup_timeout = 120,
@@ -968,6 +969,9 @@ poll_once(int ms)
 		else
 			drain_sock((int)k);
 	}
+	if (opt.rx_poll)        /* nobody sleeps on them: read them all now */
+		for (int k = 0; k < (opt.relay ? 2 : 1) * opt.nsocks; k++)
+			drain_sock(k);
 	return exp;
 }
 
@@ -1139,6 +1143,10 @@ usage(void)
 	    "  --dump FILE         every echoed packet of the last phase: five\n"
 	    "                      native u64 (rx ns, scheduled tx ns, stream, tag\n"
 	    "                      sequence, jitter buffer steps so far)\n"
+	    "  --rx-poll           read the RTP sockets on the 1 ms grid instead of\n"
+	    "                      waiting on them: the process under test then does\n"
+	    "                      not pay, inside its sends, for waking the generator\n"
+	    "                      (on a network that is the far machine's work)\n"
 	    "  --quiet\n");
 	exit(2);
 }
@@ -1173,6 +1181,7 @@ main(int argc, char **argv)
 		{ "runid", required_argument, NULL, 'i' },
 		{ "dump", required_argument, NULL, 'D' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "rx-poll", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *relay_ip = "127.0.0.1";
@@ -1205,6 +1214,7 @@ main(int argc, char **argv)
 		case 't': opt.setup_timeout = atof(optarg); break;
 		case 'i': snprintf(opt.runid, sizeof(opt.runid), "%s", optarg); break;
 		case 'q': opt.quiet = 1; break;
+		case 'X': opt.rx_poll = 1; break;
 		case 'D':
 			if ((dump_file = fopen(optarg, "w")) == NULL)
 				die("--dump %s: %s", optarg, strerror(errno));
@@ -1280,10 +1290,12 @@ main(int argc, char **argv)
 	/* sockets: side A (and B in relay mode) k at base + 2k */
 	for (int k = 0; k < opt.nsocks; k++) {
 		socks[k] = udp_bind(opt.local_a, opt.rtp_base + 2 * k, 4 << 20);
-		ep_add(socks[k], (uint32_t)k);
+		if (!opt.rx_poll)
+			ep_add(socks[k], (uint32_t)k);
 		if (opt.relay) {
 			socks[opt.nsocks + k] = udp_bind(opt.local_b, opt.rtp_base + 2 * k, 4 << 20);
-			ep_add(socks[opt.nsocks + k], (uint32_t)(opt.nsocks + k));
+			if (!opt.rx_poll)
+				ep_add(socks[opt.nsocks + k], (uint32_t)(opt.nsocks + k));
 		}
 	}
 	/* streams: echo mode: stream i = call i, socket (i % K) by slot so a
@@ -1438,10 +1450,10 @@ main(int argc, char **argv)
 
 		/* ---- output ---- */
 		printf("{\"mode\":\"%s\",\"calls\":%d,\"streams\":%d,\"gen_sockets\":%d,"
-		    "\"calls_up\":%d,\"calls_failed\":%d,\"calls_dropped\":%d,"
+		    "\"gen_rx\":\"%s\",\"calls_up\":%d,\"calls_failed\":%d,\"calls_dropped\":%d,"
 		    "\"bye_ok\":%d,\"bye_unanswered\":%d,\"setup_s\":%.3f,",
 		    opt.relay ? "relay" : "echo", opt.n, opt.nstreams, opt.relay ? 2 * opt.nsocks : opt.nsocks,
-		    nup, nfail, ndropped, nbye_ok, nbye_missing, t_setup);
+		    opt.rx_poll ? "poll" : "epoll", nup, nfail, ndropped, nbye_ok, nbye_missing, t_setup);
 		if (nsetup > 0) {
 			qsort(setup_ms, (size_t)nsetup, sizeof(*setup_ms), cmp_u64);
 			printf("\"invite_to_200_ms\":{\"p50\":%.2f,\"p99\":%.2f,\"max\":%.2f},",

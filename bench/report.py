@@ -242,6 +242,10 @@ def main():
         if isinstance(g, dict) and "phases" in g:
             waits += [p.get("runqueue_wait_pct") or 0 for p in g["phases"]]
             stalls.append(g.get("gen_max_stall_ms") or 0)
+    # how the generator read its sockets (pbload --rx-poll: "poll")
+    for g in raw.values():
+        if isinstance(g, dict) and "gen_rx" in g:
+            res["generator_rx"] = g["gen_rx"]
     res["max_runqueue_wait_pct"] = max(waits) if waits else None
     res["max_gen_stall_ms"] = max(stalls) if stalls else None
     res["disturbed"] = bool((waits and max(waits) > DISTURBED_WAIT_PCT) or

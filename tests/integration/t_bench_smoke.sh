@@ -49,8 +49,8 @@ EOF
 
 num='isinstance(%s, (int, float))'
 
-log "concurrent: 20 calls, 3 s"
-"$BENCH/concurrent.sh" 20 3 1 > "$T/concurrent.out" 2>&1 || {
+log "concurrent: 20 calls, 3 s (the generator polls; every packet dumped)"
+BENCH_DUMP="$T/dump.bin" "$BENCH/concurrent.sh" 20 3 1 > "$T/concurrent.out" 2>&1 || {
 	tail -n 30 "$T/concurrent.out"; fail "concurrent.sh failed"; }
 res=$(ls "$BENCH_OUT"/concurrent-*/result.json | tail -n 1)
 check concurrent "$res" \
@@ -65,7 +65,14 @@ check concurrent "$res" \
 	'r["jb_frames_inserted"] >= 0' 'r["jb_frames_skipped"] >= 0' \
 	'0 <= r["max_call_loss_pct"] <= 100' 'r["calls_over_0_1pct_loss"] >= 0' \
 	'r["buffer"]["span_tick_ms"] == 20' 'r["machine"]["cores"] >= 1' \
-	'"date_utc" in r["machine"]'
+	'"date_utc" in r["machine"]' 'r["generator_rx"] == "poll"'
+# the dump holds the measured phase's echoed packets (20 calls x 50/s x 3 s)
+python3 "$BENCH/dumpstat.py" "$T/dump.bin" --group 10 > "$T/dumpstat.out" ||
+	fail "dumpstat.py failed"
+head -n 4 "$T/dumpstat.out"
+awk '/^packets/ { ok = ($2 >= 2000 && $2 <= 3100) } END { exit !ok }' "$T/dumpstat.out" ||
+	fail "dump: not the measured phase's packets: $(head -n 1 "$T/dumpstat.out")"
+grep -q '^ *10-19 ' "$T/dumpstat.out" || fail "dumpstat: no row for calls 10-19"
 
 # run NAME ARGS...: bench/NAME.sh ARGS; sets RES to its result.json
 run() {
@@ -105,8 +112,11 @@ check reload "$RES" \
 	'r["longest_gap_ms"] > 0' 'r["longest_lost_run_packets"] >= 0' \
 	'set(r["phases"]) == {"before", "reload", "after"}'
 
+export BENCH_GEN_RX=epoll       # the generator's other way
 run anchor 20 2 1
+unset BENCH_GEN_RX
 check anchor "$RES" \
+	'r["generator_rx"] == "epoll"' \
 	'r["streams"] == 20' 'r["results"]["pstnbridged"]["streams"] == 20' \
 	'r["results"]["minrelay"]["streams"] == 20' \
 	'r["results"]["pstnbridged"]["cpu_us_per_stream_s"] > 0' \
