@@ -183,10 +183,17 @@ rtp_leg_bind(struct addr *local, unsigned int port_min, unsigned int port_max, i
 	return error;
 }
 
+/* The IPv4 address the legs bind to: [rtp] address, or every address. */
+static const char *
+rtp_address4(const struct cfg_rtp *cfg)
+{
+	return cfg->address ? cfg->address : "0.0.0.0";
+}
+
 const char *
 rtp_address_for(const struct cfg_rtp *cfg, int family)
 {
-	const char *ip = cfg->address ? cfg->address : "0.0.0.0";
+	const char *ip = rtp_address4(cfg);
 	struct addr a;
 
 	if (addr_from_ip(&a, ip, 0) == 0 && a.u.sa.sa_family == family)
@@ -213,7 +220,7 @@ rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg, const char *i
 	int error;
 
 	if (ip == NULL)
-		ip = cfg->address ? cfg->address : "0.0.0.0";
+		ip = rtp_address4(cfg);
 
 	if ((leg = calloc(1, sizeof(*leg))) == NULL) {
 		log_call(LOG_LEVEL_ERROR, callid, "rtp: out of memory");
