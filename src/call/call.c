@@ -26,7 +26,6 @@
 #include "rtp/rtp.h"
 #include "sdp/sdp.h"
 #include "sip/sip.h"
-#include "sip/sip_registrar.h"
 #include "sip/sip_trunk.h"
 #include "span/span.h"
 
@@ -1038,16 +1037,14 @@ static bool
 call_to_user(struct call *c)
 {
 	const struct cfg_user *u = call_user_by_number(c->cfg, c->called);
-	const struct sip_reg_contact *rc;
-	int family = AF_INET, err;
+	int family, err;
 
 	if (u == NULL)
 		return false;
 	/* RTP in the family of the contact refreshed last (a fork to contacts
 	 * of both families gets that family's SDP) */
-	if (sip_registrar_store() != NULL &&
-	    sip_reg_lookup(sip_registrar_store(), u->name, time(NULL), &rc, 1) == 1)
-		family = rc->route.dst.u.sa.sa_family;
+	if ((family = sip_user_contact_family(u->name)) == AF_UNSPEC)
+		family = AF_INET;
 	if ((err = call_rtp_open(c, u, NULL, family)) != 0) {
 		if (err == EAFNOSUPPORT) {
 			call_release(c, 65, 488);

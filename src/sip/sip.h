@@ -134,6 +134,9 @@ int sip_leg_invite_identity(const char *uri, const struct sip_identity *id, cons
 int sip_leg_invite_user(const char *user, const char *calling, const char *calling_name,
                         const char *sdp, const struct sip_leg_cbs *cbs, void *owner,
                         struct sip_leg **out);
+/* The address family (AF_INET, AF_INET6) of the registered contact of
+ * [user] `user` refreshed last, or AF_UNSPEC when it has none. */
+int sip_user_contact_family(const char *user);
 
 /* UAC: a call to [trunk] t: the called number (and the calling number)
  * in the trunk's out format, Request-URI sip:NUMBER@host:port, From the

@@ -521,6 +521,16 @@ sip_registrar_store(void)
 	return R.store;
 }
 
+int
+sip_user_contact_family(const char *user)
+{
+	const struct sip_reg_contact *rc;
+
+	if (R.store == NULL || sip_reg_lookup(R.store, user, time(NULL), &rc, 1) != 1)
+		return AF_UNSPEC;
+	return rc->route.dst.u.sa.sa_family;
+}
+
 /* Seconds of an Expires value: digits only; -1 when bad. */
 static long
 parse_expires(const char *s)
