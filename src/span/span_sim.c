@@ -127,7 +127,7 @@ struct sim_clock {
 };
 
 static struct sim_clock *sim_clocks;
-static struct timespec sim_grid;        /* phase 0's first tick: common to all clocks */
+static int64_t sim_grid_ns;             /* phase 0's first tick, ns: all clocks' grid */
 static bool sim_grid_set;
 
 static const char *const sim_line_state_names[] = {
@@ -692,28 +692,26 @@ sim_on_tfd(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The first tick of phase `phase` after now, on the grid common to all
- * clocks (started with the first clock). */
+ * clocks (started with the first clock), in nanoseconds arithmetic: the
+ * grid may have started days ago. */
 static void
 sim_clock_first(unsigned int phase, struct timespec *first)
 {
+	const int64_t period = SPAN_TICK_MS * 1000000LL;
 	struct timespec now;
-	long long ns, period = SPAN_TICK_MS * 1000000LL;
+	int64_t now_ns, at;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
+	now_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
 	if (!sim_grid_set) {
-		sim_grid = now;
-		sim_ts_add_ms(&sim_grid, SPAN_TICK_MS);
+		sim_grid_ns = now_ns + period;
 		sim_grid_set = true;
 	}
-	*first = sim_grid;
-	first->tv_nsec += (long)phase * SIM_PHASE_NS;  /* < 20 ms: at most one carry */
-	if (first->tv_nsec >= 1000000000L) {
-		first->tv_nsec -= 1000000000L;
-		first->tv_sec++;
-	}
-	ns = (now.tv_sec - first->tv_sec) * 1000000000LL + (now.tv_nsec - first->tv_nsec);
-	if (ns >= 0)    /* whole periods past it, and one more */
-		sim_ts_add_ms(first, (long)((ns / period + 1) * SPAN_TICK_MS));
+	at = sim_grid_ns + (int64_t)phase * SIM_PHASE_NS;
+	if (now_ns >= at)       /* whole periods past it, and one more */
+		at += ((now_ns - at) / period + 1) * period;
+	first->tv_sec = (time_t)(at / 1000000000LL);
+	first->tv_nsec = (long)(at % 1000000000LL);
 }
 
 /* A periodic timerfd for ck from its first tick; 0 or errno. */
