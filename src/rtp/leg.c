@@ -883,19 +883,13 @@ rtp_leg_write(struct rtp_leg *leg, const struct addr *dst, int pt, bool marker, 
 		memcpy(pkt + RTP_HDR_LEN, payload, len);
 	/* The stream advances even if this datagram is lost locally. */
 	leg->seq++;
-	/* Queued: counted when it completes (rtp_leg_io_done), or now where
-	 * only failures complete (and are taken back). */
+	/* Counted when handed over; a queued datagram that fails is taken
+	 * back when its completion says so (rtp_leg_io_done). */
 	if (leg->io != NULL &&
 	    rtp_io_send(leg->io, leg, leg->fd, dst, pkt, RTP_HDR_LEN + len) == 0) {
-		if (rtp_io_skips_success(leg->io)) {
-			leg->stats.tx_packets++;
-			leg->stats.tx_octets += len;
-		} else {
-			leg->io_pending++;
-		}
-		return 0;
-	}
-	if (sendto(leg->fd, pkt, RTP_HDR_LEN + len, 0, &dst->u.sa, dst->len) == -1) {
+		if (!rtp_io_skips_success(leg->io))
+			leg->io_pending++;      /* every send completes */
+	} else if (sendto(leg->fd, pkt, RTP_HDR_LEN + len, 0, &dst->u.sa, dst->len) == -1) {
 		leg->stats.tx_errors++;
 		return errno;
 	}
@@ -909,24 +903,17 @@ rtp_leg_io_done(struct rtp_leg *leg, int res, size_t len)
 {
 	size_t payload = len > RTP_HDR_LEN ? len - RTP_HDR_LEN : 0;
 
-	if (rtp_io_skips_success(leg->io)) {
-		/* only failures complete: take back what the send counted */
-		if (res >= 0)
-			return;
-		if (leg->stats.tx_packets > 0)
-			leg->stats.tx_packets--;
-		leg->stats.tx_octets -= leg->stats.tx_octets >= payload ? payload : leg->stats.tx_octets;
-	} else if (leg->io_pending > 0) {
+	if (!rtp_io_skips_success(leg->io) && leg->io_pending > 0)
 		leg->io_pending--;
-	}
-	if (res < 0) {
-		leg->stats.tx_errors++;
-		log_limited(&leg->rl_bad, LOG_LEVEL_WARN, "call=%s rtp: send: %s", leg->callid,
-		            strerror(-res));
+	if (res >= 0)
 		return;
-	}
-	leg->stats.tx_packets++;
-	leg->stats.tx_octets += payload;
+	/* take back what the send counted */
+	if (leg->stats.tx_packets > 0)
+		leg->stats.tx_packets--;
+	leg->stats.tx_octets -= leg->stats.tx_octets >= payload ? payload : leg->stats.tx_octets;
+	leg->stats.tx_errors++;
+	log_limited(&leg->rl_bad, LOG_LEVEL_WARN, "call=%s rtp: send: %s", leg->callid,
+	            strerror(-res));
 }
 
 int

@@ -334,9 +334,10 @@ struct rtp_io *rtp_io_get(struct event_base *base, int mode);
 /* Drop the reference; the last one submits, waits (bounded) for what is
  * in flight and frees the ring. NULL allowed. */
 void rtp_io_put(struct rtp_io *io);
-/* Queue one datagram on fd to dst, counted on leg when it completes (or,
- * where rtp_io_skips_success, by the leg now: only a failure completes).
- * 0, or EMSGSIZE (larger than RTP_IO_MAX_PKT) / ENOBUFS: send it yourself. */
+/* Queue one datagram on fd to dst; a failure is reported to leg when it
+ * completes (rtp_leg_io_done; where not rtp_io_skips_success, every
+ * completion is). 0, or EMSGSIZE (larger than RTP_IO_MAX_PKT) / ENOBUFS:
+ * send it yourself. */
 int rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *dst,
                 const uint8_t *pkt, size_t len);
 /* Submit what is queued and reap what completed. NULL allowed. */
@@ -365,7 +366,7 @@ void rtp_io_recv_stop(struct rtp_io *io, struct rtp_io_rx *rx);
  * at most every 0.5 ms. NULL allowed. */
 void rtp_io_drain(struct rtp_io *io, uint64_t now_us);
 /* io.c -> leg.c: a queued datagram of len bytes completed with res (bytes
- * sent, or -errno). */
+ * sent, or -errno: the leg takes back the send it counted). */
 void rtp_leg_io_done(struct rtp_leg *leg, int res, size_t len);
 /* CLOCK_MONOTONIC in microseconds, the time base of received packets. */
 uint64_t rtp_clock_us(void);

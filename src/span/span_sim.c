@@ -6,11 +6,11 @@
  * B-channel audio is paced by a 20 ms clock per span, as a card's
  * interrupt paces the spans it carries. The spans' clocks are spread over
  * the 20 ms period (SIM_PHASES, 312.5 us apart; a new span takes the
- * phase that carries the fewest channels), as spans that take their timing from
- * separate lines or cards are: a tick then frames the calls of one or two
- * spans, not of all of them, so when a call's audio leaves does not depend
- * on how many calls the other spans carry, and the loop's work is spread
- * over the period instead of coming in one burst every 20 ms.
+ * phase that carries the fewest channels), as spans that take their
+ * timing from separate lines or cards are: a tick then frames the calls of
+ * one or two spans, not of all of them, so when a call's audio leaves does
+ * not depend on how many calls the other spans carry, and the loop's work
+ * is spread over the period instead of coming in one burst every 20 ms.
  *
  * The spans of one phase share a periodic timerfd on CLOCK_MONOTONIC,
  * started on the phase's place in a grid common to all (the kernel keeps
