@@ -31,41 +31,46 @@
 
 #define CALL_NUM_MAX 64
 #define CALL_PAYLOAD_MAX 1600   /* 200 ms of G.711: the largest packet we take */
+#define CALL_CACHE_LINE 64      /* struct call is aligned to it */
 
 enum call_dir { CALL_FROM_SIP = 0, CALL_FROM_PSTN };
 
 struct call {
+	/* What every packet and every frame touches, on one cache line
+	 * (calls are aligned to it). */
+	struct span_call *sc;           /* owned by the span; NULL once it ended or we hung it up */
+	struct rtp_leg *rtp;            /* owned */
+	struct media_jb *jb;            /* owned: Internet-to-PSTN jitter buffer */
+	struct media_dtmf_out *dout;    /* owned: PSTN DTMF to RFC 4733, when negotiated */
+	struct media_dtmf_in *din;      /* owned: RFC 4733 to PSTN DTMF, when negotiated */
+	enum cfg_law law;               /* the span's law */
+	int pt;                         /* negotiated codec, -1 until known */
+	int te_pt;                      /* negotiated telephone-event, -1 if none */
+	uint32_t rx_ssrc;
+	uint32_t te_ts_sent;            /* overlap sending: the RFC 4733 event sent last */
+	bool rx_ssrc_set;
+	bool te_ts_set;
+	bool tx_muted;                  /* the peer holds: our direction is recvonly/inactive */
+
 	char id[12];
 	enum call_state state;
 	enum call_dir dir;
 	struct cfg *cfg;                /* owned reference: the generation this call started with */
 	struct sip_leg *sip;            /* owned by the SIP stack; NULL once it ended or we hung it up */
-	struct span_call *sc;           /* owned by the span; NULL once it ended or we hung it up */
-	struct rtp_leg *rtp;            /* owned */
 	const char *rtp_ip;             /* its address (in cfg): bound, and in our SDP */
 	char called[CALL_NUM_MAX];
 	char calling[CALL_NUM_MAX];
 	char span[32];
 	int chan;
 	char sip_callid[128];
-	enum cfg_law law;               /* the span's law */
-	int pt;                         /* negotiated codec, -1 until known */
-	int te_pt;                      /* negotiated telephone-event, -1 if none */
 	char sdp[1024];                 /* our description (offer or answer) */
 	unsigned long long sdp_sess;    /* its o= session id and version */
 	unsigned long long sdp_ver;
-	bool tx_muted;                  /* the peer holds: our direction is recvonly/inactive */
 	bool dtmf_info;                 /* DTMF from SIP INFO is played to the PSTN */
 	bool answered;                  /* the call reached CALL_UP */
 	char limit_key[80];             /* counted in call_limits under this key, or "" */
 	unsigned int max_duration;      /* seconds from the answer, 0: no limit */
 	struct event *ev_limit;         /* owned: the max_duration timer */
-
-	struct media_jb *jb;            /* owned: Internet-to-PSTN jitter buffer */
-	struct media_dtmf_out *dout;    /* owned: PSTN DTMF to RFC 4733, when negotiated */
-	struct media_dtmf_in *din;      /* owned: RFC 4733 to PSTN DTMF, when negotiated */
-	uint32_t rx_ssrc;
-	bool rx_ssrc_set;
 	struct log_ratelimit rl_dtmf;
 
 	struct event *ev_free;          /* owned: deferred free */
@@ -76,8 +81,6 @@ struct call {
 	char tonezone[8];
 	struct media_tone *ringback;    /* owned, NULL when not playing */
 	struct event *ev_ringback;      /* owned: the 20 ms tick of ringback */
-	uint32_t te_ts_sent;            /* overlap sending: the RFC 4733 event sent last */
-	bool te_ts_set;
 };
 
 static TAILQ_HEAD(, call) calls = TAILQ_HEAD_INITIALIZER(calls);
@@ -266,10 +269,11 @@ call_release(struct call *c, int q850, int sip_status)
 static struct call *
 call_new(enum call_dir dir)
 {
-	struct call *c = calloc(1, sizeof(*c));
+	struct call *c;
 
-	if (!c)
+	if (posix_memalign((void **)&c, CALL_CACHE_LINE, sizeof(*c)) != 0)
 		return NULL;
+	memset(c, 0, sizeof(*c));
 	c->ev_free = event_new(call_base, -1, 0, call_on_free, c);
 	if (!c->ev_free) {
 		free(c);
@@ -358,9 +362,36 @@ call_on_rtp_timeout(void *owner)
 	call_release(c, 102, 408);
 }
 
+/* The hint that a packet or a frame of the call comes next (from the RTP
+ * leg's and the span's pipelines), one step a stage: 0, the call's hot
+ * line; 1, the jitter buffer's state and the leg; 2, the buffer's audio. */
+static void
+call_prefetch(void *owner, unsigned int stage)
+{
+	const struct call *c = owner;
+
+	switch (stage) {
+	case 0:
+		__builtin_prefetch(c);
+		break;
+	case 1:
+		if (c->jb != NULL)
+			media_jb_prefetch(c->jb);
+		rtp_leg_prefetch(c->rtp, 0);
+		break;
+	case 2:
+		if (c->jb != NULL)
+			media_jb_prefetch_data(c->jb);
+		break;
+	default:
+		break;
+	}
+}
+
 static const struct rtp_leg_cbs call_rtp_cbs = {
 	.media = call_on_rtp_media,
 	.timeout = call_on_rtp_timeout,
+	.prefetch = call_prefetch,
 };
 
 /* The span's clock: one frame from the PSTN goes out as RTP, one frame of
@@ -681,6 +712,7 @@ static const struct span_call_cbs sip_side_span_cbs = {
 	.answered = sip_side_on_answered,
 	.hangup = call_on_span_hangup,
 	.audio = call_on_span_audio,
+	.prefetch = call_prefetch,
 };
 
 static void
@@ -1015,6 +1047,7 @@ static const struct span_call_cbs pstn_side_span_cbs = {
 	.answered = pstn_side_on_answered,
 	.hangup = call_on_span_hangup,
 	.audio = call_on_span_audio,
+	.prefetch = call_prefetch,
 };
 
 /* The [user] one of whose numbers is `number`, or NULL. */

@@ -77,6 +77,8 @@ struct media_jb {
 	unsigned int since_calc;
 	size_t nwin, win_pos;
 	int64_t hbase;                  /* required delay at the start of bin 0 */
+	int64_t in_next;                /* where the packet after the last stored starts */
+	size_t in_bin;                  /* the bin of the last required delay added */
 
 	/* Real frames played but not yet given to the PLC (its history is
 	 * only needed at a gap): their count and the last two's timestamps,
@@ -493,7 +495,8 @@ jb_window_add(struct media_jb *jb, int64_t req, bool now)
 	if (jb->nwin == WIN)
 		jb->hist[jb_bin(jb, jb_win(jb, jb->win_pos))]--;
 	jb->win[jb->win_pos] = jb_win_rel(jb, req);
-	jb->hist[jb_bin(jb, req)]++;
+	jb->in_bin = jb_bin(jb, req);
+	jb->hist[jb->in_bin]++;
 	jb->win_pos = (jb->win_pos + 1) % WIN;
 	if (jb->nwin < WIN)
 		jb->nwin++;
@@ -627,6 +630,7 @@ media_jb_put(struct media_jb *jb, uint32_t ts, const uint8_t *payload, size_t le
 	if (from > 0)
 		jb->late++;     /* its head came too late */
 	jb->packets++;
+	jb->in_next = ts64 + (int64_t)len;
 	jb_window_add(jb, req, req > jb->d_play || req < jb->lo);
 	return 0;
 }
@@ -844,6 +848,25 @@ media_jb_prefetch(const struct media_jb *jb)
 	__builtin_prefetch((const char *)jb + 64);
 	__builtin_prefetch((const char *)jb + 128);
 	__builtin_prefetch((const char *)jb + 192);
+}
+
+void
+media_jb_prefetch_data(const struct media_jb *jb)
+{
+	size_t s;
+
+	if (!jb->primed)
+		return;
+	/* where the next packet goes (the bitmaps follow the ring: past its
+	 * end is still the buffer's memory), and the adaptation's window; a
+	 * tick's frame is asked for by media_jb_get itself */
+	s = jb_slot(jb, jb->in_next);
+	__builtin_prefetch(jb->audio + s, 1);
+	__builtin_prefetch(jb->audio + s + 64, 1);
+	__builtin_prefetch(jb->audio + s + 128, 1);
+	__builtin_prefetch(jb->have_bits + 2 * (s >> 6), 1);
+	__builtin_prefetch(&jb->win[jb->win_pos], 1);
+	__builtin_prefetch(&jb->hist[jb->in_bin], 1);
 }
 
 void

@@ -86,6 +86,10 @@ void media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_
 /* A hint, some work ahead of media_jb_get(): start loading the buffer's
  * state into the cache. */
 void media_jb_prefetch(const struct media_jb *jb);
+/* The next hint, once the buffer's state has been asked for (by
+ * media_jb_prefetch): where the next packet is expected to go, and the
+ * adaptation's window. */
+void media_jb_prefetch_data(const struct media_jb *jb);
 
 void media_jb_stats(const struct media_jb *jb, struct media_jb_stats *out);
 

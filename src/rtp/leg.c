@@ -31,42 +31,41 @@
 #define RTCP_BW 500.0
 
 struct rtp_leg {
+	/* What every packet and every frame touches, together first. */
+	struct rtp_leg_cbs cbs;
+	void *owner;                    /* not owned */
+	int fd;                         /* owned: RTP, even port */
+	int pt;                         /* payload type we send, -1 unset */
+	uint32_t ssrc;
+	uint16_t seq;
+	bool sent_first;
+	bool mux;
+	uint32_t ts;                    /* of the next audio frame */
+	uint32_t last_tx_ts;
+	uint64_t last_tx_ms;            /* when the last audio frame was sent */
+	uint64_t last_rx;               /* accepted RTP, or when the timer started */
+	struct rtp_io *io;              /* reference; NULL: send with sendto */
+	unsigned int io_pending;        /* datagrams queued or in flight on io */
+	struct rtp_io_rx *io_rx;        /* RTP received through io; NULL: epoll (ev) */
+	/* strict: the packets of a source on probation, delivered if it is
+	 * accepted; allocated while a probation runs */
+	struct rtp_hold *held;          /* owned */
+	bool remote_set;
+	bool hold;
+
+	struct rtp_rxstat rx;           /* the peer's current SSRC */
+	struct rtp_stats stats;
+	struct rtp_latch latch;
+
 	struct event_base *base;        /* not owned */
 	struct event *ev;               /* owned: RTP socket readable */
 	struct event *ev_rtcp;          /* owned: RTCP socket readable */
 	struct event *ev_timeout;       /* owned: media timeout */
 	struct event *ev_report;        /* owned: next RTCP report */
-	int fd;                         /* owned: RTP, even port */
 	int fd_rtcp;                    /* owned: RTCP, port + 1 */
 	unsigned int port;
 	char *callid;                   /* owned */
-	struct rtp_leg_cbs cbs;
-	void *owner;                    /* not owned */
-
-	struct rtp_latch latch;
-	bool remote_set;
-	bool mux;
-	bool hold;
 	unsigned long timeout_ms, hold_timeout_ms;
-	uint64_t last_rx;               /* accepted RTP, or when the timer started */
-
-	int pt;                         /* payload type we send, -1 unset */
-	uint32_t ssrc;
-	uint16_t seq;
-	uint32_t ts;                    /* of the next audio frame */
-	bool sent_first;
-	uint64_t last_tx_ms;            /* when the last audio frame was sent */
-	uint32_t last_tx_ts;
-
-	struct rtp_rxstat rx;           /* the peer's current SSRC */
-
-	struct rtp_io *io;              /* reference; NULL: send with sendto */
-	unsigned int io_pending;        /* datagrams queued or in flight on io */
-	struct rtp_io_rx *io_rx;        /* RTP received through io; NULL: epoll (ev) */
-
-	/* strict: the packets of a source on probation, delivered if it is
-	 * accepted; allocated while a probation runs */
-	struct rtp_hold *held;          /* owned */
 
 	/* RTCP */
 	struct addr rtcp_src;           /* the accepted source of the peer's RTCP */
@@ -78,7 +77,6 @@ struct rtp_leg {
 	uint64_t peer_sr_at;            /* when that SR arrived */
 	struct rtp_rtcp_peer peer;
 
-	struct rtp_stats stats;
 	struct log_ratelimit rl_bad;
 	struct log_ratelimit rl_rejected;
 	struct log_ratelimit rl_rtcp;
@@ -222,10 +220,12 @@ rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg, const char *i
 	if (ip == NULL)
 		ip = rtp_address4(cfg);
 
-	if ((leg = calloc(1, sizeof(*leg))) == NULL) {
+	/* on a cache line of its own: its first two lines are the hot ones */
+	if (posix_memalign((void **)&leg, RTP_CACHE_LINE, sizeof(*leg)) != 0) {
 		log_call(LOG_LEVEL_ERROR, callid, "rtp: out of memory");
 		return NULL;
 	}
+	memset(leg, 0, sizeof(*leg));
 	leg->fd = leg->fd_rtcp = -1;
 	leg->base = base;
 	leg->owner = owner;
@@ -832,6 +832,37 @@ rtp_leg_rx(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct add
            uint64_t now_us)
 {
 	rtp_leg_input(leg, pkt, len, src, now_us / 1000, now_us);
+}
+
+void
+rtp_leg_prefetch(const struct rtp_leg *leg, unsigned int stage)
+{
+	if (leg == NULL)
+		return;
+	switch (stage) {
+	case 0:
+		/* the hot lines, the stream's statistics, the latch's state and
+		 * the addresses a packet is checked against and a frame sent to */
+		__builtin_prefetch(leg);
+		__builtin_prefetch((const char *)leg + RTP_CACHE_LINE);
+		__builtin_prefetch(&leg->rx);
+		__builtin_prefetch(&leg->stats);
+		__builtin_prefetch(&leg->latch);
+		__builtin_prefetch(&leg->latch.now);
+		__builtin_prefetch(&leg->latch.learned);
+		__builtin_prefetch(&leg->latch.learned.len);
+		__builtin_prefetch(&leg->latch.sdp);
+		__builtin_prefetch(&leg->latch.sdp.len);
+		break;
+	case 1:
+	case 2:
+	case 3:
+		if (leg->cbs.prefetch != NULL)
+			leg->cbs.prefetch(leg->owner, stage - 1);
+		break;
+	default:
+		break;
+	}
 }
 
 void

@@ -211,6 +211,9 @@ struct rtp_rtcp_peer {
 };
 
 /* ---- The leg (leg.c) ---- */
+/* What rtp_leg_prefetch takes a cache line to be; legs are aligned to it. */
+#define RTP_CACHE_LINE 64
+
 struct rtp_leg_cbs {
 	/* An accepted inbound RTP packet (audio or telephone-event), before
 	 * any decoding. */
@@ -219,6 +222,11 @@ struct rtp_leg_cbs {
 	 * seconds. NULL allowed. The leg stays usable; the owner may free it
 	 * from this callback. */
 	void (*timeout)(void *owner);
+	/* A hint that a packet or frame of this leg comes soon: stage 0 first
+	 * (only owner's address may be used), each next stage a step later
+	 * (what the stages before asked for may be read). Prefetch only;
+	 * NULL allowed. */
+	void (*prefetch)(void *owner, unsigned int stage);
 };
 
 /* Bind an even port of cfg's range on cfg->address for RTP and the next
@@ -376,5 +384,11 @@ void rtp_leg_rx(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struc
                 uint64_t now_us);
 /* io.c -> leg.c: the ring cannot receive for the leg: use epoll. */
 void rtp_leg_rx_fallback(struct rtp_leg *leg);
+/* Ask for the memory a packet or a frame of the leg is about to touch: a
+ * hint, never a fault (a pipeline over many legs hides the misses of one
+ * behind the work of another). Stage 0, the leg itself; stage k > 0 (a
+ * step after k - 1), cbs.prefetch stage k - 1 of its owner. NULL
+ * allowed. */
+void rtp_leg_prefetch(const struct rtp_leg *leg, unsigned int stage);
 
 #endif

@@ -4,6 +4,7 @@
 #include "span/span_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -934,6 +935,27 @@ span_call_take_tx(struct span_call *sc, uint8_t *frame)
 		return;
 	}
 	memset(frame, span_silence(sc != NULL ? sc->span->law : CFG_LAW_ALAW), SPAN_FRAME_BYTES);
+}
+
+void
+span_call_prefetch(const struct span_call *sc, unsigned int stage)
+{
+	switch (stage) {
+	case 0:
+		/* the header, then the frame the owner wrote */
+		for (size_t off = 0; off < offsetof(struct span_call, tx) + SPAN_FRAME_BYTES;
+		     off += SPAN_CACHE_LINE)
+			__builtin_prefetch((const char *)sc + off);
+		break;
+	case 1:
+	case 2:
+	case 3:
+		if (sc->cbs != NULL && sc->cbs->prefetch != NULL)
+			sc->cbs->prefetch(sc->owner, stage - 1);
+		break;
+	default:
+		break;
+	}
 }
 
 void

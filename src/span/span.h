@@ -46,6 +46,11 @@ struct span_call_cbs {
 	/* Outbound overlap sending: SETUP ACKNOWLEDGE arrived; digits given
 	 * to span_call_digit now go out in INFORMATION. May be NULL. */
 	void (*setup_ack)(void *owner);
+	/* A hint that a frame of this call comes soon: stage 0 first (only
+	 * owner's address may be used), each next stage a step later (what
+	 * the stages before asked for may be read). Prefetch only; may be
+	 * NULL. */
+	void (*prefetch)(void *owner, unsigned int stage);
 };
 
 /* An inbound call (PSTN to Internet) was offered on a span. The handler

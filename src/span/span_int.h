@@ -57,6 +57,8 @@ struct span_call {
 	int peer_disconnected;          /* DISCONNECT received, RELEASE sent */
 	const struct span_call_cbs *cbs;   /* NULL once the owner is gone */
 	void *owner;
+	int tx_ready;
+	uint8_t tx[SPAN_FRAME_BYTES];   /* last frame written by the owner */
 	char called[SPAN_NUMBER_LEN];
 	char calling[SPAN_NUMBER_LEN];
 	char calling_name[SPAN_NAME_LEN];
@@ -64,8 +66,6 @@ struct span_call {
 	int calling_ton;                /* SPAN_TON_* */
 	char redirecting[SPAN_NUMBER_LEN];
 	char logid[64];
-	uint8_t tx[SPAN_FRAME_BYTES];   /* last frame written by the owner */
-	int tx_ready;
 	struct event *ev_guard;         /* release guard (owned) */
 	struct event *ev_digits;        /* inbound overlap: inter-digit timer (owned) */
 	int overlap_tx;                 /* outbound: SETUP ACKNOWLEDGE received, digits
@@ -186,6 +186,12 @@ void span_call_notify_hangup(struct span_call *sc, int cause);
 int span_call_audio_flows(const struct span_call *sc);
 void span_call_take_tx(struct span_call *sc, uint8_t *frame);
 void span_call_deliver(struct span_call *sc, const uint8_t *frame);
+/* A driver's tick over its channels asks, a few channels ahead, for what
+ * the next frames will touch (a hint, never a fault): stage 0, the call's
+ * own memory; stage k > 0, the owner's cbs->prefetch stage k - 1. Each
+ * stage comes a channel later than the one before. */
+#define SPAN_CACHE_LINE 64
+void span_call_prefetch(const struct span_call *sc, unsigned int stage);
 uint8_t span_silence(enum cfg_law law);
 /* Copy a number, truncated to fit (NUL-terminated). */
 void span_copy_number(char *dst, size_t len, const char *src);

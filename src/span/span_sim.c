@@ -44,6 +44,7 @@
 #define SIM_PHASE_BITS 6
 #define SIM_PHASES (1u << SIM_PHASE_BITS)      /* clock phases in the 20 ms period */
 #define SIM_PHASE_NS (SPAN_TICK_MS * 1000000L / SIM_PHASES)   /* 312.5 us apart */
+#define SIM_AHEAD 4     /* a tick asks for the memory of this many channels ahead */
 #define SIM_DEFAULT_TONE_HZ 1004
 
 enum sim_line_state {
@@ -584,6 +585,11 @@ sim_tick(struct sim_far *far)
 		struct sim_line *l = &far->lines[i];
 		struct span_call *sc;
 
+		/* the channels ahead: one step of their memory each */
+		for (size_t k = 1; k <= SIM_AHEAD && i + k < s->nchans; k++) {
+			if ((sc = s->chans[i + k].call) != NULL)
+				span_call_prefetch(sc, SIM_AHEAD - k);
+		}
 		if (l->state != SIM_LINE_IDLE)
 			sim_line_timers(far, l);
 		sim_line_produce(far, l, down);

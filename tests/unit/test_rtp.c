@@ -1049,7 +1049,7 @@ static void
 test_leg_batch_read(void)
 {
 	struct event_base *base = event_base_new();
-	struct rtp_leg_cbs cbs = {on_burst_media, NULL};
+	struct rtp_leg_cbs cbs = {.media = on_burst_media, .timeout = NULL};
 	struct burst_sink sink = {0};
 	struct cfg_rtp cfg;
 	struct rtp_leg *leg;
@@ -1138,7 +1138,7 @@ test_leg_loopback(void)
 {
 	struct event_base *base = event_base_new();
 	struct cfg_rtp cfg;
-	struct rtp_leg_cbs cbs = {on_media, NULL};
+	struct rtp_leg_cbs cbs = {.media = on_media, .timeout = NULL};
 	struct sink sink = {0};
 	struct rtp_leg *leg;
 	struct rtp_stats st;
@@ -1353,7 +1353,7 @@ test_leg_strict(void)
 {
 	struct event_base *base = event_base_new();
 	struct cfg_rtp cfg;
-	struct rtp_leg_cbs cbs = {on_media, on_timeout};
+	struct rtp_leg_cbs cbs = {.media = on_media, .timeout = on_timeout};
 	struct sink sink = {0};
 	struct rtp_leg *leg;
 	struct rtp_stats st;
@@ -1467,7 +1467,7 @@ test_leg_ipv6(void)
 {
 	struct event_base *base = event_base_new();
 	struct cfg_rtp cfg;
-	struct rtp_leg_cbs cbs = {on_media, on_timeout};
+	struct rtp_leg_cbs cbs = {.media = on_media, .timeout = on_timeout};
 	struct sink sink = {0};
 	struct rtp_leg *leg;
 	struct rtp_stats st;
@@ -1514,7 +1514,7 @@ test_leg_rtcp(void)
 {
 	struct event_base *base = event_base_new();
 	struct cfg_rtp cfg;
-	struct rtp_leg_cbs cbs = {on_media, on_timeout};
+	struct rtp_leg_cbs cbs = {.media = on_media, .timeout = on_timeout};
 	struct sink sink = {0};
 	struct rtp_leg *leg;
 	struct rtp_stats st;
@@ -1649,7 +1649,7 @@ test_leg_timeout(void)
 {
 	struct event_base *base = event_base_new();
 	struct cfg_rtp cfg;
-	struct rtp_leg_cbs cbs = {on_media, on_timeout};
+	struct rtp_leg_cbs cbs = {.media = on_media, .timeout = on_timeout};
 	struct sink sink = {0};
 	struct rtp_leg *leg;
 	struct addr p_addr, leg_addr;
@@ -1723,7 +1723,7 @@ test_leg_send_raw(void)
 {
 	struct event_base *base = event_base_new();
 	struct cfg_rtp cfg;
-	struct rtp_leg_cbs cbs = {on_media, NULL};
+	struct rtp_leg_cbs cbs = {.media = on_media, .timeout = NULL};
 	struct sink sink = {0};
 	struct rtp_leg *leg;
 	struct addr a_addr, leg_addr;
@@ -2057,7 +2057,7 @@ test_leg_strict_rebind_hold(void)
 {
 	struct event_base *base = event_base_new();
 	struct cfg_rtp cfg;
-	struct rtp_leg_cbs cbs = {on_media, NULL};
+	struct rtp_leg_cbs cbs = {.media = on_media, .timeout = NULL};
 	struct sink sink = {0};
 	struct rtp_leg *leg;
 	struct rtp_stats st;
@@ -2196,7 +2196,7 @@ static void
 test_io_rx_ring(void)
 {
 	struct event_base *base = event_base_new();
-	struct rtp_leg_cbs cbs = {on_burst_media, NULL};
+	struct rtp_leg_cbs cbs = {.media = on_burst_media, .timeout = NULL};
 	struct burst_sink sink;
 	struct rtp_io_stats before, after;
 	struct cfg_rtp cfg;
@@ -2260,6 +2260,146 @@ test_io_rx_ring(void)
 	event_base_free(base);
 }
 
+/* The reap's pipeline: while one datagram is handled, the owners of the
+ * next ones are hinted (cbs.prefetch stages 0, 1, 2); legs freed from a
+ * callback while their datagrams wait in the same reap are neither read
+ * (ASan) nor hinted nor delivered to, and the others get every packet. */
+#define AHEAD_LEGS 6
+#define AHEAD_ROUNDS 4
+#define AHEAD_FREED 3
+struct ahead_owner {
+	struct rtp_leg **legs;          /* all of them; freed ones set NULL */
+	struct ahead_owner *all;
+	bool freed;
+	unsigned int media;
+	unsigned int stage_calls[3];
+	unsigned int after_free;        /* hints or packets once its leg was freed */
+	unsigned int bad_stage;         /* stages beyond 2 */
+};
+static unsigned int ahead_freed;
+static bool ahead_freeing;
+
+static void
+on_ahead_prefetch(void *owner, unsigned int stage)
+{
+	struct ahead_owner *o = owner;
+
+	if (o->freed && o->legs[o - o->all] == NULL)
+		o->after_free++;
+	if (stage > 2)
+		o->bad_stage++;
+	else
+		o->stage_calls[stage]++;
+}
+
+static void
+on_ahead_media(void *owner, const struct rtp_hdr *h)
+{
+	struct ahead_owner *o = owner;
+
+	(void)h;
+	if (o->freed && o->legs[o - o->all] == NULL)
+		o->after_free++;
+	if (o->media++ > 0 || ahead_freeing)
+		return;
+	/* the first packet: legs that have had none yet go, theirs queued
+	 * (freeing reaps again: packets of others come in nested callbacks) */
+	ahead_freeing = true;
+	for (int i = 0; i < AHEAD_LEGS && ahead_freed < AHEAD_FREED; i++) {
+		struct ahead_owner *x = &o->all[i];
+
+		if (x != o && x->media == 0) {
+			x->freed = true;
+			ahead_freed++;
+		}
+	}
+	for (int i = 0; i < AHEAD_LEGS; i++) {
+		if (o->all[i].freed) {
+			rtp_leg_free(o->legs[i]);
+			o->legs[i] = NULL;
+		}
+	}
+}
+
+static void
+test_io_rx_ahead(void)
+{
+	struct event_base *base = event_base_new();
+	struct rtp_leg_cbs cbs = {.media = on_ahead_media, .prefetch = on_ahead_prefetch};
+	struct ahead_owner own[AHEAD_LEGS];
+	struct rtp_leg *legs[AHEAD_LEGS];
+	struct addr b_addr, to[AHEAD_LEGS];
+	struct cfg_rtp cfg;
+	uint8_t pkt[172];
+	unsigned int want = (AHEAD_LEGS - AHEAD_FREED) * AHEAD_ROUNDS, got = 0, hints[3] = {0};
+	unsigned int freed_media = 0;
+	int b, loops = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	leg_cfg(&cfg, CFG_LATCH_ON_CHANGE);
+	cfg.io = CFG_RTP_IO_URING;
+	b = udp_socket("127.0.0.2", &b_addr);
+	CU_ASSERT_FATAL(b != -1);
+	memset(own, 0, sizeof(own));
+	ahead_freed = 0;
+	ahead_freeing = false;
+	for (int i = 0; i < AHEAD_LEGS; i++) {
+		own[i].legs = legs;
+		own[i].all = own;
+		legs[i] = rtp_leg_new(base, &cfg, "io-ahead", &cbs, &own[i]);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(legs[i]);
+		addr_from_ip(&to[i], "127.0.0.1", rtp_leg_port(legs[i]));
+	}
+	/* all queued before the loop runs: one reap sees them together */
+	memset(pkt, 0xd5, sizeof(pkt));
+	mkpkt(pkt, 2, 0, 0, 0, 0, 8);
+	for (int r = 0; r < AHEAD_ROUNDS; r++) {
+		for (int i = 0; i < AHEAD_LEGS; i++) {
+			pkt[3] = (uint8_t)r;
+			CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &to[i].u.sa, to[i].len),
+			    (ssize_t)sizeof(pkt));
+		}
+	}
+	usleep(20000);
+	while (got < want && loops < 200) {
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		got = 0;
+		for (int i = 0; i < AHEAD_LEGS; i++)
+			got += own[i].freed ? 0 : own[i].media;
+		if (got < want)
+			usleep(1000);
+		loops++;
+	}
+	/* a few more rounds of the loop: nothing may come for the freed */
+	for (int i = 0; i < 5; i++) {
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+	CU_ASSERT_EQUAL(ahead_freed, AHEAD_FREED);
+	CU_ASSERT_EQUAL(got, want);
+	for (int i = 0; i < AHEAD_LEGS; i++) {
+		CU_ASSERT_EQUAL(own[i].after_free, 0);
+		CU_ASSERT_EQUAL(own[i].bad_stage, 0);
+		if (own[i].freed) {
+			CU_ASSERT_PTR_NULL(legs[i]);
+			freed_media += own[i].media;
+		} else {
+			CU_ASSERT_EQUAL(own[i].media, AHEAD_ROUNDS);
+		}
+		for (int k = 0; k < 3; k++)
+			hints[k] += own[i].stage_calls[k];
+	}
+	/* the first freed had none before its free, and none after */
+	CU_ASSERT(freed_media <= (AHEAD_FREED - 1) * AHEAD_ROUNDS);
+	/* the surviving legs' packets came behind others: every stage ran */
+	for (int k = 0; k < 3; k++)
+		CU_ASSERT(hints[k] > 0);
+	for (int i = 0; i < AHEAD_LEGS; i++)
+		rtp_leg_free(legs[i]);
+	close(b);
+	event_base_free(base);
+}
+
 /* rtp_leg_drain (a span's tick, before it takes a frame out of the
  * buffers) hands over what the ring has received without the loop, and
  * looks at most every 0.5 ms. */
@@ -2267,7 +2407,7 @@ static void
 test_io_rx_drain(void)
 {
 	struct event_base *base = event_base_new();
-	struct rtp_leg_cbs cbs = {on_burst_media, NULL};
+	struct rtp_leg_cbs cbs = {.media = on_burst_media, .timeout = NULL};
 	struct burst_sink sink;
 	struct rtp_io_stats before, after;
 	struct cfg_rtp cfg;
@@ -2396,6 +2536,8 @@ main(void)
 	CU_add_test(s, "parse: minimal 12-byte header", test_parse_minimal);
 	CU_add_test(s, "io: receives through the ring: bursts whole, buffers run out, cancel",
 	            test_io_rx_ring);
+	CU_add_test(s, "io: receives hint the next packets' owners; a leg freed behind is not read",
+	    test_io_rx_ahead);
 	CU_add_test(s, "io: a tick's drain takes what arrived, at most every 0.5 ms",
 	            test_io_rx_drain);
 	CU_add_test(s, "parse: CSRCs and extension", test_parse_csrc_ext);

@@ -45,6 +45,12 @@ struct tcall {
 	int skip;
 	int16_t pcm[MAX_PCM];
 	size_t npcm;
+	/* the tick's hints (span_call_cbs.prefetch) */
+	unsigned int hints[3];
+	unsigned int bad_hint;          /* a stage beyond 2 */
+	int gone;                       /* hung up by its owner */
+	unsigned int after_gone;        /* hints or frames since */
+	struct tcall *hang_up;          /* hang this one up from a frame */
 };
 
 static void
@@ -160,6 +166,36 @@ static const struct span_call_cbs t_cbs = {
 	.hangup = t_hangup,
 	.audio = t_audio,
 };
+
+static void
+t_prefetch(void *owner, unsigned int stage)
+{
+	struct tcall *t = owner;
+
+	if (t->gone)
+		t->after_gone++;
+	if (stage > 2)
+		t->bad_hint++;
+	else
+		t->hints[stage]++;
+}
+
+/* Frames as t_audio; the call in hang_up is hung up from one. */
+static void
+t_audio_hang(void *owner, const uint8_t *frame, size_t len)
+{
+	struct tcall *t = owner, *x = t->hang_up;
+
+	if (t->gone)
+		t->after_gone++;
+	t_audio(owner, frame, len);
+	if (x != NULL && t->frames > 5) {
+		t->hang_up = NULL;
+		x->gone = 1;
+		span_call_hangup(x->sc, 16);
+		x->sc = NULL;
+	}
+}
 
 /* Inbound calls: what the incoming callback saw. */
 struct tin {
@@ -467,6 +503,57 @@ test_span_phases(void)
 	CU_ASSERT_PTR_NOT_NULL(span_find("s4"));
 	CU_ASSERT_EQUAL(span_sim_phase_us(span_find("s4")), 10000);
 out:
+	t_stop();
+}
+
+/* A tick asks, channels ahead, for what their frames will touch: the
+ * owner of each call a few channels on is hinted stages 0, 1 and 2 every
+ * tick; a call hung up from another's frame is hinted no more, and the
+ * calls around it go on. */
+static void
+test_span_tick_hints(void)
+{
+	static struct span_call_cbs cbs;        /* t_cbs, hinted, one hangs up another */
+	struct span *s = t_start(CFG_SPAN_T1, CFG_LAW_ULAW);
+	struct tcall t[8];
+	int cause = 0, f0;
+
+	cbs = t_cbs;
+	cbs.audio = t_audio_hang;
+	cbs.prefetch = t_prefetch;
+	memset(t, 0, sizeof(t));
+	for (int i = 0; i < 8; i++) {
+		t[i].law = span_law(s);
+		CU_ASSERT_EQUAL(span_call_new(s, "100", "4000", &cbs, &t[i], &t[i].sc,
+		    &cause), 0);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(t[i].sc);
+		CU_ASSERT_EQUAL(span_call_channel(t[i].sc), i + 1);
+	}
+	CU_ASSERT_TRUE(RUN_UNTIL(t[7].answered && t[0].answered && t[7].frames > 10, 3000));
+	/* channel 6's call goes from channel 3's frame: its hints were
+	 * being asked for by the channels before */
+	t[2].hang_up = &t[5];
+	f0 = t[7].frames;
+	CU_ASSERT_TRUE(RUN_UNTIL(t[7].frames > f0 + 20, 2000));
+	CU_ASSERT_TRUE(t[5].gone);
+	for (int i = 0; i < 8; i++) {
+		CU_ASSERT_EQUAL(t[i].bad_hint, 0);
+		CU_ASSERT_EQUAL(t[i].after_gone, 0);
+		CU_ASSERT_EQUAL(t[i].hangups, 0);
+	}
+	/* the first channel is never ahead of another; from the fourth on
+	 * every stage comes at every tick */
+	CU_ASSERT_EQUAL(t[0].hints[0] + t[0].hints[1] + t[0].hints[2], 0);
+	for (int i = 3; i < 8; i++) {
+		if (i == 5)
+			continue;
+		for (int k = 0; k < 3; k++)
+			CU_ASSERT(t[i].hints[k] + 2 >= (unsigned int)t[i].frames);
+	}
+	for (int i = 0; i < 8; i++)
+		if (!t[i].gone)
+			span_call_hangup(t[i].sc, 16);
+	CU_ASSERT_TRUE(RUN_UNTIL(span_active_calls() == 0, 3000));
 	t_stop();
 }
 
@@ -1433,6 +1520,8 @@ main(void)
 	CU_add_test(suite, "span comes up", test_span_up);
 	CU_add_test(suite, "echo call", test_span_echo);
 	CU_add_test(suite, "sim spans clocked at spread phases", test_span_phases);
+	CU_add_test(suite, "a tick hints the calls ahead; one hung up from a frame is not",
+	    test_span_tick_hints);
 	CU_add_test(suite, "tone A-law", test_span_tone_alaw);
 	CU_add_test(suite, "tone mu-law T1", test_span_tone_ulaw);
 	CU_add_test(suite, "busy 17", test_span_busy);
