@@ -18,6 +18,7 @@
 
 #include "call/cause.h"
 #include "call/limits.h"
+#include "core/cache.h"
 #include "core/log.h"
 #include "media/dtmf.h"
 #include "media/jb.h"
@@ -31,7 +32,6 @@
 
 #define CALL_NUM_MAX 64
 #define CALL_PAYLOAD_MAX 1600   /* 200 ms of G.711: the largest packet we take */
-#define CALL_CACHE_LINE 64      /* struct call is aligned to it */
 
 enum call_dir { CALL_FROM_SIP = 0, CALL_FROM_PSTN };
 
@@ -271,7 +271,7 @@ call_new(enum call_dir dir)
 {
 	struct call *c;
 
-	if (posix_memalign((void **)&c, CALL_CACHE_LINE, sizeof(*c)) != 0)
+	if (posix_memalign((void **)&c, CACHE_LINE, sizeof(*c)) != 0)
 		return NULL;
 	memset(c, 0, sizeof(*c));
 	c->ev_free = event_new(call_base, -1, 0, call_on_free, c);
@@ -372,7 +372,7 @@ call_prefetch(void *owner, unsigned int stage)
 
 	switch (stage) {
 	case 0:
-		__builtin_prefetch(c);
+		cache_prefetch(c, CACHE_LINE);
 		break;
 	case 1:
 		if (c->jb != NULL)

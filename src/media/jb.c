@@ -31,6 +31,8 @@
 
 #include <spandsp.h>
 
+#include "core/cache.h"
+
 #define RING_MIN 4096                   /* samples of audio kept: 0.5 s ... */
 #define RING_MAX 16384                  /* ... to 2 s, 4 x (max_ms + 40 ms) */
 #define BEHIND_MAX 8000                 /* a packet further behind is a jump */
@@ -799,10 +801,8 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 
 	/* The frame's audio and state, fetched while the step is decided. */
 	s = jb_slot(jb, jb->p);
-	__builtin_prefetch(jb->audio + s);
-	__builtin_prefetch(jb->audio + s + 64);
-	__builtin_prefetch(jb->audio + s + 128);
-	__builtin_prefetch(jb->have_bits + 2 * (s >> 6));
+	cache_prefetch(jb->audio + s, MEDIA_FRAME);
+	cache_prefetch(jb->have_bits + 2 * (s >> 6), 2 * sizeof(uint64_t));
 
 	switch (jb_step(jb, d)) {
 	case 1:
@@ -844,10 +844,7 @@ media_jb_get(struct media_jb *jb, uint8_t frame[MEDIA_FRAME], uint64_t now_us)
 void
 media_jb_prefetch(const struct media_jb *jb)
 {
-	__builtin_prefetch(jb);
-	__builtin_prefetch((const char *)jb + 64);
-	__builtin_prefetch((const char *)jb + 128);
-	__builtin_prefetch((const char *)jb + 192);
+	cache_prefetch(jb, 4 * CACHE_LINE);       /* what every packet and tick touches */
 }
 
 void
@@ -861,12 +858,10 @@ media_jb_prefetch_data(const struct media_jb *jb)
 	 * end is still the buffer's memory), and the adaptation's window; a
 	 * tick's frame is asked for by media_jb_get itself */
 	s = jb_slot(jb, jb->in_next);
-	__builtin_prefetch(jb->audio + s, 1);
-	__builtin_prefetch(jb->audio + s + 64, 1);
-	__builtin_prefetch(jb->audio + s + 128, 1);
-	__builtin_prefetch(jb->have_bits + 2 * (s >> 6), 1);
-	__builtin_prefetch(&jb->win[jb->win_pos], 1);
-	__builtin_prefetch(&jb->hist[jb->in_bin], 1);
+	cache_prefetch_write(jb->audio + s, MEDIA_FRAME);
+	cache_prefetch_write(jb->have_bits + 2 * (s >> 6), 2 * sizeof(uint64_t));
+	cache_prefetch_write(&jb->win[jb->win_pos], sizeof(jb->win[0]));
+	cache_prefetch_write(&jb->hist[jb->in_bin], sizeof(jb->hist[0]));
 }
 
 void

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "core/cache.h"
 #include "core/log.h"
 
 #define RTP_HDR_LEN 12
@@ -221,7 +222,7 @@ rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg, const char *i
 		ip = rtp_address4(cfg);
 
 	/* on a cache line of its own: its first two lines are the hot ones */
-	if (posix_memalign((void **)&leg, RTP_CACHE_LINE, sizeof(*leg)) != 0) {
+	if (posix_memalign((void **)&leg, CACHE_LINE, sizeof(*leg)) != 0) {
 		log_call(LOG_LEVEL_ERROR, callid, "rtp: out of memory");
 		return NULL;
 	}
@@ -843,8 +844,7 @@ rtp_leg_prefetch(const struct rtp_leg *leg, unsigned int stage)
 	case 0:
 		/* the hot lines, the stream's statistics, the latch's state and
 		 * the addresses a packet is checked against and a frame sent to */
-		__builtin_prefetch(leg);
-		__builtin_prefetch((const char *)leg + RTP_CACHE_LINE);
+		cache_prefetch(leg, 2 * CACHE_LINE);
 		__builtin_prefetch(&leg->rx);
 		__builtin_prefetch(&leg->stats);
 		__builtin_prefetch(&leg->latch);

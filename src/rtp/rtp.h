@@ -211,9 +211,6 @@ struct rtp_rtcp_peer {
 };
 
 /* ---- The leg (leg.c) ---- */
-/* What rtp_leg_prefetch takes a cache line to be; legs are aligned to it. */
-#define RTP_CACHE_LINE 64
-
 struct rtp_leg_cbs {
 	/* An accepted inbound RTP packet (audio or telephone-event), before
 	 * any decoding. */

@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "core/cache.h"
 #include "core/log.h"
 
 struct span_registry {
@@ -943,9 +944,7 @@ span_call_prefetch(const struct span_call *sc, unsigned int stage)
 	switch (stage) {
 	case 0:
 		/* the header, then the frame the owner wrote */
-		for (size_t off = 0; off < offsetof(struct span_call, tx) + SPAN_FRAME_BYTES;
-		     off += SPAN_CACHE_LINE)
-			__builtin_prefetch((const char *)sc + off);
+		cache_prefetch(sc, offsetof(struct span_call, tx) + SPAN_FRAME_BYTES);
 		break;
 	case 1:
 	case 2:

@@ -190,7 +190,6 @@ void span_call_deliver(struct span_call *sc, const uint8_t *frame);
  * the next frames will touch (a hint, never a fault): stage 0, the call's
  * own memory; stage k > 0, the owner's cbs->prefetch stage k - 1. Each
  * stage comes a channel later than the one before. */
-#define SPAN_CACHE_LINE 64
 void span_call_prefetch(const struct span_call *sc, unsigned int stage);
 uint8_t span_silence(enum cfg_law law);
 /* Copy a number, truncated to fit (NUL-terminated). */
