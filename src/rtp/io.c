@@ -15,6 +15,10 @@
  * io_uring_submit returns: its slot is free again after that submission's
  * completions are reaped, without a completion per packet to reap.
  *
+ * A send names its destination (sendmsg with the address), or goes out on
+ * a socket the leg connected to it (dst NULL: a plain send, no message
+ * header for the kernel to copy and no route to look up).
+ *
  * Receives: each leg's RTP socket has one multishot recvmsg in the ring,
  * which takes its buffers from a ring of provided buffers shared by all
  * legs. What arrived on any socket is reaped in one go when the ring's
@@ -360,8 +364,12 @@ rtp_io_rx_done(struct rtp_io *io, struct rtp_io_rx *rx, int res, unsigned int fl
 		return;
 	}
 	if (res == -EINVAL || res == -EOPNOTSUPP || res == -ENOTSUP ||
-	    (res < 0 && res != -ENOBUFS && res != -EINTR && ++rx->fails >= RTP_IO_RX_FAILS)) {
+	    (res < 0 && res != -ENOBUFS && res != -EINTR &&
+	     /* a connected socket's ICMP error (the peer's port closed) ends
+	      * its receive once; armed again, it goes on */
+	     res != -ECONNREFUSED && ++rx->fails >= RTP_IO_RX_FAILS)) {
 		struct rtp_leg *leg = rx->leg;
+		int fd = rx->fd;
 
 		if (res == -EINVAL || res == -EOPNOTSUPP || res == -ENOTSUP) {
 			if (!io->rx_unsupported)
@@ -376,7 +384,7 @@ rtp_io_rx_done(struct rtp_io *io, struct rtp_io_rx *rx, int res, unsigned int fl
 			rtp_io_rx_unlink(io, rx);
 		else
 			rx->leg = NULL;
-		rtp_leg_rx_fallback(leg);
+		rtp_leg_rx_fallback(leg, fd);
 		return;
 	}
 	if (res == -ENOBUFS)
@@ -732,7 +740,7 @@ rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *d
 	struct io_uring_sqe *sqe;
 	struct rtp_io_slot *s;
 
-	if (len > RTP_IO_MAX_PKT || dst->len > sizeof(s->dst))
+	if (len > RTP_IO_MAX_PKT || (dst != NULL && dst->len > sizeof(s->dst)))
 		return EMSGSIZE;
 	if ((s = rtp_io_slot_get(io)) == NULL)
 		return ENOBUFS;
@@ -744,15 +752,19 @@ rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *d
 	s->busy = true;
 	s->leg = leg;
 	memcpy(s->pkt, pkt, len);
-	memcpy(&s->dst, &dst->u, dst->len);
 	s->iov.iov_base = s->pkt;
 	s->iov.iov_len = len;
-	memset(&s->msg, 0, sizeof(s->msg));
-	s->msg.msg_name = &s->dst;
-	s->msg.msg_namelen = dst->len;
-	s->msg.msg_iov = &s->iov;
-	s->msg.msg_iovlen = 1;
-	io_uring_prep_sendmsg(sqe, fd, &s->msg, MSG_DONTWAIT);
+	if (dst == NULL) {
+		io_uring_prep_send(sqe, fd, s->pkt, len, MSG_DONTWAIT);
+	} else {
+		memcpy(&s->dst, &dst->u, dst->len);
+		memset(&s->msg, 0, sizeof(s->msg));
+		s->msg.msg_name = &s->dst;
+		s->msg.msg_namelen = dst->len;
+		s->msg.msg_iov = &s->iov;
+		s->msg.msg_iovlen = 1;
+		io_uring_prep_sendmsg(sqe, fd, &s->msg, MSG_DONTWAIT);
+	}
 	io_uring_sqe_set_data(sqe, s);
 	if (io->skip) {
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;

@@ -48,11 +48,20 @@ struct rtp_leg {
 	struct rtp_io *io;              /* reference; NULL: send with sendto */
 	unsigned int io_pending;        /* datagrams queued or in flight on io */
 	struct rtp_io_rx *io_rx;        /* RTP received through io; NULL: epoll (ev) */
+	/* The send socket: the RTP port again, connected to where RTP goes
+	 * (see rtp_leg_connect); -1 while there is none. */
+	int cfd;                        /* owned */
+	bool cconn;                     /* cfd is connected to cdst */
 	/* strict: the packets of a source on probation, delivered if it is
 	 * accepted; allocated while a probation runs */
 	struct rtp_hold *held;          /* owned */
 	bool remote_set;
 	bool hold;
+
+	struct addr cdst;               /* where cfd was last connected, or tried to */
+	struct rtp_io_rx *io_crx;       /* cfd's receive in the ring */
+	uint64_t connect_ms;            /* the last connect */
+	bool no_connect;                /* cfd failed for good: fd alone */
 
 	struct rtp_rxstat rx;           /* the peer's current SSRC */
 	struct rtp_stats stats;
@@ -227,7 +236,7 @@ rtp_leg_new_at(struct event_base *base, const struct cfg_rtp *cfg, const char *i
 		return NULL;
 	}
 	memset(leg, 0, sizeof(*leg));
-	leg->fd = leg->fd_rtcp = -1;
+	leg->fd = leg->fd_rtcp = leg->cfd = -1;
 	leg->base = base;
 	leg->owner = owner;
 	leg->pt = -1;
@@ -299,6 +308,8 @@ rtp_leg_free(struct rtp_leg *leg)
 		return;
 	if (leg->io_rx != NULL)
 		rtp_io_recv_stop(leg->io, leg->io_rx);
+	if (leg->io_crx != NULL)
+		rtp_io_recv_stop(leg->io, leg->io_crx);
 	if (leg->io != NULL) {
 		/* queued datagrams name our descriptor: hand them over first
 		 * (where only failures complete, the leg does not count them) */
@@ -321,6 +332,8 @@ rtp_leg_free(struct rtp_leg *leg)
 		event_free(leg->ev_report);
 	if (leg->fd != -1)
 		close(leg->fd);
+	if (leg->cfd != -1)
+		close(leg->cfd);
 	if (leg->fd_rtcp != -1)
 		close(leg->fd_rtcp);
 	free(leg->callid);
@@ -485,6 +498,7 @@ rtp_leg_stats(const struct rtp_leg *leg, struct rtp_stats *out)
 	out->have_learned = leg->latch.have_learned;
 	out->learned = leg->latch.learned;
 	out->relatches = leg->latch.relatches;
+	out->tx_connected = leg->cconn;
 }
 
 void
@@ -503,13 +517,13 @@ rtp_leg_log_summary(const struct rtp_leg *leg)
 	log_call(LOG_LEVEL_INFO, leg->callid,
 	    "rtp: summary latch=%s nat=%s learned=%s relatches=%u rx=%lu tx=%lu bad=%lu "
 	    "rejected=%lu held=%lu tx_errors=%lu expected=%u lost=%d jitter=%ums "
-	    "rtcp_rx=%lu rtcp_tx=%lu "
+	    "rtcp_rx=%lu rtcp_tx=%lu connects=%lu "
 	    "peer_reports=%lu peer_fraction=%u/256 peer_lost=%d peer_jitter=%ums rtt=%dms",
 	    cfg_latch_mode_name(st.latch_mode), st.nat ? "yes" : "no",
 	    st.have_learned ? addr_str(&st.learned, lbuf, sizeof(lbuf)) : "none",
 	    st.relatches, st.rx_packets, st.tx_packets, st.rx_bad, st.rx_rejected,
 	    st.rx_held, st.tx_errors, st.expected, st.lost, st.jitter_ms, st.rtcp_rx, st.rtcp_tx,
-	    leg->peer.reports, leg->peer.fraction, leg->peer.lost, leg->peer.jitter_ms,
+	    st.connects, leg->peer.reports, leg->peer.fraction, leg->peer.lost, leg->peer.jitter_ms,
 	    leg->peer.rtt_ms);
 }
 
@@ -865,9 +879,38 @@ rtp_leg_prefetch(const struct rtp_leg *leg, unsigned int stage)
 	}
 }
 
-void
-rtp_leg_rx_fallback(struct rtp_leg *leg)
+/* No more connected sends for the leg: cfd's receive cancelled and the
+ * socket closed, so that what its peer sends reaches fd again. */
+static void
+rtp_leg_disconnect(struct rtp_leg *leg)
 {
+	if (leg->io_crx != NULL) {
+		rtp_io_recv_stop(leg->io, leg->io_crx);
+		leg->io_crx = NULL;
+	}
+	if (leg->cfd != -1) {
+		/* queued sends name it: handed over first */
+		if (leg->io != NULL)
+			rtp_io_flush(leg->io);
+		close(leg->cfd);
+		leg->cfd = -1;
+	}
+	leg->cconn = false;
+	leg->no_connect = true;
+}
+
+void
+rtp_leg_rx_fallback(struct rtp_leg *leg, int fd)
+{
+	if (fd == leg->cfd) {
+		/* the ring cannot receive on the send socket: without it */
+		leg->io_crx = NULL;
+		log_call(LOG_LEVEL_NOTICE, leg->callid, "rtp: sending unconnected from now on");
+		rtp_leg_disconnect(leg);
+		return;
+	}
+	if (leg->cfd != -1)
+		rtp_leg_disconnect(leg);        /* epoll reads fd alone */
 	leg->io_rx = NULL;
 	if (event_add(leg->ev, NULL) != 0)
 		log_call(LOG_LEVEL_ERROR, leg->callid, "rtp: cannot add the receive event");
@@ -889,10 +932,87 @@ rtp_leg_on_rtcp(evutil_socket_t fd, short what, void *arg)
 
 /* ---- RTP out ---- */
 
+/* Connected sends. A send on an unconnected socket costs the kernel a
+ * route lookup and a copy of the address each time; on a connected one
+ * it has neither (the route is cached, and the ring's send carries no
+ * message header). So each leg has a second socket on its RTP port
+ * (SO_REUSEPORT, set on both once the first is bound: no other leg can
+ * take the port, which is only shared with the same user's sockets
+ * that ask), connected to where RTP goes now. The kernel hands the
+ * connected socket what comes from that address and fd everything else,
+ * and both are received through the ring with the source address, so
+ * the latch sees every packet as before: a new source (a NAT rebinding,
+ * an attacker) still arrives, on fd. When the destination changes
+ * (latched, re-latched, re-INVITE), the socket is connected anew: the
+ * first RTP_CONNECT_BURST times at once, then once a second (a flood under
+ * latch_mode on-change re-latches on every packet); meanwhile, and
+ * whenever the connected socket cannot be had, the leg sends from fd with
+ * the address, as it would without it. Only with the ring's receives:
+ * true when cfd is connected to dst. */
+#define RTP_CONNECT_BURST 4
+#define RTP_CONNECT_EVERY_MS 1000
+
+static bool
+rtp_leg_connect(struct rtp_leg *leg, const struct addr *dst, uint64_t now)
+{
+	char dbuf[ADDR_STRLEN];
+	struct addr local;
+	socklen_t ll = sizeof(local.u);
+	int one = 1, error;
+
+	if (leg->cconn && addr_eq(&leg->cdst, dst))
+		return true;
+	if (leg->no_connect || leg->io_rx == NULL)
+		return false;
+	if (leg->stats.connects >= RTP_CONNECT_BURST &&
+	    now < leg->connect_ms + RTP_CONNECT_EVERY_MS)
+		return false;
+	if (!leg->cconn && addr_eq(&leg->cdst, dst) && now < leg->connect_ms + RTP_CONNECT_EVERY_MS)
+		return false;   /* failed for this address a moment ago */
+	leg->connect_ms = now;
+	leg->cdst = *dst;
+	leg->cconn = false;
+	if (leg->cfd == -1) {
+		memset(&local, 0, sizeof(local));
+		if (getsockname(leg->fd, &local.u.sa, &ll) != 0 ||
+		    setsockopt(leg->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+		    rtp_leg_socket(&local, &leg->cfd) != 0) {
+			error = errno;
+			goto fail;
+		}
+		local.len = ll;
+		if (setsockopt(leg->cfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+		    bind(leg->cfd, &local.u.sa, local.len) != 0) {
+			error = errno;
+			goto fail;
+		}
+		if ((leg->io_crx = rtp_io_recv_start(leg->io, leg, leg->cfd)) == NULL) {
+			error = ENOTSUP;
+			goto fail;
+		}
+	}
+	if (connect(leg->cfd, &dst->u.sa, dst->len) != 0) {
+		/* e.g. no route (the send from fd says so): tried again when
+		 * the destination changes, or after a second */
+		log_limited(&leg->rl_bad, LOG_LEVEL_DEBUG, "call=%s rtp: connect to %s: %s",
+		            leg->callid, addr_str(dst, dbuf, sizeof(dbuf)), strerror(errno));
+		return false;
+	}
+	leg->cconn = true;
+	leg->stats.connects++;
+	return true;
+
+fail:
+	log_call(LOG_LEVEL_NOTICE, leg->callid, "rtp: no connected send socket (%s): "
+	         "sending unconnected", strerror(error));
+	rtp_leg_disconnect(leg);
+	return false;
+}
+
 /* Send to dst (the latch's destination, looked up once by the caller). */
 static int
 rtp_leg_write(struct rtp_leg *leg, const struct addr *dst, int pt, bool marker, uint32_t ts,
-              const uint8_t *payload, size_t len)
+              const uint8_t *payload, size_t len, uint64_t now)
 {
 	uint8_t pkt[RTP_HDR_LEN + RTP_MAX_PAYLOAD];
 
@@ -916,7 +1036,11 @@ rtp_leg_write(struct rtp_leg *leg, const struct addr *dst, int pt, bool marker, 
 	leg->seq++;
 	/* Counted when handed over; a queued datagram that fails is taken
 	 * back when its completion says so (rtp_leg_io_done). */
-	if (leg->io != NULL &&
+	if (leg->io != NULL && rtp_leg_connect(leg, dst, now) &&
+	    rtp_io_send(leg->io, leg, leg->cfd, NULL, pkt, RTP_HDR_LEN + len) == 0) {
+		if (!rtp_io_skips_success(leg->io))
+			leg->io_pending++;      /* every send completes */
+	} else if (leg->io != NULL &&
 	    rtp_io_send(leg->io, leg, leg->fd, dst, pkt, RTP_HDR_LEN + len) == 0) {
 		if (!rtp_io_skips_success(leg->io))
 			leg->io_pending++;      /* every send completes */
@@ -943,8 +1067,10 @@ rtp_leg_io_done(struct rtp_leg *leg, int res, size_t len)
 		leg->stats.tx_packets--;
 	leg->stats.tx_octets -= leg->stats.tx_octets >= payload ? payload : leg->stats.tx_octets;
 	leg->stats.tx_errors++;
-	log_limited(&leg->rl_bad, LOG_LEVEL_WARN, "call=%s rtp: send: %s", leg->callid,
-	            strerror(-res));
+	/* refused: an ICMP error on the connected socket, the peer's port
+	 * is closed (it may open again) */
+	log_limited(&leg->rl_bad, res == -ECONNREFUSED ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+	            "call=%s rtp: send: %s", leg->callid, strerror(-res));
 }
 
 int
@@ -977,7 +1103,7 @@ rtp_leg_send_at(struct rtp_leg *leg, const uint8_t *payload, size_t len, uint64_
 		return EINVAL;
 	if (leg->pt < 0 || (dst = rtp_latch_dest_at(&leg->latch, now_ms)) == NULL)
 		return 0;       /* nowhere to send yet: drop */
-	error = rtp_leg_write(leg, dst, leg->pt, !leg->sent_first, ts, payload, len);
+	error = rtp_leg_write(leg, dst, leg->pt, !leg->sent_first, ts, payload, len, now_ms);
 	leg->ts += (uint32_t)len;       /* G.711: one unit per byte */
 	leg->sent_first = true;
 	leg->last_tx_ts = ts;
@@ -995,9 +1121,10 @@ int
 rtp_leg_send_raw(struct rtp_leg *leg, int pt, bool marker, uint32_t ts, const uint8_t *payload,
                  size_t len)
 {
-	const struct addr *dst = rtp_latch_dest_at(&leg->latch, rtp_clock_ms(CLOCK_MONOTONIC));
+	uint64_t now = rtp_clock_ms(CLOCK_MONOTONIC);
+	const struct addr *dst = rtp_latch_dest_at(&leg->latch, now);
 
 	if (dst == NULL)
 		return 0;       /* nowhere to send yet: drop */
-	return rtp_leg_write(leg, dst, pt, marker, ts, payload, len);
+	return rtp_leg_write(leg, dst, pt, marker, ts, payload, len, now);
 }

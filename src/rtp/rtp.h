@@ -275,6 +275,8 @@ struct rtp_stats {
 	unsigned long tx_errors;        /* sends the kernel refused (sendto or io_uring) */
 	unsigned long rx_held;          /* strict: held during a probation, then delivered */
 	unsigned long rx_held_dropped;  /* strict: held, then dropped (probation failed) */
+	unsigned long connects;         /* the send socket connected to a destination */
+	bool tx_connected;              /* sends go out on it now (else from the RTP socket) */
 	/* inbound stream (RFC 3550 A.3, A.8), current SSRC */
 	uint32_t expected;
 	int32_t lost;
@@ -339,9 +341,9 @@ struct rtp_io *rtp_io_get(struct event_base *base, int mode);
 /* Drop the reference; the last one submits, waits (bounded) for what is
  * in flight and frees the ring. NULL allowed. */
 void rtp_io_put(struct rtp_io *io);
-/* Queue one datagram on fd to dst; a failure is reported to leg when it
- * completes (rtp_leg_io_done; where not rtp_io_skips_success, every
- * completion is). 0, or EMSGSIZE (larger than RTP_IO_MAX_PKT) / ENOBUFS:
+/* Queue one datagram on fd to dst (NULL: fd is connected to where it
+ * goes); a failure is reported to leg when it completes (rtp_leg_io_done;
+ * where not rtp_io_skips_success, every completion is). 0, or EMSGSIZE (larger than RTP_IO_MAX_PKT) / ENOBUFS:
  * send it yourself. */
 int rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *dst,
                 const uint8_t *pkt, size_t len);
@@ -379,8 +381,10 @@ uint64_t rtp_clock_us(void);
  * (CLOCK_MONOTONIC). */
 void rtp_leg_rx(struct rtp_leg *leg, const uint8_t *pkt, size_t len, const struct addr *src,
                 uint64_t now_us);
-/* io.c -> leg.c: the ring cannot receive for the leg: use epoll. */
-void rtp_leg_rx_fallback(struct rtp_leg *leg);
+/* io.c -> leg.c: the ring cannot receive on the leg's socket fd: for its
+ * RTP socket, epoll from now on; for its connected send socket, the leg
+ * sends unconnected from now on. */
+void rtp_leg_rx_fallback(struct rtp_leg *leg, int fd);
 /* Ask for the memory a packet or a frame of the leg is about to touch: a
  * hint, never a fault (a pipeline over many legs hides the misses of one
  * behind the work of another). Stage 0, the leg itself; stage k > 0 (a

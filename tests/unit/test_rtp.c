@@ -1947,6 +1947,168 @@ out:
 	event_base_free(base);
 }
 
+/* Connected sends: the leg sends from a second socket on its RTP port,
+ * connected to where RTP goes; the kernel gives that socket what comes
+ * from there and the RTP socket the rest, and the leg receives both. */
+static int
+conn_recv(int fd, const struct addr *from_want)
+{
+	uint8_t rx[512];
+	struct addr from;
+	ssize_t n;
+
+	from.len = sizeof(from.u);
+	n = recvfrom(fd, rx, sizeof(rx), 0, &from.u.sa, &from.len);
+	if (n != 172 || !addr_eq(&from, from_want))
+		return -1;
+	return 0;
+}
+
+static void
+test_leg_connected(void)
+{
+	struct event_base *base = event_base_new();
+	struct cfg_rtp cfg, one;
+	struct rtp_leg_cbs cbs = {.media = on_media, .timeout = NULL};
+	struct sink sink = {0}, sink2 = {0};
+	struct rtp_leg *leg, *leg2;
+	struct rtp_stats st;
+	struct rtp_io_stats before, after;
+	struct addr a_addr, b_addr, c_addr, leg_addr;
+	uint8_t frame[160], pkt[512];
+	uint16_t seq = 1;
+	unsigned int want;
+	int a, b, c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	memset(frame, 0xd5, sizeof(frame));
+	leg_cfg(&cfg, CFG_LATCH_STRICT);
+	cfg.io = CFG_RTP_IO_URING;
+	leg = rtp_leg_new(base, &cfg, "conn-1", &cbs, &sink);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg));
+	a = udp_socket("127.0.0.1", &a_addr);
+	b = udp_socket("127.0.0.2", &b_addr);
+	c = udp_socket("127.0.0.3", &c_addr);
+	CU_ASSERT_FATAL(a != -1 && b != -1 && c != -1);
+	rtp_leg_set_remote(leg, &a_addr, 8);
+	pump(base, leg, 0, &sink, 0);
+
+	/* the first send connects; every send comes from the RTP port */
+	for (int i = 0; i < 5; i++) {
+		CU_ASSERT_EQUAL(lsend(leg, frame, sizeof(frame)), 0);
+		CU_ASSERT_EQUAL(conn_recv(a, &leg_addr), 0);
+	}
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_EQUAL(st.connects, 1);
+	CU_ASSERT_TRUE(st.tx_connected);
+	CU_ASSERT_EQUAL(st.tx_packets, 5);
+
+	/* what the peer sends arrives on the connected socket: delivered */
+	for (int i = 0; i < 5; i++) {
+		size_t n = rtp_pkt(pkt, 8, seq++, 160u * i, 0xa, "from-a");
+
+		CU_ASSERT_EQUAL(sendto(a, pkt, n, 0, &leg_addr.u.sa, leg_addr.len), (ssize_t)n);
+	}
+	pump(base, leg, 0, &sink, 5);
+	CU_ASSERT_EQUAL(sink.n, 5);
+
+	/* a third party's packets still reach the latch (on the RTP socket),
+	 * which refuses them: strict */
+	for (int i = 0; i < 5; i++) {
+		size_t n = rtp_pkt(pkt, 8, (uint16_t)(seq + 1), 160u * 5, 0xa, "inject");
+
+		CU_ASSERT_EQUAL(sendto(c, pkt, n, 0, &leg_addr.u.sa, leg_addr.len), (ssize_t)n);
+	}
+	for (int i = 0; i < 500; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		rtp_leg_stats(leg, &st);
+		if (st.rx_rejected >= 5)
+			break;
+		usleep(2000);
+	}
+	CU_ASSERT_EQUAL(st.rx_rejected, 5);
+	CU_ASSERT_EQUAL(sink.n, 5);
+
+	/* the peer's port closes: the ICMP errors come back on the connected
+	 * socket (more of them than the receive's failures allowed before
+	 * epoll); its receive goes on, and so do the sends once the port is
+	 * open again */
+	close(a);
+	for (int i = 0; i < 12; i++) {
+		CU_ASSERT_EQUAL(lsend(leg, frame, sizeof(frame)), 0);
+		pump(base, leg, 0, &sink, 0);
+		usleep(1000);
+	}
+	pump(base, leg, 0, &sink, 0);
+	a = socket(AF_INET, SOCK_DGRAM, 0);
+	CU_ASSERT_FATAL(a != -1);
+	CU_ASSERT_EQUAL_FATAL(bind(a, &a_addr.u.sa, a_addr.len), 0);
+	rtp_io_get_stats(&before);
+	{
+		size_t n = rtp_pkt(pkt, 8, seq++, 160u * 6, 0xa, "again");
+
+		CU_ASSERT_EQUAL(sendto(a, pkt, n, 0, &leg_addr.u.sa, leg_addr.len), (ssize_t)n);
+	}
+	pump(base, leg, 0, &sink, 6);
+	CU_ASSERT_EQUAL(sink.n, 6);
+	rtp_io_get_stats(&after);
+	CU_ASSERT(after.rx_packets > before.rx_packets);        /* through the ring */
+	CU_ASSERT_EQUAL(lsend(leg, frame, sizeof(frame)), 0);
+	{
+		struct timeval tv = {1, 0};
+
+		setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	CU_ASSERT_EQUAL(conn_recv(a, &leg_addr), 0);
+	rtp_leg_stats(leg, &st);
+	CU_ASSERT_TRUE(st.tx_connected);
+	CU_ASSERT_EQUAL(st.connects, 1);
+	CU_ASSERT(st.tx_errors <= 12);
+
+	/* the port is still the leg's own: a leg limited to it gets none */
+	one = cfg;
+	one.port_min = rtp_leg_port(leg);
+	one.port_max = rtp_leg_port(leg) + 1;
+	leg2 = rtp_leg_new(base, &one, "conn-taken", &cbs, &sink2);
+	CU_ASSERT_PTR_NULL(leg2);
+	rtp_leg_free(leg2);
+
+	/* on-change follows every new source: the sends follow it at once,
+	 * connected anew RTP_CONNECT_BURST (4) times and then from the RTP
+	 * socket with the address, never to a source that has gone */
+	cfg.latch_mode = CFG_LATCH_ON_CHANGE;
+	leg2 = rtp_leg_new(base, &cfg, "conn-2", &cbs, &sink2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg2);
+	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg2));
+	rtp_leg_set_remote(leg2, &a_addr, 8);
+	pump(base, leg2, 0, &sink2, 0);
+	CU_ASSERT_EQUAL(lsend(leg2, frame, sizeof(frame)), 0);
+	CU_ASSERT_EQUAL(conn_recv(a, &leg_addr), 0);
+	want = 0;
+	for (int i = 0; i < 8; i++) {
+		int x = i % 2 ? c : b;
+		size_t n = rtp_pkt(pkt, 8, seq++, 160u * (unsigned int)(10 + i), 0xb, "nat");
+
+		CU_ASSERT_EQUAL(sendto(x, pkt, n, 0, &leg_addr.u.sa, leg_addr.len), (ssize_t)n);
+		pump(base, leg2, 0, &sink2, ++want);
+		CU_ASSERT_EQUAL(sink2.n, want);
+		CU_ASSERT_EQUAL(lsend(leg2, frame, sizeof(frame)), 0);
+		CU_ASSERT_EQUAL(conn_recv(x, &leg_addr), 0);
+	}
+	rtp_leg_stats(leg2, &st);
+	CU_ASSERT(st.connects >= 4 && st.connects <= 5);
+	CU_ASSERT_EQUAL(st.tx_packets, 9);
+	CU_ASSERT_EQUAL(st.tx_errors, 0);
+
+	close(a);
+	close(b);
+	close(c);
+	rtp_leg_free(leg);
+	rtp_leg_free(leg2);
+	event_base_free(base);
+}
+
 /* Sends the kernel refuses (broadcast without SO_BROADCAST) are counted
  * per leg: on completion with io_uring (with skip: the send counted when
  * queued is taken back), at once with sendto. */
@@ -2582,6 +2744,8 @@ main(void)
 	CU_add_test(s, "io: a tick's sends queued, one submit, all delivered in order",
 	    test_io_batch_order);
 	CU_add_test(s, "io: send errors counted (io_uring and sendto)", test_io_errors);
+	CU_add_test(s, "io: connected sends, the peer's packets and others' both received",
+	    test_leg_connected);
 	CU_add_test(s, "io: sends complete silently, slots free after each submission",
 	            test_io_skip_slots);
 	CU_add_test(s, "io: io = syscalls sends at once without a ring", test_io_syscalls);
