@@ -2020,13 +2020,9 @@ test_leg_connected(void)
 
 		CU_ASSERT_EQUAL(sendto(c, pkt, n, 0, &leg_addr.u.sa, leg_addr.len), (ssize_t)n);
 	}
-	for (int i = 0; i < 500; i++) {
-		event_base_loop(base, EVLOOP_NONBLOCK);
-		rtp_leg_stats(leg, &st);
-		if (st.rx_rejected >= 5)
-			break;
-		usleep(2000);
-	}
+	CU_ASSERT_TRUE(spin(base, leg_reached, &(struct leg_wait){.leg = leg, .sink = &sink,
+	    .rejected = 5}, 1000));
+	rtp_leg_stats(leg, &st);
 	CU_ASSERT_EQUAL(st.rx_rejected, 5);
 	CU_ASSERT_EQUAL(sink.n, 5);
 
