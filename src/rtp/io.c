@@ -27,13 +27,24 @@
  * kernel without multishot receives (before 6.0) makes the legs fall back
  * to epoll and recvmmsg (rtp_leg_rx_fallback).
  *
- * The kernel completes the receives in the loop's thread when it next
- * enters or leaves a system call (IORING_SETUP_COOP_TASKRUN: no
- * interrupt per packet). IORING_SETUP_DEFER_TASKRUN, which waits for the
- * loop's own io_uring_enter, was measured worse: recent kernels run only
- * part of that deferred work per enter and signal the eventfd again only
- * for new work, so packets waited for the next one (late in the jitter
- * buffer at 1000 calls).
+ * The kernel completes the receives in the loop's thread only when the
+ * loop asks (IORING_SETUP_DEFER_TASKRUN, 6.1): an arriving datagram wakes
+ * nobody. The eventfd is signalled when work appears where there was none;
+ * that wakeup switches it off for RTP_IO_HOLD_US, during which the span
+ * clocks' drains (one before each tick's frames) take in, or the hold
+ * timer when no tick came (rtp_io_on_efd). The kernel runs a bounded
+ * batch of that work per io_uring_enter and flags what it left, so a take
+ * in enters again while it does (rtp_io_take_in). Each datagram carries
+ * the kernel's receive timestamp, the time the jitter buffer judges it by
+ * (rtp_io_arrival). Where deferred work is refused (before 6.1) the kernel
+ * runs it when the thread next enters or leaves a system call
+ * (IORING_SETUP_COOP_TASKRUN), waking it for every datagram.
+ *
+ * Sends name their socket by its place in the ring's table of registered
+ * files where it has one (the receive's socket, registered when the
+ * receive starts): no file reference is taken and dropped per send. The
+ * place is emptied when the receive stops, after the next submit, so
+ * that the table does not hold the socket open.
  *
  * One thread: the ring, its slots and its events belong to the loop that
  * created them. Legs hold a reference; the last one tears the ring down. */
@@ -44,6 +55,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,11 +72,18 @@
 #define RTP_IO_EXIT_WAIT_MS 200 /* teardown: how long to wait for late completions */
 #define RTP_IO_RX_BUFS 2048     /* provided receive buffers, a power of two */
 #define RTP_IO_CQ_ENTRIES 8192  /* room for every buffer's completion and the sends' */
-#define RTP_IO_RX_BUF 2048      /* bytes each: io_uring_recvmsg_out, address, datagram */
+#define RTP_IO_RX_BUF 2048      /* bytes each: io_uring_recvmsg_out, address, timestamp, datagram */
 #define RTP_IO_RX_BGID 1        /* their buffer group */
 #define RTP_IO_RX_FAILS 8       /* receives ended by errors in a row before epoll */
+#define RTP_IO_FILES 16384      /* registered sockets, at most (two per leg) */
 #define RTP_IO_TAG_RX 1u        /* user_data bit: a receive (else a send slot) */
-#define RTP_IO_DRAIN_US 500     /* rtp_io_drain: at most this often */
+#define RTP_IO_DRAIN_US 200     /* rtp_io_drain: at most this often (under a phase of the sim clocks) */
+#define RTP_IO_HOLD_US 1000     /* deferred work: how long a datagram may wait unseen (the
+                                 * loop's timers run on a coarse clock: a few ms at most) */
+#define RTP_IO_STAMP_MAX_US 1000000 /* an arrival time further back is not believed */
+#define RTP_IO_RUN_MAX 64       /* io_uring_enter calls to run the work held for us, at most */
+#define RTP_IO_RUN_BATCH 16     /* completions under which one enter ran it all (the kernel's
+                                 * batch is 20 items of work, each one or more) */
 
 /* A leg's multishot receive. Owned by the ring: the kernel may still
  * complete it after the leg is gone (leg NULL), and it is freed with its
@@ -72,6 +91,7 @@
 struct rtp_io_rx {
 	struct rtp_leg *leg;            /* not owned; NULL once the leg let go */
 	int fd;                         /* not owned */
+	int fixed;                      /* fd's place in the ring's file table; -1 none */
 	bool armed;                     /* a receive is in the ring */
 	bool rearm;                     /* on the ring's re-arm list */
 	unsigned int fails;             /* ends with an error in a row */
@@ -106,6 +126,9 @@ struct rtp_io {
 	int efd;                        /* owned: eventfd, signalled on completions */
 	bool efd_edge;                  /* watched edge-triggered, never read */
 	struct event *ev_efd;           /* owned */
+	bool defer;                     /* IORING_SETUP_DEFER_TASKRUN: arrivals wait for us */
+	bool efd_off;                   /* its signal is off: drains and ev_hold take in */
+	struct event *ev_hold;          /* owned: the latest a datagram is taken in */
 	struct event *ev_flush;         /* owned: deferred submit */
 	bool flush_pending;
 	unsigned int refs;
@@ -131,6 +154,13 @@ struct rtp_io {
 	struct rtp_io_rx *rx_rearm;
 	bool reaping;
 	uint64_t drained_us;            /* the last rtp_io_drain */
+
+	/* registered files: the sockets sends name by their place in the
+	 * ring's table (no file reference taken and dropped per send) */
+	unsigned int nfiles;            /* places in the table; 0: none */
+	int *file_next;                 /* owned: per place, the next of its list; -1 end */
+	int file_free;                  /* list of places unused */
+	int file_gone;                  /* list of places to empty after the next submit */
 };
 
 /* One ring per process: the daemon has one loop. A leg of another loop
@@ -143,6 +173,7 @@ static bool rtp_io_no_skip;             /* rtp_io_set_skip_success(false) */
 
 static void rtp_io_on_flush(evutil_socket_t fd, short what, void *arg);
 static void rtp_io_on_efd(evutil_socket_t fd, short what, void *arg);
+static void rtp_io_on_hold(evutil_socket_t fd, short what, void *arg);
 static void rtp_io_schedule(struct rtp_io *io);
 
 /* After io_uring_queue_exit: nothing of the kernel's uses them now. */
@@ -168,6 +199,8 @@ rtp_io_ring_init(struct io_uring *ring, unsigned int *features)
 {
 	/* Newest flags first; each is only an optimisation. */
 	static const unsigned int flags[] = {
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+		    IORING_SETUP_SINGLE_ISSUER,
 		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
 		    IORING_SETUP_SINGLE_ISSUER,
 		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER,
@@ -230,8 +263,84 @@ rtp_io_rx_setup(struct rtp_io *io)
 		io_uring_buf_ring_add(io->br, io->rx_bufs + (size_t)i * RTP_IO_RX_BUF,
 		                      RTP_IO_RX_BUF, (unsigned short)i, mask, (int)i);
 	io_uring_buf_ring_advance(io->br, (int)io->rx_nbufs);
-	io->rx_msg.msg_namelen = sizeof(struct sockaddr_in6);
+	/* room for either address, rounded so that the control messages
+	 * after it are aligned */
+	io->rx_msg.msg_namelen = (sizeof(struct sockaddr_in6) + 7) & ~(size_t)7;
+	io->rx_msg.msg_controllen = CMSG_SPACE(sizeof(struct timespec));
 	io->rx_ok = true;
+}
+
+/* The table of registered files, as large as the process may open (at
+ * most RTP_IO_FILES); without it (a kernel before 5.19 or a refusal),
+ * sends name their socket by descriptor. */
+static void
+rtp_io_files_setup(struct rtp_io *io)
+{
+	struct rlimit rl;
+	unsigned int n = RTP_IO_FILES;
+	int error;
+
+	io->file_free = io->file_gone = -1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
+		n = (unsigned int)rl.rlim_cur;
+	if (n < 16 || (io->file_next = malloc(n * sizeof(*io->file_next))) == NULL)
+		return;
+	if ((error = io_uring_register_files_sparse(&io->ring, n)) != 0) {
+		log_msg(LOG_LEVEL_INFO, "rtp: io_uring without registered files (%s)", strerror(-error));
+		free(io->file_next);
+		io->file_next = NULL;
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		io->file_next[i] = i + 1 < n ? (int)i + 1 : -1;
+	io->file_free = 0;
+	io->nfiles = n;
+}
+
+/* Put fd in a free place of the table: its index, or -1 (table full or
+ * the update refused: sends then name fd itself). */
+static int
+rtp_io_file_add(struct rtp_io *io, int fd)
+{
+	int i = io->file_free;
+
+	if (i < 0)
+		return -1;
+	if (io_uring_register_files_update(&io->ring, (unsigned int)i, &fd, 1) != 1)
+		return -1;
+	io->file_free = io->file_next[i];
+	io->stats.files++;
+	return i;
+}
+
+/* The table holds its socket open: empty the place (after the next
+ * submit, so that sends queued before still find it) and reuse it. */
+static void
+rtp_io_file_drop(struct rtp_io *io, struct rtp_io_rx *rx)
+{
+	if (rx->fixed < 0)
+		return;
+	io->file_next[rx->fixed] = io->file_gone;
+	io->file_gone = rx->fixed;
+	rx->fixed = -1;
+}
+
+static void
+rtp_io_files_release(struct rtp_io *io)
+{
+	int i, none = -1;
+
+	while ((i = io->file_gone) >= 0) {
+		io->file_gone = io->file_next[i];
+		if (io_uring_register_files_update(&io->ring, (unsigned int)i, &none, 1) != 1) {
+			/* the place keeps its socket: never reused */
+			log_msg(LOG_LEVEL_WARN, "rtp: io_uring file table: place %d not emptied", i);
+			continue;
+		}
+		io->file_next[i] = io->file_free;
+		io->file_free = i;
+		io->stats.files--;
+	}
 }
 
 static int
@@ -250,6 +359,7 @@ rtp_io_create(struct event_base *base, struct rtp_io **out)
 		return error;
 	}
 	io->skip = (features & IORING_FEAT_CQE_SKIP) != 0 && !rtp_io_no_skip;
+	io->defer = (io->ring.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
 	if ((io->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		error = errno;
 		goto fail;
@@ -258,6 +368,7 @@ rtp_io_create(struct event_base *base, struct rtp_io **out)
 	if ((error = -io_uring_register_eventfd(&io->ring, io->efd)) != 0)
 		goto fail;
 	rtp_io_rx_setup(io);
+	rtp_io_files_setup(io);
 	/* Edge-triggered where the loop can (epoll): every signal is a new
 	 * edge, so the counter need not be read (one system call less per
 	 * wakeup); else level-triggered and read. */
@@ -265,7 +376,9 @@ rtp_io_create(struct event_base *base, struct rtp_io **out)
 	io->ev_efd = event_new(base, io->efd, EV_READ | EV_PERSIST | (io->efd_edge ? EV_ET : 0),
 	                       rtp_io_on_efd, io);
 	io->ev_flush = event_new(base, -1, 0, rtp_io_on_flush, io);
-	if (io->ev_efd == NULL || io->ev_flush == NULL || event_add(io->ev_efd, NULL) != 0) {
+	io->ev_hold = evtimer_new(base, rtp_io_on_hold, io);
+	if (io->ev_efd == NULL || io->ev_flush == NULL || io->ev_hold == NULL ||
+	    event_add(io->ev_efd, NULL) != 0) {
 		error = ENOMEM;
 		goto fail;
 	}
@@ -275,12 +388,15 @@ rtp_io_create(struct event_base *base, struct rtp_io **out)
 fail:
 	if (io->ev_efd)
 		event_free(io->ev_efd);
+	if (io->ev_hold)
+		event_free(io->ev_hold);
 	if (io->ev_flush)
 		event_free(io->ev_flush);
 	if (io->efd != -1)
 		close(io->efd);
 	io_uring_queue_exit(&io->ring);
 	rtp_io_rx_teardown(io);
+	free(io->file_next);
 	free(io);
 	return error;
 }
@@ -325,11 +441,52 @@ rtp_io_rx_unlink(struct rtp_io *io, struct rtp_io_rx *rx)
 	free(rx);
 }
 
+/* The clock of one reap: CLOCK_MONOTONIC (the time base of packets) and
+ * the offset of CLOCK_REALTIME from it (the kernel's receive timestamps),
+ * read when the first datagram needs them. */
+struct rtp_io_clock {
+	uint64_t mono_us;               /* 0: not read yet */
+	int64_t real_minus_mono_us;
+};
+
+/* When the datagram arrived: the kernel's timestamp of it (SO_TIMESTAMPNS,
+ * taken when it reached the socket's host), on the monotonic clock. A
+ * datagram taken in at a tick's drain or at the hold timer may have waited
+ * for up to RTP_IO_HOLD_US; the jitter buffer judges it by when it came.
+ * Without a timestamp, or with one the clock step of a wall-clock change
+ * put in the future or more than a second back: now. */
+static uint64_t
+rtp_io_arrival(struct io_uring_recvmsg_out *o, struct msghdr *msg, struct rtp_io_clock *clk)
+{
+	struct cmsghdr *c;
+	struct timespec ts, rt;
+	int64_t t;
+
+	if (clk->mono_us == 0) {
+		clk->mono_us = rtp_clock_us();
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clk->real_minus_mono_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000 -
+		    (int64_t)clk->mono_us;
+	}
+	for (c = io_uring_recvmsg_cmsg_firsthdr(o, msg); c != NULL;
+	     c = io_uring_recvmsg_cmsg_nexthdr(o, msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS ||
+		    c->cmsg_len < CMSG_LEN(sizeof(ts)))
+			continue;
+		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		t = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - clk->real_minus_mono_us;
+		if (t <= (int64_t)clk->mono_us && t + RTP_IO_STAMP_MAX_US >= (int64_t)clk->mono_us)
+			return (uint64_t)t;
+		break;
+	}
+	return clk->mono_us;
+}
+
 /* A completion of a receive: a datagram in a provided buffer (handed to
  * the leg, the buffer given back), and/or the end of the receive. */
 static void
 rtp_io_rx_done(struct rtp_io *io, struct rtp_io_rx *rx, int res, unsigned int flags,
-               uint64_t *now_us)
+               struct rtp_io_clock *clk)
 {
 	if (flags & IORING_CQE_F_BUFFER) {
 		unsigned int bid = flags >> IORING_CQE_BUFFER_SHIFT;
@@ -344,12 +501,11 @@ rtp_io_rx_done(struct rtp_io *io, struct rtp_io_rx *rx, int res, unsigned int fl
 			memset(&src, 0, sizeof(src));
 			memcpy(&src.u, io_uring_recvmsg_name(o), nl);
 			src.len = (socklen_t)nl;
-			if (*now_us == 0)
-				*now_us = rtp_clock_us();
 			rx->fails = 0;
 			io->stats.rx_packets++;
 			rtp_leg_rx(rx->leg, io_uring_recvmsg_payload(o, &io->rx_msg),
-			           io_uring_recvmsg_payload_length(o, res, &io->rx_msg), &src, *now_us);
+			           io_uring_recvmsg_payload_length(o, res, &io->rx_msg), &src,
+			           rtp_io_arrival(o, &io->rx_msg, clk));
 		}
 		io_uring_buf_ring_add(io->br, buf, RTP_IO_RX_BUF, (unsigned short)bid,
 		                      io_uring_buf_ring_mask(io->rx_nbufs), (int)io->rx_returned++);
@@ -380,6 +536,8 @@ rtp_io_rx_done(struct rtp_io *io, struct rtp_io_rx *rx, int res, unsigned int fl
 			log_msg(LOG_LEVEL_WARN, "rtp: io_uring receive failed %u times (%s): "
 			        "this leg receives with recvmmsg", rx->fails, strerror(-res));
 		}
+		rtp_io_file_drop(io, rx);
+		rtp_io_schedule(io);
 		if (!rx->rearm)
 			rtp_io_rx_unlink(io, rx);
 		else
@@ -440,7 +598,7 @@ static void
 rtp_io_reap(struct rtp_io *io)
 {
 	struct io_uring_cqe *cqe;
-	uint64_t now_us = 0;
+	struct rtp_io_clock clk = { 0, 0 };
 	unsigned int n;
 
 	while ((n = io_uring_cq_ready(&io->ring)) > 0) {
@@ -458,9 +616,10 @@ rtp_io_reap(struct rtp_io *io)
 		if (n > 1)
 			rtp_io_reap_ahead(io, n);
 		io_uring_cq_advance(&io->ring, 1);
+		io->stats.cqes++;
 		if (data & RTP_IO_TAG_RX) {
 			rtp_io_rx_done(io, (struct rtp_io_rx *)(uintptr_t)(data & ~(uint64_t)RTP_IO_TAG_RX),
-			               res, flags, &now_us);
+			               res, flags, &clk);
 		} else if (data != 0) {
 			struct rtp_io_slot *s = (struct rtp_io_slot *)(uintptr_t)data;
 
@@ -559,8 +718,13 @@ rtp_io_recv_start(struct rtp_io *io, struct rtp_leg *leg, int fd)
 		return NULL;
 	if ((rx = calloc(1, sizeof(*rx))) == NULL)
 		return NULL;
+	/* the kernel's arrival time with each datagram (rtp_io_arrival);
+	 * without it, the time it is taken in */
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 }, sizeof(int)) == -1)
+		log_msg(LOG_LEVEL_DEBUG, "rtp: SO_TIMESTAMPNS: %s", strerror(errno));
 	rx->leg = leg;
 	rx->fd = fd;
+	rx->fixed = rtp_io_file_add(io, fd);
 	rx->next = io->rx_all;
 	if (io->rx_all != NULL)
 		io->rx_all->prev = rx;
@@ -579,9 +743,11 @@ rtp_io_recv_stop(struct rtp_io *io, struct rtp_io_rx *rx)
 	struct io_uring_sqe *sqe;
 
 	rx->leg = NULL;
+	rtp_io_file_drop(io, rx);
 	if (!rx->armed) {
 		if (!rx->rearm)
 			rtp_io_rx_unlink(io, rx);
+		rtp_io_flush(io);       /* the table lets go of the socket */
 		return;                 /* else freed when the re-arm list is run */
 	}
 	/* The ring holds the socket until the receive is cancelled: cancel
@@ -596,8 +762,13 @@ rtp_io_recv_stop(struct rtp_io *io, struct rtp_io_rx *rx)
 	rtp_io_flush(io);
 	/* the kernel lets go of the socket when the cancellation's task work
 	 * has run (here, at the latest); the completions it posts are reaped
-	 * by the loop (eventfd) */
-	io_uring_get_events(&io->ring);
+	 * by the loop */
+	for (int i = 0; i < RTP_IO_RUN_MAX; i++) {
+		io_uring_get_events(&io->ring);
+		if (!(io->ring.flags & IORING_SETUP_TASKRUN_FLAG) ||
+		    !(IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN))
+			break;
+	}
 }
 
 /* Skip mode, after a whole submission and its reap: every send of it is
@@ -651,6 +822,8 @@ rtp_io_flush(struct rtp_io *io)
 	rtp_io_reap(io);
 	if (io->queued == 0 && io->sent.n > 0)
 		rtp_io_release_sent(io);
+	if (io->file_gone >= 0 && io->queued == 0)
+		rtp_io_files_release(io);
 }
 
 static void
@@ -664,9 +837,60 @@ rtp_io_on_flush(evutil_socket_t fd, short what, void *arg)
 	rtp_io_flush(io);
 }
 
-/* Take in what has arrived, now: the kernel's work for this thread run
- * (when it flags any), completions reaped. At most once per
- * RTP_IO_DRAIN_US: the calls of one tick share one drain. */
+/* Have the kernel run the work it holds for this thread (the receives'
+ * completions), then reap. With DEFER_TASKRUN it runs that work only in
+ * our io_uring_enter, a bounded number of items each time, and flags what
+ * it left (IORING_SQ_TASKRUN): enter again while it does, bounded. Without
+ * the flag (an old kernel) one enter, which cannot say more. */
+static void
+rtp_io_take_in(struct rtp_io *io)
+{
+	if (!(io->ring.flags & IORING_SETUP_TASKRUN_FLAG)) {
+		io_uring_get_events(&io->ring);
+		rtp_io_reap(io);
+		return;
+	}
+	rtp_io_reap(io);
+	for (int i = 0; i < RTP_IO_RUN_MAX &&
+	     (IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN); i++) {
+		unsigned long before = io->stats.cqes;
+
+		io_uring_get_events(&io->ring);
+		rtp_io_reap(io);
+		/* fewer than the kernel's batch: it ran all it held, and the
+		 * flag is of datagrams that came since (the next drain's) */
+		if (io->stats.cqes - before < RTP_IO_RUN_BATCH)
+			break;
+	}
+	/* completions the full queue kept aside (bounded: each round frees
+	 * the queue) */
+	for (int i = 0; i < 4 && io_uring_cq_has_overflow(&io->ring); i++) {
+		io_uring_get_events(&io->ring);
+		rtp_io_reap(io);
+	}
+}
+
+/* After a take in: while the eventfd is off, the hold timer starts over
+ * (the ticks take in, nothing wakes the loop in between); receives to arm
+ * again and sends queued by the callbacks go to the kernel now, or with
+ * the loop's flush at the end of this iteration. */
+static void
+rtp_io_took_in(struct rtp_io *io, bool now)
+{
+	static const struct timeval hold = { 0, RTP_IO_HOLD_US };
+
+	if (io->efd_off)
+		event_add(io->ev_hold, &hold);
+	if (io->rx_rearm == NULL && io->queued == 0)
+		return;
+	if (now)
+		rtp_io_flush(io);
+	else
+		rtp_io_schedule(io);
+}
+
+/* Take in what has arrived, now. At most once per RTP_IO_DRAIN_US: the
+ * calls of one tick share one drain. */
 void
 rtp_io_drain(struct rtp_io *io, uint64_t now_us)
 {
@@ -674,15 +898,19 @@ rtp_io_drain(struct rtp_io *io, uint64_t now_us)
 		return;
 	io->drained_us = now_us;
 	io->stats.drains++;
-	if (!(io->ring.flags & IORING_SETUP_TASKRUN_FLAG) ||
-	    (IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN))
-		io_uring_get_events(&io->ring);
-	rtp_io_reap(io);
+	rtp_io_take_in(io);
+	rtp_io_took_in(io, false);
 }
 
-/* Completions wait: first clear the eventfd where it is level-triggered
- * (a completion after this point signals again), then have the kernel
- * run what it still holds for this thread, then reap. */
+/* Work for this thread waits: first clear the eventfd where it is
+ * level-triggered (a signal after this point is seen), then take in.
+ *
+ * With DEFER_TASKRUN, the kernel wakes nobody for an arriving datagram;
+ * it signals the eventfd when the first one finds no work waiting. Here
+ * that signal is then switched off for RTP_IO_HOLD_US: the span clocks'
+ * drains, each before its calls' frames, take in meanwhile, and the hold
+ * timer when no tick came, so a datagram waits unseen for less than that
+ * and the loop wakes once per tick instead of once per few packets. */
 static void
 rtp_io_on_efd(evutil_socket_t fd, short what, void *arg)
 {
@@ -693,21 +921,33 @@ rtp_io_on_efd(evutil_socket_t fd, short what, void *arg)
 	if (!io->efd_edge && read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
 		log_msg(LOG_LEVEL_WARN, "rtp: io_uring eventfd: %s", strerror(errno));
 	io->stats.wakeups++;
-	/* The completions that woke us are posted already (the kernel ran
-	 * their work on the way out of epoll_wait); enter only when it says
-	 * more work waits for this thread, or cannot say. */
-	if (!(io->ring.flags & IORING_SETUP_TASKRUN_FLAG) ||
-	    (IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN))
-		io_uring_get_events(&io->ring);
-	rtp_io_reap(io);
-	/* completions the full queue kept aside (bounded: each round frees
-	 * the queue) */
-	for (int i = 0; i < 4 && io_uring_cq_has_overflow(&io->ring); i++) {
-		io_uring_get_events(&io->ring);
-		rtp_io_reap(io);
+	if (io->defer && !io->efd_off) {
+		io_uring_cq_eventfd_toggle(&io->ring, false);
+		io->efd_off = true;
 	}
-	if (io->rx_rearm != NULL || io->queued > 0)
-		rtp_io_flush(io);
+	rtp_io_take_in(io);
+	rtp_io_took_in(io, true);
+}
+
+/* No drain for RTP_IO_HOLD_US: take in, and let the eventfd wake the loop
+ * again. Work the kernel queued while it was off signalled nothing: look
+ * once more after switching it on (a full barrier between the two). */
+static void
+rtp_io_on_hold(evutil_socket_t fd, short what, void *arg)
+{
+	struct rtp_io *io = arg;
+
+	(void)fd;
+	(void)what;
+	io->stats.holds++;
+	rtp_io_take_in(io);
+	io_uring_cq_eventfd_toggle(&io->ring, true);
+	io->efd_off = false;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if ((IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN) ||
+	    io_uring_cq_ready(&io->ring) > 0)
+		rtp_io_take_in(io);
+	rtp_io_took_in(io, true);
 }
 
 static struct rtp_io_slot *
@@ -734,9 +974,11 @@ rtp_io_slot_get(struct rtp_io *io)
 }
 
 int
-rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *dst,
-            const uint8_t *pkt, size_t len)
+rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, const struct rtp_io_rx *rx, int fd,
+            const struct addr *dst, const uint8_t *pkt, size_t len)
 {
+	unsigned char sqe_flags = 0;
+
 	struct io_uring_sqe *sqe;
 	struct rtp_io_slot *s;
 
@@ -754,6 +996,11 @@ rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *d
 	memcpy(s->pkt, pkt, len);
 	s->iov.iov_base = s->pkt;
 	s->iov.iov_len = len;
+	if (rx != NULL && rx->fixed >= 0) {
+		fd = rx->fixed;
+		sqe_flags = IOSQE_FIXED_FILE;
+		io->stats.tx_fixed++;
+	}
 	if (dst == NULL) {
 		io_uring_prep_send(sqe, fd, s->pkt, len, MSG_DONTWAIT);
 	} else {
@@ -766,6 +1013,7 @@ rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *d
 		io_uring_prep_sendmsg(sqe, fd, &s->msg, MSG_DONTWAIT);
 	}
 	io_uring_sqe_set_data(sqe, s);
+	sqe->flags |= sqe_flags;
 	if (io->skip) {
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 		s->next = NULL;
@@ -813,6 +1061,9 @@ rtp_io_add_stats(struct rtp_io_stats *to, const struct rtp_io_stats *from)
 	to->rx_nobufs += from->rx_nobufs;
 	to->wakeups += from->wakeups;
 	to->drains += from->drains;
+	to->holds += from->holds;
+	to->cqes += from->cqes;
+	to->tx_fixed += from->tx_fixed;
 }
 
 void
@@ -840,8 +1091,10 @@ rtp_io_put(struct rtp_io *io)
 	rtp_io_add_stats(&rtp_io_totals, &io->stats);
 	event_free(io->ev_efd);
 	event_free(io->ev_flush);
+	event_free(io->ev_hold);
 	io_uring_queue_exit(&io->ring);
 	rtp_io_rx_teardown(io);
+	free(io->file_next);
 	close(io->efd);
 	if (!leak)
 		for (unsigned int c = 0; c < io->n_chunks; c++)
@@ -860,6 +1113,8 @@ rtp_io_get_stats(struct rtp_io_stats *out)
 		out->active = true;
 		out->rx_active = rtp_io_the->rx_ok && !rtp_io_the->rx_unsupported;
 		out->skip_success = rtp_io_the->skip;
+		out->defer = rtp_io_the->defer;
+		out->files = rtp_io_the->stats.files;
 	}
 }
 

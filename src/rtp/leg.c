@@ -1038,8 +1038,8 @@ rtp_leg_write(struct rtp_leg *leg, const struct addr *dst, int pt, bool marker, 
 	 * back when its completion says so (rtp_leg_io_done). */
 	if (leg->io != NULL &&
 	    ((rtp_leg_connect(leg, dst, now) &&
-	      rtp_io_send(leg->io, leg, leg->cfd, NULL, pkt, RTP_HDR_LEN + len) == 0) ||
-	     rtp_io_send(leg->io, leg, leg->fd, dst, pkt, RTP_HDR_LEN + len) == 0)) {
+	      rtp_io_send(leg->io, leg, leg->io_crx, leg->cfd, NULL, pkt, RTP_HDR_LEN + len) == 0) ||
+	     rtp_io_send(leg->io, leg, leg->io_rx, leg->fd, dst, pkt, RTP_HDR_LEN + len) == 0)) {
 		if (!rtp_io_skips_success(leg->io))
 			leg->io_pending++;      /* every send completes */
 	} else if (sendto(leg->fd, pkt, RTP_HDR_LEN + len, 0, &dst->u.sa, dst->len) == -1) {

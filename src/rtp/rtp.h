@@ -319,6 +319,7 @@ void rtp_leg_drain(struct rtp_leg *leg, uint64_t now_us);
  * on the loop. */
 #define RTP_IO_MAX_PKT 512          /* larger datagrams are sent with sendto */
 struct rtp_io;
+struct rtp_io_rx;
 struct rtp_io_stats {
 	unsigned long submits;      /* io_uring_enter calls that submitted */
 	unsigned long queued;       /* datagrams queued */
@@ -330,9 +331,14 @@ struct rtp_io_stats {
 	unsigned long rx_nobufs;    /* receives ended because every buffer was in use */
 	unsigned long wakeups;      /* times the ring's eventfd woke the loop */
 	unsigned long drains;       /* rtp_io_drain calls that looked */
+	unsigned long holds;        /* times the hold timer took in (no drain came) */
+	unsigned long cqes;         /* completions reaped */
+	unsigned long tx_fixed;     /* datagrams sent naming a registered socket */
+	unsigned long files;        /* sockets in the ring's file table now (not a total) */
 	bool active;                /* a ring exists now */
 	bool rx_active;             /* and it receives too */
 	bool skip_success;          /* and its sends complete only when they fail */
+	bool defer;                 /* and arrivals wait for the loop (DEFER_TASKRUN) */
 };
 /* A reference on the loop's ring for mode (enum cfg_rtp_io); NULL means
  * send with sendto (mode syscalls, io_uring unavailable: logged once, or
@@ -342,11 +348,12 @@ struct rtp_io *rtp_io_get(struct event_base *base, int mode);
  * in flight and frees the ring. NULL allowed. */
 void rtp_io_put(struct rtp_io *io);
 /* Queue one datagram on fd to dst (NULL: fd is connected to where it
- * goes); a failure is reported to leg when it completes (rtp_leg_io_done;
+ * goes); rx, fd's receive in the ring or NULL, names fd by its place in
+ * the ring's file table where it has one; a failure is reported to leg when it completes (rtp_leg_io_done;
  * where not rtp_io_skips_success, every completion is). 0, or EMSGSIZE (larger than RTP_IO_MAX_PKT) / ENOBUFS:
  * send it yourself. */
-int rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, int fd, const struct addr *dst,
-                const uint8_t *pkt, size_t len);
+int rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, const struct rtp_io_rx *rx, int fd,
+                const struct addr *dst, const uint8_t *pkt, size_t len);
 /* Submit what is queued and reap what completed. NULL allowed. */
 void rtp_io_flush(struct rtp_io *io);
 /* The leg is going away: its datagrams in flight are no longer counted. */
@@ -365,12 +372,11 @@ void rtp_io_set_skip_success(bool on);
 void rtp_io_set_rx_buffers(unsigned int n);
 /* Receive the leg's datagrams on fd through the ring (a multishot
  * receive); NULL: receive them yourself (no ring, or the kernel cannot). */
-struct rtp_io_rx;
 struct rtp_io_rx *rtp_io_recv_start(struct rtp_io *io, struct rtp_leg *leg, int fd);
 /* The leg is going away: its receive is cancelled (before it closes fd). */
 void rtp_io_recv_stop(struct rtp_io *io, struct rtp_io_rx *rx);
 /* Hand over what the ring has received by now (now_us: CLOCK_MONOTONIC),
- * at most every 0.5 ms. NULL allowed. */
+ * at most every 0.2 ms. NULL allowed. */
 void rtp_io_drain(struct rtp_io *io, uint64_t now_us);
 /* io.c -> leg.c: a queued datagram of len bytes completed with res (bytes
  * sent, or -errno: the leg takes back the send it counted). */

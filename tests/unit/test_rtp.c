@@ -1327,6 +1327,22 @@ leg_reached(const void *arg)
 	    w->sink->n >= w->media && w->sink->timeouts >= w->timeouts;
 }
 
+struct probation_wait {
+	const struct rtp_leg *leg;
+	const struct addr *src;
+	uint32_t ssrc;
+	uint16_t seq;
+};
+
+/* Is the leg's latch holding src's packets up to seq on probation? */
+static bool
+probation_reached(const void *arg)
+{
+	const struct probation_wait *w = arg;
+
+	return rtp_latch_on_probation(rtp_leg_latch(w->leg), w->src, w->ssrc, w->seq);
+}
+
 /* A strict probation's worth of packets (4, SSRC 0x600d, consecutive) with
  * payload from fd to the leg; true once the leg delivered them (and counted
  * at least `rejected` refused packets). */
@@ -2003,6 +2019,11 @@ test_leg_connected(void)
 	CU_ASSERT_EQUAL(st.connects, 1);
 	CU_ASSERT_TRUE(st.tx_connected);
 	CU_ASSERT_EQUAL(st.tx_packets, 5);
+	/* both sockets are in the ring's file table, and the sends named
+	 * theirs by its place there */
+	rtp_io_get_stats(&after);
+	CU_ASSERT_EQUAL(after.files, 2);
+	CU_ASSERT(after.tx_fixed >= 5);
 
 	/* what the peer sends arrives on the connected socket: delivered */
 	for (int i = 0; i < 5; i++) {
@@ -2100,7 +2121,18 @@ test_leg_connected(void)
 	close(a);
 	close(b);
 	close(c);
+	rtp_io_get_stats(&after);
+	CU_ASSERT_EQUAL(after.files, 4);
+	/* a freed leg's places are emptied at once: its port is free (the
+	 * table would hold its sockets open) and the places reused */
+	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg));
 	rtp_leg_free(leg);
+	rtp_io_get_stats(&after);
+	CU_ASSERT_EQUAL(after.files, 2);
+	a = socket(AF_INET, SOCK_DGRAM, 0);
+	CU_ASSERT_FATAL(a != -1);
+	CU_ASSERT_EQUAL(bind(a, &leg_addr.u.sa, leg_addr.len), 0);
+	close(a);
 	rtp_leg_free(leg2);
 	event_base_free(base);
 }
@@ -2255,8 +2287,8 @@ test_leg_strict_rebind_hold(void)
 		snprintf(pay, sizeof(pay), "s%03u", s);
 		n = rtp_pkt(pkt, 0, s, 160u * s, 0xabc, pay);
 		sendto(b, pkt, n, 0, &leg_addr.u.sa, leg_addr.len);
-		spin(base, NULL, NULL, 5);
-		CU_ASSERT_TRUE(rtp_latch_on_probation(rtp_leg_latch(leg), &b_addr, 0xabc, s));
+		CU_ASSERT_TRUE(spin(base, probation_reached, &(struct probation_wait){
+		    .leg = leg, .src = &b_addr, .ssrc = 0xabc, .seq = s}, 1000));
 	}
 	CU_ASSERT_EQUAL(sink.n, 10);            /* held, not delivered yet */
 	for (uint16_t s = 14; s <= 20; s++) {
@@ -2558,35 +2590,52 @@ test_io_rx_ahead(void)
 	event_base_free(base);
 }
 
+/* A leg receiving through the ring (on-change, so that any source is
+ * taken), its receive already with the kernel, and a peer socket on
+ * 127.0.0.2 to send to it from. */
+static struct rtp_leg *
+io_rx_leg(struct event_base *base, const char *name, struct burst_sink *sink, int *peer,
+          struct addr *leg_addr)
+{
+	static const struct rtp_leg_cbs cbs = {.media = on_burst_media, .timeout = NULL};
+	struct cfg_rtp cfg;
+	struct rtp_leg *leg;
+	struct addr b_addr;
+
+	leg_cfg(&cfg, CFG_LATCH_ON_CHANGE);
+	cfg.io = CFG_RTP_IO_URING;
+	memset(sink, 0, sizeof(*sink));
+	if ((leg = rtp_leg_new(base, &cfg, name, &cbs, sink)) == NULL)
+		return NULL;
+	/* the receive goes to the kernel with the loop's first flush, as in
+	 * the daemon long before a call's first tick */
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	addr_from_ip(leg_addr, "127.0.0.1", rtp_leg_port(leg));
+	if ((*peer = udp_socket("127.0.0.2", &b_addr)) == -1) {
+		rtp_leg_free(leg);
+		return NULL;
+	}
+	return leg;
+}
+
 /* rtp_leg_drain (a span's tick, before it takes a frame out of the
  * buffers) hands over what the ring has received without the loop, and
- * looks at most every 0.5 ms. */
+ * looks at most every 0.2 ms. */
 static void
 test_io_rx_drain(void)
 {
 	struct event_base *base = event_base_new();
-	struct rtp_leg_cbs cbs = {.media = on_burst_media, .timeout = NULL};
 	struct burst_sink sink;
 	struct rtp_io_stats before, after;
-	struct cfg_rtp cfg;
 	struct rtp_leg *leg;
-	struct addr b_addr, leg_addr;
+	struct addr leg_addr;
 	uint8_t pkt[172];
 	uint64_t now;
 	int b;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
-	leg_cfg(&cfg, CFG_LATCH_ON_CHANGE);
-	cfg.io = CFG_RTP_IO_URING;
-	memset(&sink, 0, sizeof(sink));
-	leg = rtp_leg_new(base, &cfg, "io-drain", &cbs, &sink);
+	leg = io_rx_leg(base, "io-drain", &sink, &b, &leg_addr);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
-	/* the receive goes to the kernel with the loop's first flush, as in
-	 * the daemon long before a call's first tick */
-	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-	addr_from_ip(&leg_addr, "127.0.0.1", rtp_leg_port(leg));
-	b = udp_socket("127.0.0.2", &b_addr);
-	CU_ASSERT_FATAL(b != -1);
 	memset(pkt, 0xd5, sizeof(pkt));
 	mkpkt(pkt, 2, 0, 0, 0, 0, 8);
 	rtp_io_get_stats(&before);
@@ -2598,20 +2647,125 @@ test_io_rx_drain(void)
 		now = mono_us();
 		rtp_leg_drain(leg, now);        /* no loop iteration */
 		CU_ASSERT_EQUAL(sink.n, (unsigned int)i + 1);
-		/* again within 0.5 ms: does not look */
+		/* again within 0.2 ms: does not look */
 		CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &leg_addr.u.sa, leg_addr.len),
 		    (ssize_t)sizeof(pkt));
 		usleep(2000);
 		rtp_leg_drain(leg, now + 100);
 		CU_ASSERT_EQUAL(sink.n, (unsigned int)i + 1);
-		/* the loop takes the duplicate (counted by the sink) */
-		for (int k = 0; k < 10 && sink.n < (unsigned int)i + 2; k++)
+		/* the loop takes the duplicate (counted by the sink): woken by
+		 * it, or the hold timer (the loop's clock: a few ms) */
+		for (int k = 0; k < 100 && sink.n < (unsigned int)i + 2; k++) {
 			event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+			if (sink.n < (unsigned int)i + 2)
+				usleep(1000);
+		}
 		CU_ASSERT_EQUAL(sink.n, (unsigned int)i + 2);
 		sink.n = (unsigned int)i + 1;
 	}
 	rtp_io_get_stats(&after);
 	CU_ASSERT_EQUAL(after.drains - before.drains, 2);
+	close(b);
+	rtp_leg_free(leg);
+	event_base_free(base);
+}
+
+/* A datagram read late (here 30 ms after it came, as one can wait for a
+ * tick's drain or the hold timer) carries the time it arrived: the
+ * kernel's timestamp on the monotonic clock, not the time it was read. */
+static void
+test_io_rx_arrival(void)
+{
+	struct event_base *base = event_base_new();
+	struct burst_sink sink;
+	struct rtp_leg *leg;
+	struct addr leg_addr;
+	uint8_t pkt[172];
+	uint64_t sent, read_at;
+	int b;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	leg = io_rx_leg(base, "io-arrival", &sink, &b, &leg_addr);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	memset(pkt, 0xd5, sizeof(pkt));
+	mkpkt(pkt, 2, 0, 0, 0, 0, 8);
+	sent = mono_us();
+	CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &leg_addr.u.sa, leg_addr.len),
+	    (ssize_t)sizeof(pkt));
+	usleep(30000);
+	read_at = mono_us();
+	rtp_leg_drain(leg, read_at);
+	CU_ASSERT_EQUAL_FATAL(sink.n, 1);
+	CU_ASSERT(sink.first_us >= sent);
+	CU_ASSERT(sink.first_us < sent + 5000);
+	CU_ASSERT(sink.first_us + 25000 <= read_at);
+	close(b);
+	rtp_leg_free(leg);
+	event_base_free(base);
+}
+
+/* Arrivals do not wake the loop: a wakeup by the eventfd switches it off
+ * for the hold time, and while drains (the ticks) come more often than
+ * that, they alone take the datagrams in; with no drain, the hold timer
+ * does within about a millisecond and switches the eventfd on again. */
+static void
+test_io_rx_hold(void)
+{
+	struct event_base *base = event_base_new();
+	struct burst_sink sink;
+	struct rtp_io_stats before, after;
+	struct rtp_leg *leg;
+	struct addr leg_addr;
+	uint8_t pkt[172];
+	unsigned int sent = 0;
+	uint64_t t0;
+	size_t n;
+	int b;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
+	leg = io_rx_leg(base, "io-hold", &sink, &b, &leg_addr);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
+	rtp_io_get_stats(&before);
+	CU_ASSERT_TRUE_FATAL(before.defer);
+
+	/* 200 datagrams, a drain every 0.3 ms, the loop run between them */
+	for (int i = 0; i < 200; i++) {
+		n = rtp_pkt(pkt, 8, (uint16_t)i, 160u * (unsigned int)i, 0xc, "held");
+		if (sendto(b, pkt, n, 0, &leg_addr.u.sa, leg_addr.len) == (ssize_t)n)
+			sent++;
+		usleep(300);
+		rtp_leg_drain(leg, mono_us());
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	}
+	CU_ASSERT_EQUAL(sent, 200);
+	CU_ASSERT_EQUAL(sink.n, sent);
+	rtp_io_get_stats(&after);
+	CU_ASSERT(after.wakeups - before.wakeups <= 2);
+	CU_ASSERT(after.drains - before.drains >= 100);
+	CU_ASSERT_EQUAL(after.holds, before.holds);
+
+	/* no more drains: the hold timer takes the next one in */
+	before = after;
+	n = rtp_pkt(pkt, 8, 200, 160u * 200, 0xc, "held");
+	CU_ASSERT_EQUAL(sendto(b, pkt, n, 0, &leg_addr.u.sa, leg_addr.len), (ssize_t)n);
+	t0 = mono_us();
+	for (int i = 0; i < 50 && sink.n < sent + 1; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CU_ASSERT_EQUAL(sink.n, sent + 1);
+	CU_ASSERT(mono_us() - t0 < 20000);
+	rtp_io_get_stats(&after);
+	CU_ASSERT(after.holds > before.holds);
+	/* and the eventfd is on again: the next datagram wakes the loop */
+	usleep(5000);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	before = after;
+	n = rtp_pkt(pkt, 8, 201, 160u * 201, 0xc, "held");
+	CU_ASSERT_EQUAL(sendto(b, pkt, n, 0, &leg_addr.u.sa, leg_addr.len), (ssize_t)n);
+	for (int i = 0; i < 50 && sink.n < sent + 2; i++)
+		event_base_loop(base, EVLOOP_ONCE);
+	CU_ASSERT_EQUAL(sink.n, sent + 2);
+	rtp_io_get_stats(&after);
+	CU_ASSERT(after.wakeups > before.wakeups);
 	close(b);
 	rtp_leg_free(leg);
 	event_base_free(base);
@@ -2696,8 +2850,11 @@ main(void)
 	            test_io_rx_ring);
 	CU_add_test(s, "io: receives hint the next packets' owners; a leg freed behind is not read",
 	    test_io_rx_ahead);
-	CU_add_test(s, "io: a tick's drain takes what arrived, at most every 0.5 ms",
+	CU_add_test(s, "io: a tick's drain takes what arrived, at most every 0.2 ms",
 	            test_io_rx_drain);
+	CU_add_test(s, "io: a datagram read late carries the time it arrived", test_io_rx_arrival);
+	CU_add_test(s, "io: arrivals wait for the ticks' drains, the hold timer without them",
+	    test_io_rx_hold);
 	CU_add_test(s, "parse: CSRCs and extension", test_parse_csrc_ext);
 	CU_add_test(s, "parse: padding", test_parse_padding);
 	CU_add_test(s, "parse: truncated and wrong version", test_parse_bad);
