@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -149,6 +150,29 @@ write_pidfile(const char *path)
 	return fclose(f) == 0 ? 0 : errno;
 }
 
+/* Each call holds three descriptors (its RTP socket, its RTCP socket and
+ * the connected one it sends from), and the soft limit a service starts
+ * with is often 1024 (systemd's default, kept low for select()): with no
+ * select() here, take the hard limit, so that a busy gateway does not run
+ * out at a few hundred calls. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("cannot raise the limit on open files from %llu", (unsigned long long)was);
+		return;
+	}
+	log_info("open files: soft limit raised from %llu to the hard limit, %llu",
+	    (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -203,6 +227,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	if (pidfile && write_pidfile(pidfile) != 0)
 		log_warn("cannot write pid file %s", pidfile);
 
