@@ -9,7 +9,9 @@
 # of one relayed call; one bridged call's Internet leg receives and sends
 # as many packets as one relayed stream.
 #
-# usage: bench/anchor.sh [N=500] [SECONDS=20] [WARMUP=4]
+# usage: bench/anchor.sh [N=500] [SECONDS=20] [WARMUP=4] [ROUNDS=1]
+#   ROUNDS > 1 runs the three in turn that many times; the figures are the
+#   medians of the rounds, the ratios the medians of each round's ratios.
 #   rtpengine is skipped (with a message, its row null) when it is not
 #   installed (Debian package rtpengine-daemon) or BENCH_NO_RTPENGINE=1.
 . "$(dirname "$0")/lib.sh"
@@ -17,6 +19,7 @@
 N=${1:-500}
 SECS=${2:-20}
 WARM=${3:-4}
+ROUNDS=${4:-1}
 HALF=$(( (N + 1) / 2 ))
 K=20
 NG_PORT=${BENCH_NG_PORT:-$(bench_free_port)}
@@ -35,20 +38,23 @@ run_relay_gen() {        # NAME PID PAIRS
 		> "$W/$1.json" 2> "$W/$1.log" || blog "$1: pbload failed: $(tail -n 3 "$W/$1.log")"
 }
 
-# ---- pstnbridged
-blog "pstnbridged: $N calls"
-bench_config "$N" > "$CONF"
-bench_start_daemon "$(bench_nspans "$N")"
-sleep 1
-bench_pbload --sip "127.0.0.1:$SIP_PORT" --calls "$N" --number "$NUMBER_FMT" \
-	--per-number "$PER_ROUTE" --socks "$K" --setup-timeout $((30 + N / 20)) \
-	--phase "warmup:$WARM" --phase "load:$SECS" \
-	> "$W/pstnbridged.json" 2> "$W/pstnbridged.log" ||
-	bfail "pbload failed: $(tail -n 5 "$W/pstnbridged.log")"
-bench_stop_daemon
-RAWS+=(--raw "pstnbridged=$W/pstnbridged.json")
+# ---- pstnbridged (round $1)
+run_ours() {
+	blog "round $1, pstnbridged: $N calls"
+	bench_config "$N" > "$CONF"
+	bench_start_daemon "$(bench_nspans "$N")"
+	sleep 1
+	bench_pbload --sip "127.0.0.1:$SIP_PORT" --calls "$N" --number "$NUMBER_FMT" \
+		--per-number "$PER_ROUTE" --socks "$K" --setup-timeout $((30 + N / 20)) \
+		--phase "warmup:$WARM" --phase "load:$SECS" \
+		> "$W/pstnbridged-$1.json" 2> "$W/pstnbridged-$1.log" ||
+		bfail "pbload failed: $(tail -n 5 "$W/pstnbridged-$1.log")"
+	bench_stop_daemon
+	RAWS+=(--raw "pstnbridged=$W/pstnbridged-$1.json")
+}
 
-# ---- rtpengine
+# ---- rtpengine (round $1), when installed
+RTPE=0
 RTPE_VERSION=null
 if [ "${BENCH_NO_RTPENGINE:-0}" != 1 ] && command -v rtpengine >/dev/null; then
 	RTPE_VERSION="\"$(rtpengine --version 2>&1 | awk '/Version/ { print $2; exit }')\""
@@ -66,13 +72,16 @@ offer-timeout = 3600
 port-min = $RELAY_MIN
 port-max = $RELAY_MAX
 EOF
-	blog "rtpengine $RTPE_VERSION: $HALF calls ($N streams)"
+	RTPE=1
+fi
+run_rtpengine() {
+	blog "round $1, rtpengine $RTPE_VERSION: $HALF calls ($N streams)"
 	if command -v taskset >/dev/null; then
 		taskset -c "$DCPU" rtpengine --config-file="$W/rtpengine.conf" --config-section=rtpengine \
-			--pidfile="$W/rtpengine.pid" > "$W/rtpengine.log" 2>&1 &
+			--pidfile="$W/rtpengine-$1.pid" > "$W/rtpengine-$1.log" 2>&1 &
 	else
 		rtpengine --config-file="$W/rtpengine.conf" --config-section=rtpengine \
-			--pidfile="$W/rtpengine.pid" > "$W/rtpengine.log" 2>&1 &
+			--pidfile="$W/rtpengine-$1.pid" > "$W/rtpengine-$1.log" 2>&1 &
 	fi
 	RP=$!
 	BENCH_BG+=("$RP")
@@ -84,37 +93,49 @@ EOF
 	if bench_alive "$RP" && bench_pin "$GCPU" python3 "$BENCH_DIR/ngclient.py" --ng "127.0.0.1:$NG_PORT" \
 		setup "$HALF" "$K" "$GEN_BASE" "$W/rtpengine-pairs.txt" "$$" 2>> "$W/ngclient.log"; then
 		sleep 1
-		run_relay_gen rtpengine "$RP" "$W/rtpengine-pairs.txt"
-		RAWS+=(--raw "rtpengine=$W/rtpengine.json")
+		run_relay_gen "rtpengine-$1" "$RP" "$W/rtpengine-pairs.txt"
+		RAWS+=(--raw "rtpengine=$W/rtpengine-$1.json")
 		RTPE_THREADS=$(ls "/proc/$RP/task" 2>/dev/null | wc -l)
 	else
-		blog "rtpengine did not start or refused the calls: $(tail -n 5 "$W/rtpengine.log" "$W/ngclient.log")"
+		blog "rtpengine did not start or refused the calls: $(tail -n 5 "$W/rtpengine-$1.log" "$W/ngclient.log")"
 	fi
 	kill -TERM "$RP" 2>/dev/null
 	bench_wait_dead "$RP" 5 || kill -KILL "$RP" 2>/dev/null
-else
-	blog "rtpengine is not installed (apt-get install rtpengine-daemon) or BENCH_NO_RTPENGINE=1: its row is skipped"
-fi
+}
 
-# ---- the bare relay
-blog "minrelay: $HALF calls ($N streams)"
-bench_pin "$DCPU" "$BENCH_BIN/minrelay" "$HALF" "$K" "$GEN_BASE" "$RELAY_MIN" "$W/minrelay-pairs.txt" \
-	> "$W/minrelay.log" 2>&1 &
-MP=$!
-BENCH_BG+=("$MP")
-for i in $(seq 50); do
-	[ -s "$W/minrelay-pairs.txt" ] && [ "$(wc -l < "$W/minrelay-pairs.txt")" -ge "$HALF" ] && break
-	sleep 0.1
+# ---- the bare relay (round $1)
+run_minrelay() {
+	blog "round $1, minrelay: $HALF calls ($N streams)"
+	bench_pin "$DCPU" "$BENCH_BIN/minrelay" "$HALF" "$K" "$GEN_BASE" "$RELAY_MIN" "$W/minrelay-pairs-$1.txt" \
+		> "$W/minrelay-$1.log" 2>&1 &
+	MP=$!
+	BENCH_BG+=("$MP")
+	for i in $(seq 50); do
+		[ -s "$W/minrelay-pairs-$1.txt" ] && [ "$(wc -l < "$W/minrelay-pairs-$1.txt")" -ge "$HALF" ] && break
+		sleep 0.1
+	done
+	# the relay's own PID (bench_pin may have run it in a subshell)
+	MPID=$(pgrep -P "$MP" -x minrelay || echo "$MP")
+	sleep 0.5
+	run_relay_gen "minrelay-$1" "$MPID" "$W/minrelay-pairs-$1.txt"
+	RAWS+=(--raw "minrelay=$W/minrelay-$1.json")
+	kill -TERM "$MPID" "$MP" 2>/dev/null
+	bench_wait_dead "$MP" 5 || kill -KILL "$MP" 2>/dev/null
+}
+
+# Interleaved rounds: the machine's speed drifts within minutes, and each
+# round measures the three side by side; the report takes the median.
+for r in $(seq "$ROUNDS"); do
+	run_ours "$r"
+	if [ "$RTPE" = 1 ]; then
+		run_rtpengine "$r"
+	else
+		blog "rtpengine is not installed (apt-get install rtpengine-daemon) or BENCH_NO_RTPENGINE=1: its row is skipped"
+	fi
+	run_minrelay "$r"
 done
-# the relay's own PID (bench_pin may have run it in a subshell)
-MPID=$(pgrep -P "$MP" -x minrelay || echo "$MP")
-sleep 0.5
-run_relay_gen minrelay "$MPID" "$W/minrelay-pairs.txt"
-RAWS+=(--raw "minrelay=$W/minrelay.json")
-kill -TERM "$MPID" "$MP" 2>/dev/null
-bench_wait_dead "$MP" 5 || kill -KILL "$MP" 2>/dev/null
 
 python3 "$BENCH_DIR/report.py" anchor "${RAWS[@]}" --set "machine=$MACHINE" \
 	--set "streams=$N" --set "relay_calls=$HALF" --set "rtpengine_version=$RTPE_VERSION" \
-	--set "rtpengine_threads=${RTPE_THREADS:-null}" --set "window_s=$SECS" \
+	--set "rtpengine_threads=${RTPE_THREADS:-null}" --set "window_s=$SECS" --set "rounds=$ROUNDS" \
 	--set "workdir=\"$W\"" --out "$W/result.json"

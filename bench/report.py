@@ -154,39 +154,68 @@ def reload_(res, raw):
                   PHASE_HEAD + ["max lost run"])]
 
 
+def anchor_one(g):
+    """One program's figures of one round (its generator's last phase)."""
+    p = g["phases"][-1]
+    return {"streams": p["streams_active"], "cpu_pct": p["cpu_pct"],
+            "cpu_us_per_stream_s": p["cpu_us_per_stream_s"],
+            "cpu_us_per_packet": p["cpu_us_per_packet"],
+            "pps_in": p["pps_in"], "pps_out": p["pps_out"], "loss_pct": p["loss_pct"],
+            "rss_kb": p["rss_kb"], "gen_cpu_pct": p["gen_cpu_pct"],
+            "runqueue_wait_pct": p.get("runqueue_wait_pct"),
+            "other_cpu_pct": p.get("other_cpu_pct"),
+            "gen_max_stall_ms": g.get("gen_max_stall_ms")}
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
 def anchor(res, raw):
-    rows = []
-    per = {}
-    for name in ("pstnbridged", "rtpengine", "minrelay"):
-        g = raw.get(name)
-        if not g:
+    """Each program ran once per round, in turn; with several rounds a
+    program's figures are the medians over them (its round closest to the
+    median CPU for the rest), and each ratio the median of the rounds'
+    ratios, which the drift of the machine's speed between rounds moves
+    less than one pair taken minutes apart."""
+    names = ("pstnbridged", "rtpengine", "minrelay")
+    runs = {n: [anchor_one(g) for g in (raw.get(n) or []) if g] for n in names}
+    rounds = max(len(v) for v in runs.values())
+    per, rows = {}, []
+    for name in names:
+        rs = runs[name]
+        if not rs:
             per[name] = None
             continue
-        p = g["phases"][-1]
-        per[name] = {"streams": p["streams_active"], "cpu_pct": p["cpu_pct"],
-                     "cpu_us_per_stream_s": p["cpu_us_per_stream_s"],
-                     "cpu_us_per_packet": p["cpu_us_per_packet"],
-                     "pps_in": p["pps_in"], "pps_out": p["pps_out"], "loss_pct": p["loss_pct"],
-                     "rss_kb": p["rss_kb"], "gen_cpu_pct": p["gen_cpu_pct"],
-                     "runqueue_wait_pct": p.get("runqueue_wait_pct"),
-                     "other_cpu_pct": p.get("other_cpu_pct"),
-                     "gen_max_stall_ms": g.get("gen_max_stall_ms")}
-        rows.append([name, p["streams_active"], p["cpu_pct"], p["cpu_us_per_stream_s"],
-                     p["cpu_us_per_packet"], p["pps_in"], p["pps_out"], p["loss_pct"],
-                     p["rss_kb"]])
+        m = median([r["cpu_us_per_stream_s"] for r in rs])
+        rep = dict(min(rs, key=lambda r: abs(r["cpu_us_per_stream_s"] - m)))
+        rep["cpu_us_per_stream_s"] = round(m, 2)
+        rep["cpu_pct"] = round(median([r["cpu_pct"] for r in rs]), 2)
+        rep["cpu_us_per_packet"] = round(median([r["cpu_us_per_packet"] for r in rs]), 3)
+        rep["loss_pct"] = max(r["loss_pct"] for r in rs)
+        rep["by_round_cpu_us_per_stream_s"] = [r["cpu_us_per_stream_s"] for r in rs]
+        per[name] = rep
+        for i, r in enumerate(rs):
+            rows.append([name, i + 1, r["streams"], r["cpu_pct"], r["cpu_us_per_stream_s"],
+                         r["cpu_us_per_packet"], r["pps_in"], r["pps_out"], r["loss_pct"],
+                         r["rss_kb"]])
     res["results"] = per
-    ours = per.get("pstnbridged")
-    ratios = {}
+    res["rounds"] = rounds
+    ours = runs["pstnbridged"]
+    ratios, by_round = {}, {}
     for other in ("rtpengine", "minrelay"):
-        if ours and per.get(other) and per[other]["cpu_us_per_stream_s"] > 0:
-            ratios["pstnbridged_over_" + other] = round(
-                ours["cpu_us_per_stream_s"] / per[other]["cpu_us_per_stream_s"], 3)
-        else:
-            ratios["pstnbridged_over_" + other] = None
+        key = "pstnbridged_over_" + other
+        rs = [round(a["cpu_us_per_stream_s"] / b["cpu_us_per_stream_s"], 3)
+              for a, b in zip(ours, runs[other]) if b["cpu_us_per_stream_s"] > 0]
+        by_round[key] = rs
+        ratios[key] = round(median(rs), 3) if rs else None
     res["ratios"] = ratios
-    lines = [table(rows, ["program", "streams", "CPU %", "CPU us/stream-s", "CPU us/pkt",
-                          "pps in", "pps out", "loss %", "RSS kB"])]
-    lines.append("ratios: " + ", ".join("%s = %s" % (k, fmt(v, 3)) for k, v in ratios.items()))
+    res["ratios_by_round"] = by_round
+    lines = [table(rows, ["program", "round", "streams", "CPU %", "CPU us/stream-s",
+                          "CPU us/pkt", "pps in", "pps out", "loss %", "RSS kB"])]
+    lines.append("ratios (median of %d round%s): " % (rounds, "" if rounds == 1 else "s") +
+                 ", ".join("%s = %s %s" % (k, fmt(v, 3), by_round[k]) for k, v in ratios.items()))
     return lines
 
 
@@ -215,10 +244,14 @@ def main():
     for r in a.raw:
         name, _, path = r.partition("=")
         try:
-            raw[name] = load_json(path)
+            g = load_json(path)
         except (OSError, ValueError) as e:
             print("report: %s: %s" % (path, e), file=sys.stderr)
-            raw[name] = None
+            g = None
+        if a.kind == "anchor":      # one per round
+            raw.setdefault(name, []).append(g)
+        else:
+            raw[name] = g
     res = {"benchmark": a.kind}
     for s in a.set:
         k, _, v = s.partition("=")
@@ -238,12 +271,13 @@ def main():
     # Was the run disturbed by other load? (the daemon waited for a CPU, or
     # the generator stalled past the echo path's slack)
     waits, stalls = [], []
-    for g in raw.values():
+    gens = [g for v in raw.values() for g in (v if isinstance(v, list) else [v])]
+    for g in gens:
         if isinstance(g, dict) and "phases" in g:
             waits += [p.get("runqueue_wait_pct") or 0 for p in g["phases"]]
             stalls.append(g.get("gen_max_stall_ms") or 0)
     # how the generator read its sockets (pbload --rx-poll: "poll")
-    for g in raw.values():
+    for g in gens:
         if isinstance(g, dict) and "gen_rx" in g:
             res["generator_rx"] = g["gen_rx"]
     res["max_runqueue_wait_pct"] = max(waits) if waits else None

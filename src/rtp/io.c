@@ -80,7 +80,8 @@
 #define RTP_IO_DRAIN_US 200     /* rtp_io_drain: at most this often (under a phase of the sim clocks) */
 #define RTP_IO_HOLD_US 1000     /* deferred work: how long a datagram may wait unseen (the
                                  * loop's timers run on a coarse clock: a few ms at most) */
-#define RTP_IO_STAMP_MAX_US 1000000 /* an arrival time further back is not believed */
+#define RTP_IO_LAG_US 10000     /* a datagram taken in later than this after it came:
+                                 * the daemon is behind (rtp_io_arrival) */
 #define RTP_IO_RUN_MAX 64       /* io_uring_enter calls to run the work held for us, at most */
 #define RTP_IO_RUN_BATCH 16     /* completions under which one enter ran it all (the kernel's
                                  * batch is 20 items of work, each one or more) */
@@ -449,12 +450,16 @@ struct rtp_io_clock {
 	int64_t real_minus_mono_us;
 };
 
-/* When the datagram arrived: the kernel's timestamp of it (SO_TIMESTAMPNS,
- * taken when it reached the socket's host), on the monotonic clock. A
- * datagram taken in at a tick's drain or at the hold timer may have waited
- * for up to RTP_IO_HOLD_US; the jitter buffer judges it by when it came.
- * Without a timestamp, or with one the clock step of a wall-clock change
- * put in the future or more than a second back: now. */
+/* When the jitter buffer is to take the datagram as arrived: the kernel's
+ * timestamp of it (SO_TIMESTAMPNS, taken when it reached the socket's
+ * host), on the monotonic clock. A datagram taken in at a tick's drain or
+ * at the hold timer has waited a little by design (the tick drains before
+ * it plays, so no frame misses it); judged by the time it is taken in, it
+ * would look late by that wait, and the buffers would grow for nothing.
+ * A wait longer than RTP_IO_LAG_US is the daemon falling behind (a core
+ * too busy): then now, so that the buffers grow by that lag instead of
+ * dropping what comes after its frame. Without a timestamp, or with one a
+ * wall-clock step put in the future: now too. */
 static uint64_t
 rtp_io_arrival(struct io_uring_recvmsg_out *o, struct msghdr *msg, struct rtp_io_clock *clk)
 {
@@ -475,7 +480,7 @@ rtp_io_arrival(struct io_uring_recvmsg_out *o, struct msghdr *msg, struct rtp_io
 			continue;
 		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
 		t = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - clk->real_minus_mono_us;
-		if (t <= (int64_t)clk->mono_us && t + RTP_IO_STAMP_MAX_US >= (int64_t)clk->mono_us)
+		if (t <= (int64_t)clk->mono_us && t + RTP_IO_LAG_US >= (int64_t)clk->mono_us)
 			return (uint64_t)t;
 		break;
 	}

@@ -113,10 +113,12 @@ check reload "$RES" \
 	'set(r["phases"]) == {"before", "reload", "after"}'
 
 export BENCH_GEN_RX=epoll       # the generator's other way
-run anchor 20 2 1
+run anchor 20 2 1 2
 unset BENCH_GEN_RX
 check anchor "$RES" \
 	'r["generator_rx"] == "epoll"' \
+	'r["rounds"] == 2' 'len(r["ratios_by_round"]["pstnbridged_over_minrelay"]) == 2' \
+	'len(r["results"]["pstnbridged"]["by_round_cpu_us_per_stream_s"]) == 2' \
 	'r["streams"] == 20' 'r["results"]["pstnbridged"]["streams"] == 20' \
 	'r["results"]["minrelay"]["streams"] == 20' \
 	'r["results"]["pstnbridged"]["cpu_us_per_stream_s"] > 0' \
