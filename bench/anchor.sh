@@ -85,6 +85,8 @@ run_rtpengine() {
 	fi
 	RP=$!
 	BENCH_BG+=("$RP")
+	# named even when this round fails: the report pairs rounds by place
+	RAWS+=(--raw "rtpengine=$W/rtpengine-$1.json")
 	for i in $(seq 50); do
 		python3 "$BENCH_DIR/ngclient.py" --ng "127.0.0.1:$NG_PORT" ping >/dev/null 2>&1 && break
 		bench_alive "$RP" || break
@@ -94,7 +96,6 @@ run_rtpengine() {
 		setup "$HALF" "$K" "$GEN_BASE" "$W/rtpengine-pairs.txt" "$$" 2>> "$W/ngclient.log"; then
 		sleep 1
 		run_relay_gen "rtpengine-$1" "$RP" "$W/rtpengine-pairs.txt"
-		RAWS+=(--raw "rtpengine=$W/rtpengine-$1.json")
 		RTPE_THREADS=$(ls "/proc/$RP/task" 2>/dev/null | wc -l)
 	else
 		blog "rtpengine did not start or refused the calls: $(tail -n 5 "$W/rtpengine-$1.log" "$W/ngclient.log")"

@@ -180,11 +180,13 @@ def anchor(res, raw):
     ratios, which the drift of the machine's speed between rounds moves
     less than one pair taken minutes apart."""
     names = ("pstnbridged", "rtpengine", "minrelay")
-    runs = {n: [anchor_one(g) for g in (raw.get(n) or []) if g] for n in names}
+    # per round, None where that round of the program failed (the ratios
+    # pair the programs of one round only)
+    runs = {n: [anchor_one(g) if g else None for g in (raw.get(n) or [])] for n in names}
     rounds = max(len(v) for v in runs.values())
     per, rows = {}, []
     for name in names:
-        rs = runs[name]
+        rs = [r for r in runs[name] if r]
         if not rs:
             per[name] = None
             continue
@@ -196,10 +198,11 @@ def anchor(res, raw):
         rep["loss_pct"] = max(r["loss_pct"] for r in rs)
         rep["by_round_cpu_us_per_stream_s"] = [r["cpu_us_per_stream_s"] for r in rs]
         per[name] = rep
-        for i, r in enumerate(rs):
-            rows.append([name, i + 1, r["streams"], r["cpu_pct"], r["cpu_us_per_stream_s"],
-                         r["cpu_us_per_packet"], r["pps_in"], r["pps_out"], r["loss_pct"],
-                         r["rss_kb"]])
+        for i, r in enumerate(runs[name]):
+            if r:
+                rows.append([name, i + 1, r["streams"], r["cpu_pct"], r["cpu_us_per_stream_s"],
+                             r["cpu_us_per_packet"], r["pps_in"], r["pps_out"], r["loss_pct"],
+                             r["rss_kb"]])
     res["results"] = per
     res["rounds"] = rounds
     ours = runs["pstnbridged"]
@@ -207,7 +210,7 @@ def anchor(res, raw):
     for other in ("rtpengine", "minrelay"):
         key = "pstnbridged_over_" + other
         rs = [round(a["cpu_us_per_stream_s"] / b["cpu_us_per_stream_s"], 3)
-              for a, b in zip(ours, runs[other]) if b["cpu_us_per_stream_s"] > 0]
+              for a, b in zip(ours, runs[other]) if a and b and b["cpu_us_per_stream_s"] > 0]
         by_round[key] = rs
         ratios[key] = round(median(rs), 3) if rs else None
     res["ratios"] = ratios

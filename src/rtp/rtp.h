@@ -348,9 +348,10 @@ struct rtp_io *rtp_io_get(struct event_base *base, int mode);
  * in flight and frees the ring. NULL allowed. */
 void rtp_io_put(struct rtp_io *io);
 /* Queue one datagram on fd to dst (NULL: fd is connected to where it
- * goes); rx, fd's receive in the ring or NULL, names fd by its place in
- * the ring's file table where it has one; a failure is reported to leg when it completes (rtp_leg_io_done;
- * where not rtp_io_skips_success, every completion is). 0, or EMSGSIZE (larger than RTP_IO_MAX_PKT) / ENOBUFS:
+ * goes); rx, fd's receive in the ring or NULL, lets the send name fd by
+ * its place in the ring's file table. A failure is reported to leg when
+ * it completes (rtp_leg_io_done; where not rtp_io_skips_success, every
+ * completion is). 0, or EMSGSIZE (larger than RTP_IO_MAX_PKT) / ENOBUFS:
  * send it yourself. */
 int rtp_io_send(struct rtp_io *io, struct rtp_leg *leg, const struct rtp_io_rx *rx, int fd,
                 const struct addr *dst, const uint8_t *pkt, size_t len);
@@ -371,9 +372,13 @@ void rtp_io_set_skip_success(bool on);
  * default), so that tests can run them out. */
 void rtp_io_set_rx_buffers(unsigned int n);
 /* Receive the leg's datagrams on fd through the ring (a multishot
- * receive); NULL: receive them yourself (no ring, or the kernel cannot). */
+ * receive), each with the kernel's arrival time (SO_TIMESTAMPNS); fd is
+ * registered in the ring's file table for the sends on it until
+ * rtp_io_recv_stop. NULL: receive them yourself (no ring, or the kernel
+ * cannot). */
 struct rtp_io_rx *rtp_io_recv_start(struct rtp_io *io, struct rtp_leg *leg, int fd);
-/* The leg is going away: its receive is cancelled (before it closes fd). */
+/* The leg is going away: its receive is cancelled and fd leaves the file
+ * table (before it closes fd, which is then free at once). */
 void rtp_io_recv_stop(struct rtp_io *io, struct rtp_io_rx *rx);
 /* Hand over what the ring has received by now (now_us: CLOCK_MONOTONIC),
  * at most every 0.2 ms. NULL allowed. */
