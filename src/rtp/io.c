@@ -30,9 +30,9 @@
  * The kernel completes the receives in the loop's thread only when the
  * loop asks (IORING_SETUP_DEFER_TASKRUN, 6.1): an arriving datagram wakes
  * nobody. The eventfd is signalled when work appears where there was none;
- * that wakeup switches it off for RTP_IO_HOLD_US, during which the span
- * clocks' drains (one before each tick's frames) take in, or the hold
- * timer when no tick came (rtp_io_on_efd). The kernel runs a bounded
+ * that wakeup switches it off until RTP_IO_HOLD_US pass without a take in:
+ * meanwhile the span clocks' drains (one before each tick's frames) take
+ * in, or the hold timer when no tick came (rtp_io_on_efd). The kernel runs a bounded
  * batch of that work per io_uring_enter and flags what it left, so a take
  * in enters again while it does (rtp_io_take_in). Each datagram carries
  * the kernel's receive timestamp, the time the jitter buffer judges it by
@@ -78,8 +78,9 @@
 #define RTP_IO_FILES 16384      /* registered sockets, at most (two per leg) */
 #define RTP_IO_TAG_RX 1u        /* user_data bit: a receive (else a send slot) */
 #define RTP_IO_DRAIN_US 200     /* rtp_io_drain: at most this often (under a phase of the sim clocks) */
-#define RTP_IO_HOLD_US 1000     /* deferred work: how long a datagram may wait unseen (the
-                                 * loop's timers run on a coarse clock: a few ms at most) */
+#define RTP_IO_HOLD_US 1000     /* deferred work: no take in for this long switches the
+                                 * eventfd on (checked on the loop's coarse timer: a few ms
+                                 * at most) */
 #define RTP_IO_LAG_US 10000     /* a datagram taken in later than this after it came:
                                  * the daemon is behind (rtp_io_arrival) */
 #define RTP_IO_RUN_MAX 64       /* io_uring_enter calls to run the work held for us, at most */
@@ -155,6 +156,7 @@ struct rtp_io {
 	struct rtp_io_rx *rx_rearm;
 	bool reaping;
 	uint64_t drained_us;            /* the last rtp_io_drain */
+	uint64_t taken_us;              /* the last take in (a drain, a wakeup, the hold) */
 
 	/* registered files: the sockets sends name by their place in the
 	 * ring's table (no file reference taken and dropped per send) */
@@ -875,17 +877,21 @@ rtp_io_take_in(struct rtp_io *io)
 	}
 }
 
-/* After a take in: while the eventfd is off, the hold timer starts over
- * (the ticks take in, nothing wakes the loop in between); receives to arm
- * again and sends queued by the callbacks go to the kernel now, or with
- * the loop's flush at the end of this iteration. */
+/* Arm the hold timer to run us after us from now. */
+static void
+rtp_io_hold(struct rtp_io *io, uint64_t us)
+{
+	struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
+
+	event_add(io->ev_hold, &tv);
+}
+
+/* After a take in: receives to arm again and sends queued by the
+ * callbacks go to the kernel now, or with the loop's flush at the end of
+ * this iteration. */
 static void
 rtp_io_took_in(struct rtp_io *io, bool now)
 {
-	static const struct timeval hold = { 0, RTP_IO_HOLD_US };
-
-	if (io->efd_off)
-		event_add(io->ev_hold, &hold);
 	if (io->rx_rearm == NULL && io->queued == 0)
 		return;
 	if (now)
@@ -904,6 +910,7 @@ rtp_io_drain(struct rtp_io *io, uint64_t now_us)
 	io->drained_us = now_us;
 	io->stats.drains++;
 	rtp_io_take_in(io);
+	io->taken_us = now_us;
 	rtp_io_took_in(io, false);
 }
 
@@ -912,10 +919,11 @@ rtp_io_drain(struct rtp_io *io, uint64_t now_us)
  *
  * With DEFER_TASKRUN, the kernel wakes nobody for an arriving datagram;
  * it signals the eventfd when the first one finds no work waiting. Here
- * that signal is then switched off for RTP_IO_HOLD_US: the span clocks'
- * drains, each before its calls' frames, take in meanwhile, and the hold
- * timer when no tick came, so a datagram waits unseen for less than that
- * and the loop wakes once per tick instead of once per few packets. */
+ * that signal is then switched off until RTP_IO_HOLD_US pass with no
+ * take in: the span clocks' drains, each before its calls' frames, take
+ * in meanwhile, and the hold timer when none came, so a datagram waits
+ * unseen for about that long at most and the loop wakes for the ticks
+ * instead of once per few packets. */
 static void
 rtp_io_on_efd(evutil_socket_t fd, short what, void *arg)
 {
@@ -929,21 +937,32 @@ rtp_io_on_efd(evutil_socket_t fd, short what, void *arg)
 	if (io->defer && !io->efd_off) {
 		io_uring_cq_eventfd_toggle(&io->ring, false);
 		io->efd_off = true;
+		rtp_io_hold(io, RTP_IO_HOLD_US);
 	}
 	rtp_io_take_in(io);
+	io->taken_us = rtp_clock_us();
 	rtp_io_took_in(io, true);
 }
 
-/* No drain for RTP_IO_HOLD_US: take in, and let the eventfd wake the loop
- * again. Work the kernel queued while it was off signalled nothing: look
- * once more after switching it on (a full barrier between the two). */
+/* The hold timer: armed once when the eventfd goes off, not at every
+ * drain, and run on the loop's coarse clock (it may fire early or late by
+ * a kernel tick), so it checks the time of the last take in itself. While
+ * one came within RTP_IO_HOLD_US, it waits for the rest; else it takes in
+ * and lets the eventfd wake the loop again. Work the kernel queued while
+ * the eventfd was off signalled nothing: look once more after switching
+ * it on (a full barrier between the two). */
 static void
 rtp_io_on_hold(evutil_socket_t fd, short what, void *arg)
 {
 	struct rtp_io *io = arg;
+	uint64_t now = rtp_clock_us();
 
 	(void)fd;
 	(void)what;
+	if (now < io->taken_us + RTP_IO_HOLD_US) {
+		rtp_io_hold(io, io->taken_us + RTP_IO_HOLD_US - now);
+		return;
+	}
 	io->stats.holds++;
 	rtp_io_take_in(io);
 	io_uring_cq_eventfd_toggle(&io->ring, true);
@@ -952,6 +971,7 @@ rtp_io_on_hold(evutil_socket_t fd, short what, void *arg)
 	if ((IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN) ||
 	    io_uring_cq_ready(&io->ring) > 0)
 		rtp_io_take_in(io);
+	io->taken_us = rtp_clock_us();
 	rtp_io_took_in(io, true);
 }
 

@@ -2730,7 +2730,7 @@ test_io_rx_hold(void)
 	struct rtp_leg *leg;
 	struct addr leg_addr;
 	uint8_t pkt[172];
-	unsigned int sent = 0;
+	unsigned int sent = 0, long_gaps = 0;
 	uint64_t t0;
 	size_t n;
 	int b;
@@ -2741,21 +2741,32 @@ test_io_rx_hold(void)
 	rtp_io_get_stats(&before);
 	CU_ASSERT_TRUE_FATAL(before.defer);
 
-	/* 200 datagrams, a drain every 0.3 ms, the loop run between them */
+	/* 200 datagrams, a drain every 0.3 ms, the loop run between them.
+	 * A gap between two drains that a busy machine stretched past the
+	 * hold time (1 ms) may let the hold switch the eventfd on once, and
+	 * the next datagram wake the loop: counted, and allowed for. */
+	t0 = mono_us();
 	for (int i = 0; i < 200; i++) {
+		uint64_t t;
+
 		n = rtp_pkt(pkt, 8, (uint16_t)i, 160u * (unsigned int)i, 0xc, "held");
 		if (sendto(b, pkt, n, 0, &leg_addr.u.sa, leg_addr.len) == (ssize_t)n)
 			sent++;
 		usleep(300);
-		rtp_leg_drain(leg, mono_us());
+		t = mono_us();
+		if (t - t0 >= 900)
+			long_gaps++;
+		t0 = t;
+		rtp_leg_drain(leg, t);
 		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	}
 	CU_ASSERT_EQUAL(sent, 200);
 	CU_ASSERT_EQUAL(sink.n, sent);
 	rtp_io_get_stats(&after);
-	CU_ASSERT(after.wakeups - before.wakeups <= 2);
+	CU_ASSERT(long_gaps < 20);
+	CU_ASSERT(after.wakeups - before.wakeups <= 2 + long_gaps);
 	CU_ASSERT(after.drains - before.drains >= 100);
-	CU_ASSERT_EQUAL(after.holds, before.holds);
+	CU_ASSERT(after.holds - before.holds <= long_gaps);
 
 	/* no more drains: the hold timer takes the next one in */
 	before = after;
