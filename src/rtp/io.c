@@ -128,7 +128,6 @@ struct rtp_io {
 	int efd;                        /* owned: eventfd, signalled on completions */
 	bool efd_edge;                  /* watched edge-triggered, never read */
 	struct event *ev_efd;           /* owned */
-	bool defer;                     /* IORING_SETUP_DEFER_TASKRUN: arrivals wait for us */
 	bool efd_off;                   /* its signal is off: drains and ev_hold take in */
 	struct event *ev_hold;          /* owned: the latest a datagram is taken in */
 	struct event *ev_flush;         /* owned: deferred submit */
@@ -160,7 +159,6 @@ struct rtp_io {
 
 	/* registered files: the sockets sends name by their place in the
 	 * ring's table (no file reference taken and dropped per send) */
-	unsigned int nfiles;            /* places in the table; 0: none */
 	int *file_next;                 /* owned: per place, the next of its list; -1 end */
 	int file_free;                  /* list of places unused */
 	int file_gone;                  /* list of places to empty after the next submit */
@@ -178,6 +176,15 @@ static void rtp_io_on_flush(evutil_socket_t fd, short what, void *arg);
 static void rtp_io_on_efd(evutil_socket_t fd, short what, void *arg);
 static void rtp_io_on_hold(evutil_socket_t fd, short what, void *arg);
 static void rtp_io_schedule(struct rtp_io *io);
+
+/* Does the kernel say it holds work for this thread (IORING_SQ_TASKRUN)?
+ * false where it cannot say (a ring without IORING_SETUP_TASKRUN_FLAG). */
+static bool
+rtp_io_work_flagged(const struct rtp_io *io)
+{
+	return (io->ring.flags & IORING_SETUP_TASKRUN_FLAG) &&
+	    (IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN);
+}
 
 /* After io_uring_queue_exit: nothing of the kernel's uses them now. */
 static void
@@ -297,7 +304,6 @@ rtp_io_files_setup(struct rtp_io *io)
 	for (unsigned int i = 0; i < n; i++)
 		io->file_next[i] = i + 1 < n ? (int)i + 1 : -1;
 	io->file_free = 0;
-	io->nfiles = n;
 }
 
 /* Put fd in a free place of the table: its index, or -1 (table full or
@@ -362,7 +368,6 @@ rtp_io_create(struct event_base *base, struct rtp_io **out)
 		return error;
 	}
 	io->skip = (features & IORING_FEAT_CQE_SKIP) != 0 && !rtp_io_no_skip;
-	io->defer = (io->ring.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
 	if ((io->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
 		error = errno;
 		goto fail;
@@ -772,8 +777,7 @@ rtp_io_recv_stop(struct rtp_io *io, struct rtp_io_rx *rx)
 	 * by the loop */
 	for (int i = 0; i < RTP_IO_RUN_MAX; i++) {
 		io_uring_get_events(&io->ring);
-		if (!(io->ring.flags & IORING_SETUP_TASKRUN_FLAG) ||
-		    !(IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN))
+		if (!rtp_io_work_flagged(io))
 			break;
 	}
 }
@@ -858,8 +862,7 @@ rtp_io_take_in(struct rtp_io *io)
 		return;
 	}
 	rtp_io_reap(io);
-	for (int i = 0; i < RTP_IO_RUN_MAX &&
-	     (IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN); i++) {
+	for (int i = 0; i < RTP_IO_RUN_MAX && rtp_io_work_flagged(io); i++) {
 		unsigned long before = io->stats.cqes;
 
 		io_uring_get_events(&io->ring);
@@ -877,7 +880,7 @@ rtp_io_take_in(struct rtp_io *io)
 	}
 }
 
-/* Arm the hold timer to run us after us from now. */
+/* Arm the hold timer to fire us microseconds from now. */
 static void
 rtp_io_hold(struct rtp_io *io, uint64_t us)
 {
@@ -934,7 +937,7 @@ rtp_io_on_efd(evutil_socket_t fd, short what, void *arg)
 	if (!io->efd_edge && read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
 		log_msg(LOG_LEVEL_WARN, "rtp: io_uring eventfd: %s", strerror(errno));
 	io->stats.wakeups++;
-	if (io->defer && !io->efd_off) {
+	if ((io->ring.flags & IORING_SETUP_DEFER_TASKRUN) && !io->efd_off) {
 		io_uring_cq_eventfd_toggle(&io->ring, false);
 		io->efd_off = true;
 		rtp_io_hold(io, RTP_IO_HOLD_US);
@@ -968,8 +971,7 @@ rtp_io_on_hold(evutil_socket_t fd, short what, void *arg)
 	io_uring_cq_eventfd_toggle(&io->ring, true);
 	io->efd_off = false;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if ((IO_URING_READ_ONCE(*io->ring.sq.kflags) & IORING_SQ_TASKRUN) ||
-	    io_uring_cq_ready(&io->ring) > 0)
+	if (rtp_io_work_flagged(io) || io_uring_cq_ready(&io->ring) > 0)
 		rtp_io_take_in(io);
 	io->taken_us = rtp_clock_us();
 	rtp_io_took_in(io, true);
@@ -1138,7 +1140,7 @@ rtp_io_get_stats(struct rtp_io_stats *out)
 		out->active = true;
 		out->rx_active = rtp_io_the->rx_ok && !rtp_io_the->rx_unsupported;
 		out->skip_success = rtp_io_the->skip;
-		out->defer = rtp_io_the->defer;
+		out->defer = (rtp_io_the->ring.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
 		out->files = rtp_io_the->stats.files;
 	}
 }

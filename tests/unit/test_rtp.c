@@ -2618,6 +2618,23 @@ io_rx_leg(struct event_base *base, const char *name, struct burst_sink *sink, in
 	return leg;
 }
 
+/* Send pkt from peer to the leg, wait wait_us with no loop iteration,
+ * then drain as a tick would: the time of the send in *sent, the drain's
+ * time returned. */
+static uint64_t
+send_then_drain(struct rtp_leg *leg, int peer, const struct addr *to, const uint8_t *pkt,
+                size_t len, unsigned int wait_us, uint64_t *sent)
+{
+	uint64_t now;
+
+	*sent = mono_us();
+	CU_ASSERT_EQUAL(sendto(peer, pkt, len, 0, &to->u.sa, to->len), (ssize_t)len);
+	usleep(wait_us);
+	now = mono_us();
+	rtp_leg_drain(leg, now);
+	return now;
+}
+
 /* rtp_leg_drain (a span's tick, before it takes a frame out of the
  * buffers) hands over what the ring has received without the loop, and
  * looks at most every 0.2 ms. */
@@ -2630,7 +2647,7 @@ test_io_rx_drain(void)
 	struct rtp_leg *leg;
 	struct addr leg_addr;
 	uint8_t pkt[172];
-	uint64_t now;
+	uint64_t now, sent;
 	int b;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(base);
@@ -2641,11 +2658,7 @@ test_io_rx_drain(void)
 	rtp_io_get_stats(&before);
 	for (int i = 0; i < 2; i++) {
 		pkt[3] = (uint8_t)i;
-		CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &leg_addr.u.sa, leg_addr.len),
-		    (ssize_t)sizeof(pkt));
-		usleep(2000);
-		now = mono_us();
-		rtp_leg_drain(leg, now);        /* no loop iteration */
+		now = send_then_drain(leg, b, &leg_addr, pkt, sizeof(pkt), 2000, &sent);
 		CU_ASSERT_EQUAL(sink.n, (unsigned int)i + 1);
 		/* again within 0.2 ms: does not look */
 		CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &leg_addr.u.sa, leg_addr.len),
@@ -2691,24 +2704,14 @@ test_io_rx_arrival(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(leg);
 	memset(pkt, 0xd5, sizeof(pkt));
 	mkpkt(pkt, 2, 0, 0, 0, 0, 8);
-	sent = mono_us();
-	CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &leg_addr.u.sa, leg_addr.len),
-	    (ssize_t)sizeof(pkt));
-	usleep(4000);
-	read_at = mono_us();
-	rtp_leg_drain(leg, read_at);
+	read_at = send_then_drain(leg, b, &leg_addr, pkt, sizeof(pkt), 4000, &sent);
 	CU_ASSERT_EQUAL_FATAL(sink.n, 1);
 	CU_ASSERT(sink.first_us >= sent);
 	CU_ASSERT(sink.first_us < sent + 2000);
 	CU_ASSERT(sink.first_us + 3000 <= read_at);
 
 	pkt[3] = 1;
-	sent = mono_us();
-	CU_ASSERT_EQUAL(sendto(b, pkt, sizeof(pkt), 0, &leg_addr.u.sa, leg_addr.len),
-	    (ssize_t)sizeof(pkt));
-	usleep(30000);
-	read_at = mono_us();
-	rtp_leg_drain(leg, read_at);
+	read_at = send_then_drain(leg, b, &leg_addr, pkt, sizeof(pkt), 30000, &sent);
 	CU_ASSERT_EQUAL_FATAL(sink.n, 2);
 	CU_ASSERT(sink.last_us >= read_at);
 	CU_ASSERT(sink.last_us < read_at + 5000);
