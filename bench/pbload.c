@@ -24,6 +24,7 @@
  * Output: one JSON object on stdout. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -73,6 +74,8 @@ struct phase_stat {
 	uint64_t sent, rx, dup, late, foreign, untagged;
 	uint64_t jb_inserted, jb_skipped;       /* frames, seen in the echo (stream_jb) */
 	uint32_t *hist_rtt, *hist_exc, *hist_exc_jb;
+	uint32_t *hist_late;            /* per packet sent: how late, behind its slot's schedule */
+	uint64_t n_late;                /* packets in hist_late */
 	uint32_t *st_sent, *st_rx;      /* per stream: the worst call's loss */
 	uint64_t max_gap_us;            /* longest time between two arrivals of a stream */
 	uint32_t max_run_lost;          /* longest run of missing sequence numbers */
@@ -81,6 +84,11 @@ struct phase_stat {
 	unsigned long long host_busy0, host_busy1, host_tot0, host_tot1;
 	long rss_kb;
 	uint64_t gen_rx_all0, gen_rx_all1;  /* every datagram the generator got */
+	/* datagrams the kernel dropped: at the generator's sockets (their
+	 * receive buffers full), at every UDP socket of the host (Udp
+	 * RcvbufErrors: the generator's and the process measured's on a
+	 * quiet machine) and in the CPUs' input backlogs (softnet_stat) */
+	uint64_t gen_drops0, gen_drops1, host_rcvbuf0, host_rcvbuf1, backlog0, backlog1;
 	struct rusage ru0, ru1;
 };
 
@@ -274,6 +282,53 @@ host_cpu(unsigned long long *busy, unsigned long long *total)
 	fclose(f);
 }
 
+/* Datagrams dropped at the receive buffers of all UDP sockets of the host
+ * (Udp RcvbufErrors of /proc/net/snmp). */
+static uint64_t
+host_udp_rcvbuf_errors(void)
+{
+	char head[512], vals[512];
+	uint64_t v = 0;
+	FILE *f = fopen("/proc/net/snmp", "r");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(head, sizeof(head), f) && fgets(vals, sizeof(vals), f)) {
+		char *hs, *vs, *h, *x;
+
+		if (strncmp(head, "Udp:", 4) != 0 || strncmp(vals, "Udp:", 4) != 0)
+			continue;
+		h = strtok_r(head + 4, " \n", &hs);
+		x = strtok_r(vals + 4, " \n", &vs);
+		for (; h != NULL && x != NULL; h = strtok_r(NULL, " \n", &hs), x = strtok_r(NULL, " \n", &vs))
+			if (strcmp(h, "RcvbufErrors") == 0)
+				v = strtoull(x, NULL, 10);
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
+/* Packets dropped in the CPUs' input backlogs (netdev_max_backlog): the
+ * second column of /proc/net/softnet_stat, one row per CPU. */
+static uint64_t
+host_backlog_drops(void)
+{
+	unsigned int processed, dropped;
+	char line[512];
+	uint64_t v = 0;
+	FILE *f = fopen("/proc/net/softnet_stat", "r");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%x %x", &processed, &dropped) == 2)
+			v += dropped;
+	fclose(f);
+	return v;
+}
+
+
 static long
 proc_rss_kb(int pid)
 {
@@ -465,6 +520,13 @@ send_slot(int slot, int phase, uint64_t sched_ns)
 			mm[m].msg_hdr.msg_namelen = sizeof(st->dst);
 			m++;
 			i++;
+		}
+		if (m > 0 && phase >= 0 && phase < MAX_PHASES && ph[phase].hist_late) {
+			uint64_t t = real_ns();
+			uint64_t b = t > sched_ns ? (t - sched_ns) / 1000 / HIST_US : 0;
+
+			ph[phase].hist_late[b < HIST_N ? b : HIST_N - 1] += (uint32_t)m;
+			ph[phase].n_late += (uint64_t)m;
 		}
 		while (done < m) {
 			int r = sendmmsg(socks[sock], mm + done, (unsigned)(m - done), 0);
@@ -988,6 +1050,23 @@ run_cmd(const char *cmd)
 		note("fork: %s", strerror(errno));
 }
 
+/* Datagrams the generator's own sockets dropped (SO_MEMINFO). */
+static uint64_t
+gen_sock_drops(void)
+{
+	uint64_t v = 0;
+
+	for (int k = 0; socks != NULL && k < (opt.relay ? 2 : 1) * opt.nsocks; k++) {
+		uint32_t mi[SK_MEMINFO_VARS];
+		socklen_t len = sizeof(mi);
+
+		if (getsockopt(socks[k], SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
+		    len > SK_MEMINFO_DROPS * sizeof(uint32_t))
+			v += mi[SK_MEMINFO_DROPS];
+	}
+	return v;
+}
+
 static void
 phase_mark(struct phase_stat *s, int end)
 {
@@ -997,6 +1076,9 @@ phase_mark(struct phase_stat *s, int end)
 		s->sched0 = proc_sched_ns(opt.pid, &s->wait0);
 		host_cpu(&s->host_busy0, &s->host_tot0);
 		s->gen_rx_all0 = gen_rx_all;
+		s->gen_drops0 = gen_sock_drops();
+		s->host_rcvbuf0 = host_udp_rcvbuf_errors();
+		s->backlog0 = host_backlog_drops();
 		getrusage(RUSAGE_SELF, &s->ru0);
 	} else {
 		s->t1 = mono_ns() / 1e9;
@@ -1005,6 +1087,9 @@ phase_mark(struct phase_stat *s, int end)
 		host_cpu(&s->host_busy1, &s->host_tot1);
 		s->rss_kb = proc_rss_kb(opt.pid);
 		s->gen_rx_all1 = gen_rx_all;
+		s->gen_drops1 = gen_sock_drops();
+		s->host_rcvbuf1 = host_udp_rcvbuf_errors();
+		s->backlog1 = host_backlog_drops();
 		getrusage(RUSAGE_SELF, &s->ru1);
 	}
 }
@@ -1277,9 +1362,10 @@ main(int argc, char **argv)
 		ph[p].hist_rtt = calloc(HIST_N, sizeof(uint32_t));
 		ph[p].hist_exc = calloc(HIST_N, sizeof(uint32_t));
 		ph[p].hist_exc_jb = calloc(HIST_N, sizeof(uint32_t));
+		ph[p].hist_late = calloc(HIST_N, sizeof(uint32_t));
 		ph[p].st_sent = calloc((size_t)opt.nstreams, sizeof(uint32_t));
 		ph[p].st_rx = calloc((size_t)opt.nstreams, sizeof(uint32_t));
-		if (!ph[p].hist_rtt || !ph[p].hist_exc || !ph[p].hist_exc_jb)
+		if (!ph[p].hist_rtt || !ph[p].hist_exc || !ph[p].hist_exc_jb || !ph[p].hist_late)
 			die("out of memory");
 	}
 	if (!calls || !streams || !socks)
@@ -1508,7 +1594,10 @@ main(int argc, char **argv)
 			    "\"max\":%.3f},\"jb_frames_inserted\":%llu,\"jb_frames_skipped\":%llu,"
 			    "\"max_gap_ms\":%.1f,\"max_lost_run\":%u,\"gen_cpu_pct\":%.2f,"
 			    "\"max_stream_loss_pct\":%.4f,\"streams_over_0_1pct_loss\":%u,"
-			    "\"runqueue_wait_pct\":%.2f,\"host_busy_pct\":%.2f,\"other_cpu_pct\":%.2f}",
+			    "\"runqueue_wait_pct\":%.2f,\"host_busy_pct\":%.2f,\"other_cpu_pct\":%.2f,"
+			    "\"gen_send_late_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,\"max\":%.3f},"
+			    "\"gen_sock_drops\":%llu,\"host_udp_rcvbuf_errors\":%llu,"
+			    "\"host_backlog_drops\":%llu}",
 			    p > 1 ? "," : "", opt.phase_name[p], win, (unsigned long long)streams_active,
 			    100.0 * cpu_best / win, 100.0 * cpu_s / win,
 			    streams_active ? 1e6 * cpu_best / ((double)streams_active * win) : 0.0,
@@ -1530,7 +1619,12 @@ main(int argc, char **argv)
 			    s->max_gap_us / 1000.0, s->max_run_lost, 100.0 * ru_s(&s->ru0, &s->ru1) / win,
 			    worst, over,
 			    100.0 * (double)(s->wait1 - s->wait0) / 1e9 / win, host_pct,
-			    host_pct * ncpu - 100.0 * cpu_best / win - 100.0 * ru_s(&s->ru0, &s->ru1) / win);
+			    host_pct * ncpu - 100.0 * cpu_best / win - 100.0 * ru_s(&s->ru0, &s->ru1) / win,
+			    hist_pct(s->hist_late, s->n_late, 50), hist_pct(s->hist_late, s->n_late, 99),
+			    hist_pct(s->hist_late, s->n_late, 99.9), hist_max(s->hist_late),
+			    (unsigned long long)(s->gen_drops1 - s->gen_drops0),
+			    (unsigned long long)(s->host_rcvbuf1 - s->host_rcvbuf0),
+			    (unsigned long long)(s->backlog1 - s->backlog0));
 		}
 		printf("]}\n");
 	}

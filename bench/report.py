@@ -51,6 +51,21 @@ def table(rows, head):
     return "\n".join(out)
 
 
+def drops(p):
+    """Where datagrams were dropped in a phase: at the generator's sockets,
+    at the other UDP sockets of the host (the process measured, on a quiet
+    machine: every UDP receive-buffer drop of the host less the
+    generator's) and in the CPUs' input backlogs; and how late the
+    generator sent behind its schedule (its lateness is in every latency
+    figure: the tags carry the schedule)."""
+    if "gen_sock_drops" not in p:
+        return {}
+    return {"gen_send_late_ms": p["gen_send_late_ms"],
+            "gen_socket_drops": p["gen_sock_drops"],
+            "other_socket_drops": max(p["host_udp_rcvbuf_errors"] - p["gen_sock_drops"], 0),
+            "backlog_drops": p["host_backlog_drops"]}
+
+
 def phase_row(label, p, per_unit_key="cpu_us_per_stream_s"):
     return [label, p["streams_active"], p["cpu_pct"], p[per_unit_key], p["pps_in"], p["pps_out"],
             p["loss_pct"], p["late"], p["rtt_ms"]["p50"], p["rtt_ms"]["p99"],
@@ -93,6 +108,7 @@ def concurrent(res, raw):
         "daemon_runqueue_wait_pct": p.get("runqueue_wait_pct"),
         "other_processes_cpu_pct": p.get("other_cpu_pct"),
     })
+    res.update(drops(p))
     lines = [table([[res["calls"], res["calls_up"], res["daemon_cpu_pct"], res["cpu_us_per_call_s"],
                      res["cpu_us_per_packet"], res["pps_in"], res["pps_out"],
                      res["rss_kb_load"], res["rss_kb_per_call"], res["loss_pct"], res["late"],
@@ -112,6 +128,13 @@ def concurrent(res, raw):
                  " longest generator stall %s ms" % (fmt(p.get("runqueue_wait_pct")),
                                                     fmt(p.get("other_cpu_pct")),
                                                     fmt(g.get("gen_max_stall_ms"))))
+    if "gen_socket_drops" in res:
+        lines.append("dropped by the kernel: %d at the daemon's sockets (the host's UDP receive-buffer"
+                     " drops less the generator's), %d at the generator's, %d in input backlogs;"
+                     " the generator sent p99 %s ms, p99.9 %s ms, max %s ms behind its schedule"
+                     % (res["other_socket_drops"], res["gen_socket_drops"], res["backlog_drops"],
+                        fmt(res["gen_send_late_ms"]["p99"], 2), fmt(res["gen_send_late_ms"]["p99_9"], 2),
+                        fmt(res["gen_send_late_ms"]["max"], 2)))
     return lines
 
 
@@ -127,7 +150,7 @@ def flood(res, raw):
         "added_latency_beyond_jb_ms": p.get("excess_beyond_jb_ms"),
         "max_call_loss_pct": p.get("max_stream_loss_pct"),
         "calls_over_0_1pct_loss": p.get("streams_over_0_1pct_loss"),
-        "foreign": p["foreign"], "window_s": p["window_s"]} for p in g["phases"]}
+        "foreign": p["foreign"], "window_s": p["window_s"], **drops(p)} for p in g["phases"]}
     if "flooder" in raw and raw["flooder"]:
         res["flooder"] = raw["flooder"]
     return [table([phase_row(p["name"], p) + [p.get("max_stream_loss_pct"),
@@ -164,7 +187,7 @@ def anchor_one(g):
             "rss_kb": p["rss_kb"], "gen_cpu_pct": p["gen_cpu_pct"],
             "runqueue_wait_pct": p.get("runqueue_wait_pct"),
             "other_cpu_pct": p.get("other_cpu_pct"),
-            "gen_max_stall_ms": g.get("gen_max_stall_ms")}
+            "gen_max_stall_ms": g.get("gen_max_stall_ms"), **drops(p)}
 
 
 def median(v):

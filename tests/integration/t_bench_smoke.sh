@@ -65,7 +65,9 @@ check concurrent "$res" \
 	'r["jb_frames_inserted"] >= 0' 'r["jb_frames_skipped"] >= 0' \
 	'0 <= r["max_call_loss_pct"] <= 100' 'r["calls_over_0_1pct_loss"] >= 0' \
 	'r["buffer"]["span_tick_ms"] == 20' 'r["machine"]["cores"] >= 1' \
-	'"date_utc" in r["machine"]' 'r["generator_rx"] == "poll"'
+	'"date_utc" in r["machine"]' 'r["generator_rx"] == "poll"' \
+	'0 < r["gen_send_late_ms"]["p50"] <= r["gen_send_late_ms"]["p99_9"] <= r["gen_send_late_ms"]["max"]' \
+	'r["gen_socket_drops"] >= 0' 'r["other_socket_drops"] >= 0' 'r["backlog_drops"] >= 0'
 # the dump holds the measured phase's echoed packets (20 calls x 50/s x 3 s)
 python3 "$BENCH/dumpstat.py" "$T/dump.bin" --group 10 > "$T/dumpstat.out" ||
 	fail "dumpstat.py failed"
@@ -103,7 +105,8 @@ check flood "$RES" \
 	'all(p["cpu_pct"] >= 0 for p in r["phases"].values())' \
 	'r["phases"]["before"]["rtt_ms"]["p50"] > 0' \
 	'r["flooder"]["sent"] >= 3000' 'r["flooder"]["sent_rtp"] > 0' 'r["flooder"]["sent_junk"] > 0' \
-	'isinstance(r["daemon_drops"], dict)' '"summary_lines" in r["daemon_drops"]'
+	'isinstance(r["daemon_drops"], dict)' '"summary_lines" in r["daemon_drops"]' \
+	'all(p["other_socket_drops"] >= 0 and p["gen_send_late_ms"]["p50"] > 0 for p in r["phases"].values())'
 
 run reload 20 2 1 1 1 1
 check reload "$RES" \
@@ -124,6 +127,7 @@ check anchor "$RES" \
 	'r["results"]["pstnbridged"]["cpu_us_per_stream_s"] > 0' \
 	'r["results"]["minrelay"]["cpu_us_per_stream_s"] > 0' \
 	'r["results"]["minrelay"]["pps_in"] > 500' \
+	'r["results"]["minrelay"]["other_socket_drops"] >= 0' \
 	'r["ratios"]["pstnbridged_over_minrelay"] > 0' \
 	'r["results"]["rtpengine"] is None or r["results"]["rtpengine"]["cpu_us_per_stream_s"] > 0' \
 	'r["results"]["rtpengine"] is None or r["ratios"]["pstnbridged_over_rtpengine"] > 0'
