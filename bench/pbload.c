@@ -19,7 +19,10 @@
  * warm-up that is not reported. For each reported phase: packets sent,
  * received, loss, late packets, round-trip and excess latency percentiles,
  * the longest gap in any stream, and the measured process's CPU (from
- * /proc/PID/stat and schedstat), RSS and packet rates. --on-phase NAME:CMD
+ * /proc/PID/stat and schedstat), RSS and packet rates, the datagrams the
+ * kernel dropped (at the generator's sockets, at any UDP socket of the
+ * host, in the input backlogs) and how late the generator sent behind its
+ * schedule. --on-phase NAME:CMD
  * runs CMD (sh -c) when phase NAME starts. Everything is bounded in time.
  * Output: one JSON object on stdout. */
 #define _GNU_SOURCE
@@ -327,7 +330,6 @@ host_backlog_drops(void)
 	fclose(f);
 	return v;
 }
-
 
 static long
 proc_rss_kb(int pid)
