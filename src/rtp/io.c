@@ -32,13 +32,13 @@
  * nobody. The eventfd is signalled when work appears where there was none;
  * that wakeup switches it off until RTP_IO_HOLD_US pass without a take in:
  * meanwhile the span clocks' drains (one before each tick's frames) take
- * in, or the hold timer when no tick came (rtp_io_on_efd). The kernel runs a bounded
- * batch of that work per io_uring_enter and flags what it left, so a take
- * in enters again while it does (rtp_io_take_in). Each datagram carries
- * the kernel's receive timestamp, the time the jitter buffer judges it by
- * (rtp_io_arrival). Where deferred work is refused (before 6.1) the kernel
- * runs it when the thread next enters or leaves a system call
- * (IORING_SETUP_COOP_TASKRUN), waking it for every datagram.
+ * in, or the hold timer when no tick came (rtp_io_on_efd). The kernel
+ * runs a bounded batch of that work per io_uring_enter and flags what it
+ * left, so a take in enters again while it does (rtp_io_take_in). Each
+ * datagram carries the kernel's receive timestamp, the time the jitter
+ * buffer judges it by (rtp_io_arrival). Where deferred work is refused
+ * (before 6.1) the kernel runs it when the thread next enters or leaves
+ * a system call (IORING_SETUP_COOP_TASKRUN), waking it for every datagram.
  *
  * Sends name their socket by its place in the ring's table of registered
  * files where it has one (the receive's socket, registered when the
@@ -889,12 +889,13 @@ rtp_io_hold(struct rtp_io *io, uint64_t us)
 	event_add(io->ev_hold, &tv);
 }
 
-/* After a take in: receives to arm again and sends queued by the
- * callbacks go to the kernel now, or with the loop's flush at the end of
- * this iteration. */
+/* After a take in at taken_us: the hold timer goes by it; receives to
+ * arm again and sends queued by the callbacks go to the kernel now, or
+ * with the loop's flush at the end of this iteration. */
 static void
-rtp_io_took_in(struct rtp_io *io, bool now)
+rtp_io_took_in(struct rtp_io *io, uint64_t taken_us, bool now)
 {
+	io->taken_us = taken_us;
 	if (io->rx_rearm == NULL && io->queued == 0)
 		return;
 	if (now)
@@ -913,8 +914,7 @@ rtp_io_drain(struct rtp_io *io, uint64_t now_us)
 	io->drained_us = now_us;
 	io->stats.drains++;
 	rtp_io_take_in(io);
-	io->taken_us = now_us;
-	rtp_io_took_in(io, false);
+	rtp_io_took_in(io, now_us, false);
 }
 
 /* Work for this thread waits: first clear the eventfd where it is
@@ -943,8 +943,7 @@ rtp_io_on_efd(evutil_socket_t fd, short what, void *arg)
 		rtp_io_hold(io, RTP_IO_HOLD_US);
 	}
 	rtp_io_take_in(io);
-	io->taken_us = rtp_clock_us();
-	rtp_io_took_in(io, true);
+	rtp_io_took_in(io, rtp_clock_us(), true);
 }
 
 /* The hold timer: armed once when the eventfd goes off, not at every
@@ -973,8 +972,7 @@ rtp_io_on_hold(evutil_socket_t fd, short what, void *arg)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (rtp_io_work_flagged(io) || io_uring_cq_ready(&io->ring) > 0)
 		rtp_io_take_in(io);
-	io->taken_us = rtp_clock_us();
-	rtp_io_took_in(io, true);
+	rtp_io_took_in(io, rtp_clock_us(), true);
 }
 
 static struct rtp_io_slot *
