@@ -58,6 +58,8 @@
 #define HIST_US 10                      /* histogram bucket width */
 #define HIST_N 100000                   /* up to 1 s */
 #define DEDUP 256                       /* per stream window of sequence numbers */
+#define FRAME_NS 20000000LL             /* one 20 ms frame */
+#define SHRINK_TOL_NS 4000000LL         /* a skip whose round trip fell by its frames +- this */
 #define LATE_US 10000                   /* later than the stream's best by half a tick */
 
 enum call_state { C_IDLE = 0, C_INVITING, C_UP, C_FAILED, C_BYEING, C_DONE, C_DROPPED };
@@ -76,6 +78,7 @@ struct call {
 struct phase_stat {
 	uint64_t sent, rx, dup, late, foreign, untagged;
 	uint64_t jb_inserted, jb_skipped;       /* frames, seen in the echo (stream_jb) */
+	uint64_t jb_shrunk;             /* of jb_skipped: the buffer taking back delay */
 	uint32_t *hist_rtt, *hist_exc, *hist_exc_jb;
 	uint32_t *hist_late;            /* per packet sent: how late, behind its slot's schedule */
 	uint64_t n_late;                /* packets in hist_late */
@@ -106,6 +109,7 @@ struct stream {
 	uint32_t rx_max;                /* highest tag seq received */
 	uint8_t seen[DEDUP / 8];
 	uint64_t best_rtt;              /* ns, lowest so far */
+	uint64_t last_rtt;              /* ns, of the highest tag received */
 	/* The daemon's jitter buffer moves its delay by whole frames: a frame
 	 * it inserts (concealment) comes back untagged or as a repeated tag,
 	 * a frame it skips is a tag that never comes. jb_k counts the
@@ -613,9 +617,19 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns, uint16_t src_port
 		if (st->rx_max > 0 && seq - st->rx_max > 1) {
 			/* frames skipped (or late and concealed: then their
 			 * concealment came back untagged, and the two cancel) */
-			st->jb_k -= (int64_t)(seq - st->rx_max - 1);
-			ps->jb_skipped += seq - st->rx_max - 1;
+			uint32_t m = seq - st->rx_max - 1;
+			int64_t fell = (int64_t)st->last_rtt - (int64_t)(rx_ns > tx_ns ? rx_ns - tx_ns : 0);
+
+			st->jb_k -= (int64_t)m;
+			ps->jb_skipped += m;
+			/* The round trip fell by the frames skipped: the buffer
+			 * dropped them to take back delay it had added (a late or
+			 * lost packet's frame is concealed in its place instead,
+			 * and what follows keeps its time). */
+			if (st->last_rtt > 0 && llabs(fell - (int64_t)m * FRAME_NS) <= SHRINK_TOL_NS)
+				ps->jb_shrunk += m;
 		}
+		st->last_rtt = rx_ns > tx_ns ? rx_ns - tx_ns : 0;
 		for (uint32_t s = st->rx_max + 1; s < seq && s + DEDUP > seq; s++)
 			st->seen[(s % DEDUP) / 8] &= (uint8_t)~(1u << (s % 8));
 		if (seq - st->rx_max > 1 && st->rx_max > 0 && seq - st->rx_max - 1 > ps->max_run_lost)
@@ -1594,6 +1608,7 @@ main(int argc, char **argv)
 			    "\"excess_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,\"max\":%.3f},"
 			    "\"excess_beyond_jb_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,"
 			    "\"max\":%.3f},\"jb_frames_inserted\":%llu,\"jb_frames_skipped\":%llu,"
+			    "\"jb_frames_shrunk\":%llu,"
 			    "\"max_gap_ms\":%.1f,\"max_lost_run\":%u,\"gen_cpu_pct\":%.2f,"
 			    "\"max_stream_loss_pct\":%.4f,\"streams_over_0_1pct_loss\":%u,"
 			    "\"runqueue_wait_pct\":%.2f,\"host_busy_pct\":%.2f,\"other_cpu_pct\":%.2f,"
@@ -1618,6 +1633,7 @@ main(int argc, char **argv)
 			    hist_pct(s->hist_exc_jb, s->rx, 50), hist_pct(s->hist_exc_jb, s->rx, 99),
 			    hist_pct(s->hist_exc_jb, s->rx, 99.9), hist_max(s->hist_exc_jb),
 			    (unsigned long long)s->jb_inserted, (unsigned long long)s->jb_skipped,
+			    (unsigned long long)(s->jb_shrunk < s->jb_skipped ? s->jb_shrunk : s->jb_skipped),
 			    s->max_gap_us / 1000.0, s->max_run_lost, 100.0 * ru_s(&s->ru0, &s->ru1) / win,
 			    worst, over,
 			    100.0 * (double)(s->wait1 - s->wait0) / 1e9 / win, host_pct,

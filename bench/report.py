@@ -102,6 +102,7 @@ def concurrent(res, raw):
         "added_latency_beyond_jb_ms": p.get("excess_beyond_jb_ms"),
         "jb_frames_inserted": p.get("jb_frames_inserted"),
         "jb_frames_skipped": p.get("jb_frames_skipped"),
+        "jb_frames_shrunk": p.get("jb_frames_shrunk"),
         "max_call_loss_pct": p.get("max_stream_loss_pct"),
         "calls_over_0_1pct_loss": p.get("streams_over_0_1pct_loss"),
         "max_gap_ms": p["max_gap_ms"], "gen_cpu_pct": p["gen_cpu_pct"],
@@ -121,9 +122,11 @@ def concurrent(res, raw):
                     "added p50 ms", "added p99 ms", "added p99.9 ms",
                     "beyond jb p50 ms", "beyond jb p99 ms", "beyond jb p99.9 ms",
                     "gen CPU %"])]
-    lines.append("jitter buffer steps seen in the echo: %s frames inserted, %s skipped "
+    lines.append("jitter buffer steps seen in the echo: %s frames inserted, %s skipped, %s of "
+                 "them taking back delay (the call's round trip 20 ms shorter after it) "
                  "(added = rtt - the call's best; beyond jb = the same without those "
-                 "20 ms steps)" % (p["jb_frames_inserted"], p["jb_frames_skipped"]))
+                 "20 ms steps)" % (p["jb_frames_inserted"], p["jb_frames_skipped"],
+                                   fmt(p.get("jb_frames_shrunk"))))
     lines.append("daemon waited for a CPU %s %% of the window; other processes used %s %% of a core;"
                  " longest generator stall %s ms" % (fmt(p.get("runqueue_wait_pct")),
                                                     fmt(p.get("other_cpu_pct")),

@@ -63,6 +63,7 @@ check concurrent "$res" \
 	'0 <= r["added_latency_ms"]["p50"] <= r["added_latency_ms"]["p99_9"]' \
 	'0 <= r["added_latency_beyond_jb_ms"]["p50"] <= r["added_latency_beyond_jb_ms"]["p99_9"]' \
 	'r["jb_frames_inserted"] >= 0' 'r["jb_frames_skipped"] >= 0' \
+	'r["jb_frames_shrunk"] is not None and 0 <= r["jb_frames_shrunk"] <= r["jb_frames_skipped"]' \
 	'0 <= r["max_call_loss_pct"] <= 100' 'r["calls_over_0_1pct_loss"] >= 0' \
 	'r["buffer"]["span_tick_ms"] == 20' 'r["machine"]["cores"] >= 1' \
 	'"date_utc" in r["machine"]' 'r["generator_rx"] == "poll"' \
