@@ -87,6 +87,7 @@ struct phase_stat {
 	uint32_t max_run_lost;          /* longest run of missing sequence numbers */
 	double t0, t1;                  /* s, monotonic */
 	unsigned long long cpu_ticks0, cpu_ticks1, sched0, sched1, wait0, wait1;
+	unsigned int threads;           /* of the measured process, at the phase's end */
 	unsigned long long host_busy0, host_busy1, host_tot0, host_tot1;
 	long rss_kb;
 	uint64_t gen_rx_all0, gen_rx_all1;  /* every datagram the generator got */
@@ -235,9 +236,11 @@ proc_ticks(int pid)
 }
 
 /* Nanoseconds on CPU, all threads (schedstat); 0 when not available.
- * wait: nanoseconds spent runnable but waiting for a CPU. */
+ * wait: nanoseconds spent runnable but waiting for a CPU (summed over the
+ * threads: those of one process on one core wait for each other too);
+ * threads: how many there are. */
 static unsigned long long
-proc_sched_ns(int pid, unsigned long long *wait)
+proc_sched_ns(int pid, unsigned long long *wait, unsigned int *threads)
 {
 	char path[64];
 	unsigned long long sum = 0;
@@ -245,6 +248,7 @@ proc_sched_ns(int pid, unsigned long long *wait)
 	DIR *dir;
 
 	*wait = 0;
+	*threads = 0;
 	if (pid <= 0)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
@@ -263,6 +267,7 @@ proc_sched_ns(int pid, unsigned long long *wait)
 		if (fscanf(f, "%llu %llu", &v, &w) == 2) {
 			sum += v;
 			*wait += w;
+			(*threads)++;
 		}
 		fclose(f);
 	}
@@ -1089,7 +1094,7 @@ phase_mark(struct phase_stat *s, int end)
 	if (!end) {
 		s->t0 = mono_ns() / 1e9;
 		s->cpu_ticks0 = proc_ticks(opt.pid);
-		s->sched0 = proc_sched_ns(opt.pid, &s->wait0);
+		s->sched0 = proc_sched_ns(opt.pid, &s->wait0, &s->threads);
 		host_cpu(&s->host_busy0, &s->host_tot0);
 		s->gen_rx_all0 = gen_rx_all;
 		s->gen_drops0 = gen_sock_drops();
@@ -1099,7 +1104,7 @@ phase_mark(struct phase_stat *s, int end)
 	} else {
 		s->t1 = mono_ns() / 1e9;
 		s->cpu_ticks1 = proc_ticks(opt.pid);
-		s->sched1 = proc_sched_ns(opt.pid, &s->wait1);
+		s->sched1 = proc_sched_ns(opt.pid, &s->wait1, &s->threads);
 		host_cpu(&s->host_busy1, &s->host_tot1);
 		s->rss_kb = proc_rss_kb(opt.pid);
 		s->gen_rx_all1 = gen_rx_all;
@@ -1611,7 +1616,8 @@ main(int argc, char **argv)
 			    "\"jb_frames_shrunk\":%llu,"
 			    "\"max_gap_ms\":%.1f,\"max_lost_run\":%u,\"gen_cpu_pct\":%.2f,"
 			    "\"max_stream_loss_pct\":%.4f,\"streams_over_0_1pct_loss\":%u,"
-			    "\"runqueue_wait_pct\":%.2f,\"host_busy_pct\":%.2f,\"other_cpu_pct\":%.2f,"
+			    "\"runqueue_wait_pct\":%.2f,\"threads\":%u,"
+			    "\"host_busy_pct\":%.2f,\"other_cpu_pct\":%.2f,"
 			    "\"gen_send_late_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"p99_9\":%.3f,\"max\":%.3f},"
 			    "\"gen_sock_drops\":%llu,\"host_udp_rcvbuf_errors\":%llu,"
 			    "\"host_backlog_drops\":%llu}",
@@ -1636,7 +1642,7 @@ main(int argc, char **argv)
 			    (unsigned long long)(s->jb_shrunk < s->jb_skipped ? s->jb_shrunk : s->jb_skipped),
 			    s->max_gap_us / 1000.0, s->max_run_lost, 100.0 * ru_s(&s->ru0, &s->ru1) / win,
 			    worst, over,
-			    100.0 * (double)(s->wait1 - s->wait0) / 1e9 / win, host_pct,
+			    100.0 * (double)(s->wait1 - s->wait0) / 1e9 / win, s->threads, host_pct,
 			    host_pct * ncpu - 100.0 * cpu_best / win - 100.0 * ru_s(&s->ru0, &s->ru1) / win,
 			    hist_pct(s->hist_late, s->n_late, 50), hist_pct(s->hist_late, s->n_late, 99),
 			    hist_pct(s->hist_late, s->n_late, 99.9), hist_max(s->hist_late),

@@ -188,7 +188,7 @@ def anchor_one(g):
             "cpu_us_per_packet": p["cpu_us_per_packet"],
             "pps_in": p["pps_in"], "pps_out": p["pps_out"], "loss_pct": p["loss_pct"],
             "rss_kb": p["rss_kb"], "gen_cpu_pct": p["gen_cpu_pct"],
-            "runqueue_wait_pct": p.get("runqueue_wait_pct"),
+            "runqueue_wait_pct": p.get("runqueue_wait_pct"), "threads": p.get("threads"),
             "other_cpu_pct": p.get("other_cpu_pct"),
             "gen_max_stall_ms": g.get("gen_max_stall_ms"), **drops(p)}
 
@@ -303,7 +303,10 @@ def main():
     gens = [g for v in raw.values() for g in (v if isinstance(v, list) else [v])]
     for g in gens:
         if isinstance(g, dict) and "phases" in g:
-            waits += [p.get("runqueue_wait_pct") or 0 for p in g["phases"]]
+            # a process of several threads on one core (rtpengine) waits
+            # for its own threads too: that is not other load
+            waits += [p.get("runqueue_wait_pct") or 0 for p in g["phases"]
+                      if (p.get("threads") or 1) <= 1]
             stalls.append(g.get("gen_max_stall_ms") or 0)
     # how the generator read its sockets (pbload --rx-poll: "poll")
     for g in gens:

@@ -129,11 +129,13 @@ check anchor "$RES" \
 	'r["results"]["minrelay"]["cpu_us_per_stream_s"] > 0' \
 	'r["results"]["minrelay"]["pps_in"] > 500' \
 	'r["results"]["minrelay"]["other_socket_drops"] >= 0' \
+	'r["results"]["minrelay"]["threads"] == 1' \
 	'r["ratios"]["pstnbridged_over_minrelay"] > 0' \
 	'r["results"]["rtpengine"] is None or r["results"]["rtpengine"]["cpu_us_per_stream_s"] > 0' \
 	'r["results"]["rtpengine"] is None or r["ratios"]["pstnbridged_over_rtpengine"] > 0'
 if command -v rtpengine >/dev/null; then
-	check anchor-rtpengine "$RES" 'r["results"]["rtpengine"] is not None'
+	check anchor-rtpengine "$RES" 'r["results"]["rtpengine"] is not None' \
+		'r["results"]["rtpengine"]["threads"] > 1'
 else
 	log "anchor: rtpengine is not installed (package rtpengine-daemon): its part was skipped"
 fi
