@@ -25,8 +25,11 @@ MACHINE=$(bench_machine_json)
 BUF=$(bench_buffer_json)
 
 blog "$N calls, warm-up $WARM s, measured $SECS s"
+# the sim clocks' ticks and late ticks at the start and end of the window
+SPANS="timeout -k 2 10 '$PSTNBRIDGECTL' -s '$CTL' spans"
 bench_pbload --sip "127.0.0.1:$SIP_PORT" --calls "$N" --number "$NUMBER_FMT" \
 	--per-number "$PER_ROUTE" --phase "warmup:$WARM" --phase "load:$SECS" \
+	--on-phase "load:$SPANS > '$W/spans-start.txt'" --on-end "$SPANS > '$W/spans-end.txt'" \
 	--setup-timeout $((30 + N / 20)) > "$W/pbload.json" 2> "$W/pbload.log" ||
 	bfail "pbload failed: $(tail -n 5 "$W/pbload.log")"
 bench_alive "$DPID" || bfail "the daemon died: $(tail -n 20 "$DLOG")"
@@ -34,6 +37,7 @@ AFTER=$(bench_ctl_counts)
 bench_stop_daemon
 
 python3 "$BENCH_DIR/report.py" concurrent --raw "gen=$W/pbload.json" \
+	--spans "start=$W/spans-start.txt" --spans "end=$W/spans-end.txt" \
 	--set "machine=$MACHINE" --set "buffer=$BUF" --set "latch_mode=\"$LATCH\"" \
 	--set "daemon_pinned_core=$DCPU" --set "generator_pinned_core=$GCPU" \
 	--set "ctl_after_teardown=\"$AFTER\"" --set "workdir=\"$W\"" \

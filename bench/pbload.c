@@ -22,8 +22,9 @@
  * /proc/PID/stat and schedstat), RSS and packet rates, the datagrams the
  * kernel dropped (at the generator's sockets, at any UDP socket of the
  * host, in the input backlogs) and how late the generator sent behind its
- * schedule. --on-phase NAME:CMD
- * runs CMD (sh -c) when phase NAME starts. Everything is bounded in time.
+ * schedule. --on-phase NAME:CMD runs CMD (sh -c) when phase NAME starts,
+ * --on-end CMD when the last one ends (before the calls end), waiting for
+ * it. Everything is bounded in time.
  * Output: one JSON object on stdout. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -143,6 +144,7 @@ static struct {
 	char *phase_name[MAX_PHASES];
 	double phase_len[MAX_PHASES];
 	char *phase_cmd[MAX_PHASES];
+	const char *end_cmd;            /* --on-end: run (and waited for) after the last phase */
 	double drain;
 	int quiet;
 	int rx_poll;                    /* read the RTP sockets on the 1 ms grid */
@@ -1058,7 +1060,7 @@ poll_once(int ms)
 	return exp;
 }
 
-static void
+static pid_t
 run_cmd(const char *cmd)
 {
 	pid_t p = fork();
@@ -1069,6 +1071,7 @@ run_cmd(const char *cmd)
 	}
 	if (p < 0)
 		note("fork: %s", strerror(errno));
+	return p;
 }
 
 /* Datagrams the generator's own sockets dropped (SO_MEMINFO). */
@@ -1243,6 +1246,7 @@ usage(void)
 	    "  --pid PID           process to measure (CPU, RSS)\n"
 	    "  --phase NAME:SECS   a phase; the first is the warm-up (repeatable)\n"
 	    "  --on-phase NAME:CMD run CMD with sh -c when phase NAME starts\n"
+	    "  --on-end CMD       run CMD with sh -c when the last phase ends, and wait for it\n"
 	    "  --setup-rate R      INVITEs per second (200); --setup-window W outstanding (200)\n"
 	    "  --setup-timeout S   give up on call setup after S seconds (120)\n"
 	    "  --runid ID          Call-ID prefix\n"
@@ -1279,6 +1283,7 @@ main(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "phase", required_argument, NULL, 'h' },
 		{ "on-phase", required_argument, NULL, 'o' },
+		{ "on-end", required_argument, NULL, 'E' },
 		{ "number", required_argument, NULL, 'N' },
 		{ "per-number", required_argument, NULL, 'C' },
 		{ "setup-rate", required_argument, NULL, 'r' },
@@ -1336,6 +1341,9 @@ main(int argc, char **argv)
 			opt.nphases++;
 			break;
 		}
+		case 'E':
+			opt.end_cmd = optarg;
+			break;
 		case 'o': {
 			char *c = strchr(optarg, ':');
 			int found = 0;
@@ -1536,6 +1544,13 @@ main(int argc, char **argv)
 			/* stopped by a signal: close the phase in progress */
 			phase_mark(&ph[cur_phase], 1);
 			opt.nphases = cur_phase + 1;
+		} else if (opt.end_cmd != NULL) {
+			/* before the calls end (the command is bounded by whoever
+			 * gave it) */
+			pid_t p = run_cmd(opt.end_cmd);
+
+			while (p > 0 && waitpid(p, NULL, 0) < 0 && errno == EINTR)
+				;
 		}
 		drain_end = mono_ns() + (uint64_t)(opt.drain * 1e9);
 		while (mono_ns() < drain_end)

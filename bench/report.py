@@ -78,6 +78,39 @@ PHASE_HEAD = ["phase", "streams", "CPU %", "CPU us/stream-s", "pps in", "pps out
               "excess p99.9 ms", "max gap ms"]
 
 
+def spans_clock(path):
+    """The sim clocks' counters summed over the spans of a `pstnbridgectl
+    spans` output (those with a clock), or None."""
+    tot = {"spans": 0, "clock_ticks": 0, "clock_late_1ms": 0, "clock_late_5ms": 0,
+           "clock_late_max_ms": 0.0}
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        kv = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+        if not line.startswith("span ") or kv.get("clock_ticks", "-") == "-":
+            continue
+        tot["spans"] += 1
+        for k in ("clock_ticks", "clock_late_1ms", "clock_late_5ms"):
+            tot[k] += int(kv[k])
+        tot["clock_late_max_ms"] = max(tot["clock_late_max_ms"], float(kv["clock_late_max_ms"]))
+    return tot if tot["spans"] else None
+
+
+def sim_clock(raw):
+    """How late the sim clocks ticked in the measured window (None without
+    both readings)."""
+    a, b = raw.get("spans_start"), raw.get("spans_end")
+    if not a or not b:
+        return None
+    ticks = b["clock_ticks"] - a["clock_ticks"]
+    pct = lambda k: 100.0 * (b[k] - a[k]) / ticks if ticks > 0 else 0.0
+    return {"spans": b["spans"], "ticks": ticks, "late_over_1ms_pct": pct("clock_late_1ms"),
+            "late_over_5ms_pct": pct("clock_late_5ms"),
+            "late_max_ms_since_start": b["clock_late_max_ms"]}
+
+
 def concurrent(res, raw):
     g = raw["gen"]
     res.update({k: g.get(k) for k in ("calls", "calls_up", "calls_failed", "calls_dropped",
@@ -110,6 +143,7 @@ def concurrent(res, raw):
         "other_processes_cpu_pct": p.get("other_cpu_pct"),
     })
     res.update(drops(p))
+    res["sim_clock"] = sim_clock(raw)
     lines = [table([[res["calls"], res["calls_up"], res["daemon_cpu_pct"], res["cpu_us_per_call_s"],
                      res["cpu_us_per_packet"], res["pps_in"], res["pps_out"],
                      res["rss_kb_load"], res["rss_kb_per_call"], res["loss_pct"], res["late"],
@@ -127,6 +161,12 @@ def concurrent(res, raw):
                  "(added = rtt - the call's best; beyond jb = the same without those "
                  "20 ms steps)" % (p["jb_frames_inserted"], p["jb_frames_skipped"],
                                    fmt(p.get("jb_frames_shrunk"))))
+    ck = res["sim_clock"]
+    if ck:
+        lines.append("sim clocks (%d spans): %d ticks in the window, %.2f %% of them more than 1 ms "
+                     "late, %.2f %% more than 5 ms; at most %.1f ms late since the start"
+                     % (ck["spans"], ck["ticks"], ck["late_over_1ms_pct"], ck["late_over_5ms_pct"],
+                        ck["late_max_ms_since_start"]))
     lines.append("daemon waited for a CPU %s %% of the window; other processes used %s %% of a core;"
                  " longest generator stall %s ms" % (fmt(p.get("runqueue_wait_pct")),
                                                     fmt(p.get("other_cpu_pct")),
@@ -266,6 +306,8 @@ def main():
     ap.add_argument("kind", choices=["concurrent", "setup-rate", "flood", "reload", "anchor"])
     ap.add_argument("--raw", action="append", default=[])
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--spans", action="append", default=[],
+                    help="NAME=FILE: the output of pstnbridgectl spans")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -281,6 +323,9 @@ def main():
             raw.setdefault(name, []).append(g)
         else:
             raw[name] = g
+    for r in a.spans:
+        name, _, path = r.partition("=")
+        raw["spans_" + name] = spans_clock(path)
     res = {"benchmark": a.kind}
     for s in a.set:
         k, _, v = s.partition("=")

@@ -561,6 +561,19 @@ span_block(const char *name, int blocked)
 	return 0;
 }
 
+void
+span_clock_tick(struct span *s, uint64_t late_us)
+{
+	s->has_clock = 1;
+	s->clock_ticks++;
+	if (late_us > 1000)
+		s->clock_late_1ms++;
+	if (late_us > 5000)
+		s->clock_late_5ms++;
+	if (late_us > s->clock_late_max_us)
+		s->clock_late_max_us = late_us;
+}
+
 static void
 span_list_one(struct evbuffer *out, const struct span *s, const char *state)
 {
@@ -577,9 +590,16 @@ span_list_one(struct evbuffer *out, const struct span *s, const char *state)
 			nfree++;
 	}
 	evbuffer_add_printf(out, "span %s %s blocked=%s calls=%zu free=%zu restarting=%zu"
-	    " out_of_service=%zu switchtype=%s\n", s->name, state,
+	    " out_of_service=%zu switchtype=%s", s->name, state,
 	    s->blocked_ctl ? "ctl" : s->blocked_cfg ? "config" : "no", span_ncalls(s), nfree,
 	    nrst, noos, s->switchtype != NULL ? s->switchtype : "default");
+	if (s->has_clock)
+		evbuffer_add_printf(out, " clock_ticks=%lu clock_late_1ms=%lu clock_late_5ms=%lu"
+		    " clock_late_max_ms=%.1f\n", s->clock_ticks, s->clock_late_1ms,
+		    s->clock_late_5ms, (double)s->clock_late_max_us / 1000.0);
+	else
+		evbuffer_add_printf(out, " clock_ticks=- clock_late_1ms=- clock_late_5ms=-"
+		    " clock_late_max_ms=-\n");
 }
 
 void

@@ -114,7 +114,9 @@ void span_status_write(struct evbuffer *out);
 int span_block(const char *name, int blocked);
 /* One line per span with its channels, for `pstnbridgectl spans`:
  * "span NAME up|down|draining blocked=no|config|ctl calls=N free=N
- * restarting=N out_of_service=N switchtype=S". */
+ * restarting=N out_of_service=N switchtype=S clock_ticks=N
+ * clock_late_1ms=N clock_late_5ms=N clock_late_max_ms=F" (the clock
+ * fields "-" where the card paces the audio). */
 void span_list_write(struct evbuffer *out);
 /* pstnbridgectl span restart: RESTART for every idle B-channel of the
  * span (maintenance); the channels are out of the hunt until their

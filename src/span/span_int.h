@@ -121,6 +121,13 @@ struct span {
 	int blocked_cfg;                /* [span] blocked = yes */
 	int blocked_ctl;                /* pstnbridgectl span block */
 	unsigned long service_acks;     /* SERVICE ACKNOWLEDGE received (tests, logs) */
+	/* The driver's audio clock, where the daemon keeps one (sim; a DAHDI
+	 * card paces its own): ticks run, and how late against their time. */
+	int has_clock;
+	unsigned long clock_ticks;
+	unsigned long clock_late_1ms;   /* ticks run more than 1 ms late */
+	unsigned long clock_late_5ms;   /* more than 5 ms */
+	uint64_t clock_late_max_us;
 	int up;                         /* dchan_up and not alarmed: takes calls */
 	int dchan_up;                   /* libpri says the D-channel is up */
 	int alarmed;                    /* the driver says layer 1 is in alarm */
@@ -186,6 +193,8 @@ void span_call_notify_hangup(struct span_call *sc, int cause);
 int span_call_audio_flows(const struct span_call *sc);
 void span_call_take_tx(struct span_call *sc, uint8_t *frame);
 void span_call_deliver(struct span_call *sc, const uint8_t *frame);
+/* The driver's clock ran a tick of s late_us after its time. */
+void span_clock_tick(struct span *s, uint64_t late_us);
 /* A driver's tick over its channels asks, a few channels ahead, for what
  * the next frames will touch (a hint, never a fault): stage 0, the call's
  * own memory; stage k > 0, the owner's cbs->prefetch stage k - 1. Each

@@ -637,11 +637,29 @@ sim_ts_until(const struct timespec *ts, const struct timespec *now, struct timev
 	tv->tv_usec = (ns % 1000000000L) / 1000;
 }
 
+/* Run one tick of every span of ck, late_us after its time. */
+static void
+sim_clock_run(struct sim_clock *ck, uint64_t late_us)
+{
+	struct sim_far *far, *next;
+
+	for (far = ck->fars; far != NULL; far = next) {
+		next = far->next;
+		span_clock_tick(far->span, late_us);
+		sim_tick(far);
+	}
+}
+
+static int64_t
+sim_ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
 static void
 sim_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim_clock *ck = arg;
-	struct sim_far *far, *next;
 	struct timespec now;
 	struct timeval tv;
 	int n = 0;
@@ -650,10 +668,7 @@ sim_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	while (sim_ts_before_eq(&ck->deadline, &now) && n < SIM_CATCHUP_TICKS) {
-		for (far = ck->fars; far != NULL; far = next) {
-			next = far->next;
-			sim_tick(far);
-		}
+		sim_clock_run(ck, (uint64_t)(sim_ts_ns(&now) - sim_ts_ns(&ck->deadline)) / 1000);
 		sim_ts_add_ms(&ck->deadline, SPAN_TICK_MS);
 		n++;
 	}
@@ -671,17 +686,24 @@ sim_on_tick(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(ck->ev, &tv);
 }
 
-/* The timerfd expired (count times since the last read). */
+/* The timerfd expired (count times since the last read). Its expiries
+ * are the clock's places on the grid, so the latest was `since` ago. */
 static void
 sim_on_tfd(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim_clock *ck = arg;
-	struct sim_far *far, *next;
+	const int64_t period = SPAN_TICK_MS * 1000000LL;
+	struct timespec now;
 	uint64_t count = 0;
+	int64_t since;
 
 	(void)what;
 	if (read(fd, &count, sizeof(count)) != (ssize_t)sizeof(count))
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	since = (sim_ts_ns(&now) - (sim_grid_ns + (int64_t)ck->phase * SIM_PHASE_NS)) % period;
+	if (since < 0)
+		since += period;
 	if (count > SIM_CATCHUP_TICKS) {
 		/* Too far behind to catch up: the missed ticks are lost. */
 		if (ck->late++ % 100 == 0)
@@ -689,12 +711,9 @@ sim_on_tfd(evutil_socket_t fd, short what, void *arg)
 			    (unsigned long long)count);
 		count = SIM_CATCHUP_TICKS;
 	}
-	while (count-- > 0) {
-		for (far = ck->fars; far != NULL; far = next) {
-			next = far->next;
-			sim_tick(far);
-		}
-	}
+	/* the oldest expiry first: count periods before the latest */
+	while (count-- > 0)
+		sim_clock_run(ck, (uint64_t)(since + (int64_t)count * period) / 1000);
 }
 
 /* The first tick of phase `phase` after now, on the grid common to all
@@ -708,7 +727,7 @@ sim_clock_first(unsigned int phase, struct timespec *first)
 	int64_t now_ns, at;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	now_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+	now_ns = sim_ts_ns(&now);
 	if (!sim_grid_set) {
 		sim_grid_ns = now_ns + period;
 		sim_grid_set = true;

@@ -64,6 +64,8 @@ check concurrent "$res" \
 	'0 <= r["added_latency_beyond_jb_ms"]["p50"] <= r["added_latency_beyond_jb_ms"]["p99_9"]' \
 	'r["jb_frames_inserted"] >= 0' 'r["jb_frames_skipped"] >= 0' \
 	'r["jb_frames_shrunk"] is not None and 0 <= r["jb_frames_shrunk"] <= r["jb_frames_skipped"]' \
+	'r["sim_clock"] is not None and r["sim_clock"]["spans"] >= 1 and r["sim_clock"]["ticks"] >= 100' \
+	'0 <= r["sim_clock"]["late_over_5ms_pct"] <= r["sim_clock"]["late_over_1ms_pct"] <= 100' \
 	'0 <= r["max_call_loss_pct"] <= 100' 'r["calls_over_0_1pct_loss"] >= 0' \
 	'r["buffer"]["span_tick_ms"] == 20' 'r["machine"]["cores"] >= 1' \
 	'"date_utc" in r["machine"]' 'r["generator_rx"] == "poll"' \
