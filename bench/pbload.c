@@ -1246,7 +1246,7 @@ usage(void)
 	    "  --pid PID           process to measure (CPU, RSS)\n"
 	    "  --phase NAME:SECS   a phase; the first is the warm-up (repeatable)\n"
 	    "  --on-phase NAME:CMD run CMD with sh -c when phase NAME starts\n"
-	    "  --on-end CMD       run CMD with sh -c when the last phase ends, and wait for it\n"
+	    "  --on-end CMD        run CMD with sh -c when the last phase ends, and wait for it\n"
 	    "  --setup-rate R      INVITEs per second (200); --setup-window W outstanding (200)\n"
 	    "  --setup-timeout S   give up on call setup after S seconds (120)\n"
 	    "  --runid ID          Call-ID prefix\n"
