@@ -611,6 +611,7 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns, uint16_t src_port
 	}
 	ps = &ph[phase];
 	st = &streams[sid];
+	rtt = rx_ns > tx_ns ? rx_ns - tx_ns : 0;
 	if (st->rx_sock != sock) {
 		ps->foreign++;
 		return;
@@ -625,7 +626,7 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns, uint16_t src_port
 			/* frames skipped (or late and concealed: then their
 			 * concealment came back untagged, and the two cancel) */
 			uint32_t m = seq - st->rx_max - 1;
-			int64_t fell = (int64_t)st->last_rtt - (int64_t)(rx_ns > tx_ns ? rx_ns - tx_ns : 0);
+			int64_t fell = (int64_t)st->last_rtt - (int64_t)rtt;
 
 			st->jb_k -= (int64_t)m;
 			ps->jb_skipped += m;
@@ -636,7 +637,7 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns, uint16_t src_port
 			if (st->last_rtt > 0 && llabs(fell - (int64_t)m * FRAME_NS) <= SHRINK_TOL_NS)
 				ps->jb_shrunk += m;
 		}
-		st->last_rtt = rx_ns > tx_ns ? rx_ns - tx_ns : 0;
+		st->last_rtt = rtt;
 		for (uint32_t s = st->rx_max + 1; s < seq && s + DEDUP > seq; s++)
 			st->seen[(s % DEDUP) / 8] &= (uint8_t)~(1u << (s % 8));
 		if (seq - st->rx_max > 1 && st->rx_max > 0 && seq - st->rx_max - 1 > ps->max_run_lost)
@@ -659,7 +660,6 @@ on_rtp(int sock, const uint8_t *p, size_t len, uint64_t rx_ns, uint16_t src_port
 	ps->rx++;
 	if (ps->st_rx)
 		ps->st_rx[sid]++;
-	rtt = rx_ns > tx_ns ? rx_ns - tx_ns : 0;
 	if (st->best_rtt == 0 || rtt < st->best_rtt)
 		st->best_rtt = rtt;
 	hist_add(ps->hist_rtt, rtt);

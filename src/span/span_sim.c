@@ -656,6 +656,14 @@ sim_ts_ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
 }
 
+/* A tick of `phase` on the grid common to all clocks, ns: its ticks are
+ * whole periods from it. */
+static int64_t
+sim_phase_ns(unsigned int phase)
+{
+	return sim_grid_ns + (int64_t)phase * SIM_PHASE_NS;
+}
+
 static void
 sim_on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -701,7 +709,7 @@ sim_on_tfd(evutil_socket_t fd, short what, void *arg)
 	if (read(fd, &count, sizeof(count)) != (ssize_t)sizeof(count))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	since = (sim_ts_ns(&now) - (sim_grid_ns + (int64_t)ck->phase * SIM_PHASE_NS)) % period;
+	since = (sim_ts_ns(&now) - sim_phase_ns(ck->phase)) % period;
 	if (since < 0)
 		since += period;
 	if (count > SIM_CATCHUP_TICKS) {
@@ -732,7 +740,7 @@ sim_clock_first(unsigned int phase, struct timespec *first)
 		sim_grid_ns = now_ns + period;
 		sim_grid_set = true;
 	}
-	at = sim_grid_ns + (int64_t)phase * SIM_PHASE_NS;
+	at = sim_phase_ns(phase);
 	if (now_ns >= at)       /* whole periods past it, and one more */
 		at += ((now_ns - at) / period + 1) * period;
 	first->tv_sec = (time_t)(at / 1000000000LL);
